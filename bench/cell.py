@@ -1,0 +1,116 @@
+"""One cell: a method fitted and scored on one split, with every failure turned into a result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.cost import PeakMemory, Stopwatch
+from bench.data import Split, TrainData
+from bench.method import Env, Method
+from bench.metrics import detection_metrics
+from bench.protocols import ProtocolOptions
+from bench.registry import ANOMALY_LABELS, CLASS_LABELS
+
+CELL_SCHEMA = 1  # bump when what a cell computes changes, so old results are not reused
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Everything that defines one result; its hash is the resume key."""
+
+    method: str
+    params: dict[str, Any]
+    dataset: str
+    protocol: str
+    cls: int
+    seed: int
+    options: ProtocolOptions
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "schema": CELL_SCHEMA,
+            "method": self.method,
+            "params": self.params,
+            "dataset": self.dataset,
+            "protocol": self.protocol,
+            "class": self.cls,
+            "seed": self.seed,
+            "contamination": self.options.contamination if self.protocol == "one-class" else None,
+            "anomaly_ratio": self.options.anomaly_ratio if self.protocol == "supervised" else None,
+        }
+
+    @property
+    def key(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} | {self.dataset} | {self.protocol} | class {self.cls} | seed {self.seed}"
+
+
+@dataclass
+class CellResult:
+    ok: bool
+    metrics: dict[str, float] = field(default_factory=dict)
+    scores: np.ndarray | None = None
+    threshold: float | None = None
+    error: str = ""
+    detail: str = ""
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def check_scores(scores: Any, n: int) -> np.ndarray:
+    """The scores as float64 ``(n,)``, or ValueError saying what is wrong with them."""
+    arr = np.asarray(scores, dtype=np.float64)
+    if arr.shape != (n,):
+        raise ValueError(f"scores have shape {arr.shape}, expected ({n},)")
+    bad = int((~np.isfinite(arr)).sum())
+    if bad:
+        raise ValueError(f"{bad} of {n} scores are NaN or infinite")
+    if n > 1 and np.ptp(arr) == 0:
+        raise ValueError(f"all {n} scores are the same ({arr[0]:.6g})")
+    return arr
+
+
+def run_cell(method: Method, needs: frozenset[str], split: Split, env: Env) -> CellResult:
+    """Fit on train, score test, compute metrics; any exception becomes a failed result."""
+    train = TrainData(
+        x=split.train.x,
+        anomaly=split.train.anomaly if ANOMALY_LABELS in needs else None,
+        classes=split.train.classes if CLASS_LABELS in needs else None,
+    )
+    try:
+        seed_everything(env.seed)
+        with PeakMemory(env.device) as memory:
+            with Stopwatch() as fit_time:
+                method.fit(train, env)
+            with Stopwatch() as score_time:
+                scores = check_scores(method.score(split.test.x), len(split.test))
+            threshold = method.threshold()
+        if threshold is not None and not np.isfinite(threshold):
+            raise ValueError(f"threshold is not finite ({threshold})")
+    except Exception as exc:  # isolate the cell: report it, keep the sweep going
+        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        return CellResult(ok=False, error=reason[:500], detail=traceback.format_exc())
+    metrics = detection_metrics(split.test.anomaly, scores, threshold)
+    metrics.update(
+        fit_seconds=fit_time.seconds,
+        score_seconds=score_time.seconds,
+        images_per_second=len(split.test) / max(score_time.seconds, 1e-9),
+        peak_memory_mb=memory.peak_mb,
+    )
+    return CellResult(ok=True, metrics=metrics, scores=scores, threshold=threshold)

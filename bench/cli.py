@@ -1,0 +1,174 @@
+"""``python -m bench run | list | leaderboard | ui``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.config import RunConfig, parse_classes, parse_seeds, split_list
+from bench.errors import BenchError
+
+
+def load_user_plugin(spec: str) -> None:
+    """Import a plugin given as a module name or a path to a .py file; its decorators register it."""
+    path = Path(spec)
+    if spec.endswith(".py"):
+        if not path.is_file():
+            raise BenchError(f"--plugin {spec}: no such file")
+        mod_spec = importlib.util.spec_from_file_location(f"bench_user_plugin_{path.stem}", path)
+        module = importlib.util.module_from_spec(mod_spec)
+        sys.modules[mod_spec.name] = module
+        mod_spec.loader.exec_module(module)
+    else:
+        try:
+            importlib.import_module(spec)
+        except ImportError as exc:
+            raise BenchError(f"--plugin {spec}: {exc}") from None
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", default="results", help="folder for the MLflow store, artifacts and tables (default: results)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///RESULTS/mlflow.db)")
+    p.add_argument("--experiment", default="bench", help="MLflow experiment: one per benchmark (default: bench)")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="bench", description="Benchmark image anomaly detectors; results go to MLflow.")
+    top.add_argument("--plugin", action="append", default=[], metavar="MODULE|FILE.py",
+                     help="import a module or file that registers methods (repeatable)")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the grid methods x datasets x protocols x classes x seeds")
+    run.add_argument("--methods", default="all", help="'all' or a comma list of method names (see `bench list`)")
+    run.add_argument("--datasets", default="digits", help="comma list of datasets (default: digits)")
+    run.add_argument("--protocols", default="one-class", help="comma list of protocols (default: one-class)")
+    run.add_argument("--classes", default="all", help="'all' or a comma list of class indices (default: all)")
+    run.add_argument("--seeds", default="1", help="a count N (seeds 0..N-1) or a comma list of seeds (default: 1)")
+    run.add_argument("--contamination", type=float, default=0.0,
+                     help="one-class: fraction of unlabeled anomalies mixed into training (default: 0)")
+    run.add_argument("--anomaly-ratio", type=float, default=0.078,
+                     help="supervised: ratio of labeled anomalies in train/val/test (default: 0.078)")
+    run.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
+    run.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
+    run.add_argument("--rerun", action="store_true", help="run cells again even if they finished before")
+    _add_common(run)
+
+    sub.add_parser("list", help="list methods, datasets and protocols").add_argument(
+        "--data-dir", help="folder with dataset files (also $BENCH_DATA)")
+
+    board = sub.add_parser("leaderboard", help="rank methods from the MLflow runs; write leaderboard.md/.csv")
+    _add_common(board)
+
+    ui = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the results store")
+    _add_common(ui)
+    ui.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
+    return top
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.runner import run_sweep
+
+    cfg = RunConfig(
+        methods=split_list(args.methods),
+        datasets=split_list(args.datasets),
+        protocols=split_list(args.protocols),
+        classes=parse_classes(args.classes),
+        seeds=parse_seeds(args.seeds),
+        contamination=args.contamination,
+        anomaly_ratio=args.anomaly_ratio,
+        results=args.results,
+        tracking_uri=args.tracking_uri,
+        experiment=args.experiment,
+        device=args.device,
+        data_dir=args.data_dir,
+        rerun=args.rerun,
+        plugins=tuple(args.plugin),
+    )
+    return run_sweep(cfg).exit_code
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench.protocols import PROTOCOLS
+    from bench.registry import DATASETS, METHODS, load_plugins, loaded_plugins
+
+    load_plugins()
+    console = Console()
+    methods = Table(title="methods")
+    for col in ("name", "needs from the protocol", "family", "source"):
+        methods.add_column(col)
+    for info, _ in METHODS:
+        methods.add_row(info.name, ", ".join(sorted(info.needs)) or "-", info.family, info.paper)
+    for hint in METHODS.families().values():
+        methods.add_row(hint, "-", "", "")
+    datasets = Table(title="datasets")
+    for col in ("name", "what", "files here"):
+        datasets.add_column(col)
+    for info, source in DATASETS:
+        datasets.add_row(info.name, info.summary, source.where(args.data_dir))
+    for hint in DATASETS.families().values():
+        datasets.add_row(hint, "your own images", "-")
+    protocols = Table(title="protocols")
+    for col in ("name", "gives methods", "what"):
+        protocols.add_column(col)
+    for info, _ in PROTOCOLS:
+        protocols.add_row(info.name, ", ".join(sorted(info.provides)) or "unlabeled images", info.summary)
+    console.print(methods, datasets, protocols)
+    for plugin in loaded_plugins():
+        console.print(f"plugin: {plugin}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from bench import leaderboard
+    from bench.tracking import Tracker, default_uri
+
+    results = Path(args.results)
+    if not args.tracking_uri and not (results / "mlflow.db").is_file():
+        raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
+    tracker = Tracker(args.tracking_uri or default_uri(results), args.experiment, results / "artifacts")
+    board = leaderboard.leaderboard(tracker.cell_table(), [tuple(n) for n in tracker.sweep_notes()])
+    if board.empty:
+        raise BenchError(f"experiment {args.experiment!r} has no finished cells yet")
+    md, csv = leaderboard.write(board, results)
+    print(leaderboard.to_markdown(board))
+    print(f"wrote {md} and {csv}")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from bench.tracking import default_uri
+
+    results = Path(args.results)
+    uri = args.tracking_uri or default_uri(results)
+    mlflow = shutil.which("mlflow")
+    cmd = [mlflow] if mlflow else [sys.executable, "-m", "mlflow"]
+    cmd += ["ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(args.port)]
+    print(f"MLflow UI on http://127.0.0.1:{args.port} (store {uri}); in the UI choose 'Model training'")
+    os.environ.setdefault("MLFLOW_DEFAULT_ARTIFACT_ROOT", (results / "artifacts").resolve().as_uri())
+    return subprocess.call(cmd)
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard, "ui": cmd_ui}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        for plugin in args.plugin:
+            load_user_plugin(plugin)
+        return COMMANDS[args.command](args)
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,65 @@
+"""The one run configuration: CLI flags fill it, it is saved as JSON and logged to MLflow."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.errors import BenchError
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    methods: tuple[str, ...] = ("all",)
+    datasets: tuple[str, ...] = ("digits",)
+    protocols: tuple[str, ...] = ("one-class",)
+    classes: tuple[int, ...] | None = None  # None = every class of each dataset
+    seeds: tuple[int, ...] = (0,)
+    contamination: float = 0.0
+    anomaly_ratio: float = 0.078
+    results: str = "results"
+    tracking_uri: str | None = None
+    experiment: str = "bench"
+    device: str = "auto"
+    data_dir: str | None = None
+    rerun: bool = False
+    plugins: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    def save(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json())
+        return path
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    items = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not items:
+        raise BenchError(f"empty list: {text!r}")
+    return items
+
+
+def parse_classes(text: str) -> tuple[int, ...] | None:
+    if text.strip() == "all":
+        return None
+    try:
+        return tuple(int(c) for c in split_list(text))
+    except ValueError:
+        raise BenchError(f"--classes takes 'all' or integers like 0,3,7, not {text!r}") from None
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``N`` means seeds 0..N-1; a comma list names the seeds."""
+    try:
+        items = tuple(int(s) for s in split_list(text))
+    except ValueError:
+        raise BenchError(f"--seeds takes a count N or a list like 0,1,7, not {text!r}") from None
+    if "," in text:
+        return items
+    if items[0] < 1:
+        raise BenchError("--seeds N needs N >= 1")
+    return tuple(range(items[0]))

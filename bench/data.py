@@ -1,0 +1,115 @@
+"""The data that flows between datasets, protocols and methods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images as uint8 ``(n, c, h, w)`` with integer class labels, in the dataset's own parts."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    source: str
+
+    def __post_init__(self) -> None:
+        for x, y in ((self.x_train, self.y_train), (self.x_test, self.y_test)):
+            if x.dtype != np.uint8 or x.ndim != 4:
+                raise ValueError(f"{self.name}: images must be uint8 (n, c, h, w), got {x.dtype} {x.shape}")
+            if len(x) != len(y):
+                raise ValueError(f"{self.name}: {len(x)} images but {len(y)} labels")
+        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+            raise ValueError(f"{self.name}: train and test images differ in shape")
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def part(self, source: str) -> tuple[np.ndarray, np.ndarray]:
+        return (self.x_train, self.y_train) if source == "train" else (self.x_test, self.y_test)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One side of a split: images in [0, 1], labels, and where each image came from.
+
+    ``index`` points into the dataset part named by ``source`` (``"train"`` or
+    ``"test"``), so every score can be traced back to its image.
+    """
+
+    x: np.ndarray
+    anomaly: np.ndarray
+    classes: np.ndarray
+    index: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def n_anomalies(self) -> int:
+        return int(self.anomaly.sum())
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """What a method's ``fit`` sees: images, plus only the labels the method declared it needs."""
+
+    x: np.ndarray
+    anomaly: np.ndarray | None = None
+    classes: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A protocol's train / val / test parts for one (dataset, class, seed)."""
+
+    train: Part
+    val: Part
+    test: Part
+
+    def sizes(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name in ("train", "val", "test"):
+            part: Part = getattr(self, name)
+            out[f"n_{name}"] = len(part)
+            out[f"n_{name}_anomalies"] = part.n_anomalies
+        out["test_anomaly_ratio"] = round(self.test.n_anomalies / max(len(self.test), 1), 4)
+        return out
+
+
+class DatasetSource:
+    """Where a dataset's images come from: a registered dataset is one of these."""
+
+    def load(self, data_dir: str | None) -> Dataset:
+        raise NotImplementedError
+
+    def where(self, data_dir: str | None) -> str:
+        """One line for ``bench list``: where the files are, or how to get them."""
+        raise NotImplementedError
+
+
+def stratified_split(
+    x: np.ndarray, y: np.ndarray, test_fraction: float = 0.3, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The fixed train/test split for datasets that have none: stratified, seeded, portable."""
+    rng = np.random.default_rng(seed)
+    test = np.zeros(len(y), dtype=bool)
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        test[members[: round(test_fraction * len(members))]] = True
+    return x[~test], y[~test], x[test], y[test]

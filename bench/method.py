@@ -1,0 +1,72 @@
+"""The method contract every plugin implements.
+
+A method stores its hyperparameters as keyword arguments in ``__init__`` and
+nothing else, learns in ``fit`` (which returns ``self``; learned state ends in
+``_``), and maps images to anomaly scores where higher means more anomalous.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bench.data import TrainData
+
+
+class NotFittedError(RuntimeError):
+    """``score`` or ``threshold`` was called before ``fit``."""
+
+
+@dataclass(frozen=True)
+class Env:
+    """What the harness hands a method at fit time: device, seed and a progress hook."""
+
+    device: str = "cpu"
+    seed: int = 0
+    on_epoch: Callable[[int, int, float], None] | None = None
+
+    def report_epoch(self, epoch: int, epochs: int, loss: float) -> None:
+        if self.on_epoch is not None:
+            self.on_epoch(epoch, epochs, loss)
+
+
+class Method:
+    """Base class of every registered method."""
+
+    def get_params(self) -> dict[str, Any]:
+        """Hyperparameters, read from the ``__init__`` signature (as scikit-learn does)."""
+        names = [
+            p.name
+            for p in inspect.signature(type(self).__init__).parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        return {name: getattr(self, name) for name in names}
+
+    def fit(self, train: TrainData, env: Env) -> Method:
+        raise NotImplementedError
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """Anomaly scores, shape ``(n,)``, higher = more anomalous, for images ``(n, c, h, w)``."""
+        raise NotImplementedError
+
+    def threshold(self) -> float | None:
+        """The method's own decision threshold (anomalous iff score > threshold), if it has one."""
+        return None
+
+    def _check_fitted(self, attribute: str) -> None:
+        if not hasattr(self, attribute):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit first")
+
+
+def flatten(x: np.ndarray) -> np.ndarray:
+    """Images ``(n, c, h, w)`` as rows of pixels, for detectors that take vectors."""
+    return x.reshape(len(x), -1)
+
+
+def mean_plus_k_std(scores: np.ndarray, k: float) -> float:
+    """The rule ``mean + k * std`` (population std) over training scores."""
+    return float(np.mean(scores) + k * np.std(scores))

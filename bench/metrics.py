@@ -1,0 +1,85 @@
+"""Metrics as pure functions of (labels, scores): 1 = anomalous, higher score = more anomalous.
+
+Threshold-free: AUROC and AUPRC (average precision). At a threshold: an image
+is flagged anomalous iff its score is strictly greater than the threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.stats import rankdata
+
+
+def _check(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(labels).astype(bool).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if y.shape != s.shape:
+        raise ValueError(f"{len(y)} labels but {len(s)} scores")
+    return y, s
+
+
+def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve: the probability an anomaly outscores a normal (ties count half)."""
+    y, s = _check(labels, scores)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(s)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def auprc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Average precision: sum over distinct thresholds of (recall gain) x precision."""
+    y, s = _check(labels, scores)
+    if not y.any():
+        return float("nan")
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(y)[last_of_tie]
+    precision = tp / (last_of_tie + 1)
+    recall = tp / y.sum()
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def roc_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """False and true positive rates at every distinct threshold, from (0, 0) to (1, 1)."""
+    y, s = _check(labels, scores)
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(y)[last_of_tie]
+    fp = (last_of_tie + 1) - tp
+    return np.r_[0.0, fp / max((~y).sum(), 1)], np.r_[0.0, tp / max(y.sum(), 1)]
+
+
+@dataclass(frozen=True)
+class AtThreshold:
+    f1: float
+    precision: float
+    recall: float
+    accuracy: float
+
+
+def at_threshold(labels: np.ndarray, scores: np.ndarray, threshold: float) -> AtThreshold:
+    """F1, precision, recall (of the anomalous class) and accuracy when flagging score > threshold."""
+    y, s = _check(labels, scores)
+    pred = s > threshold
+    tp = int((pred & y).sum())
+    fp = int((pred & ~y).sum())
+    fn = int((~pred & y).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return AtThreshold(f1=f1, precision=precision, recall=recall, accuracy=float((pred == y).mean()))
+
+
+def detection_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float | None) -> dict[str, float]:
+    """The per-cell metric dict: AUROC, AUPRC and, given a threshold, the thresholded metrics."""
+    out = {"auroc": auroc(labels, scores), "auprc": auprc(labels, scores)}
+    if threshold is not None:
+        out.update(asdict(at_threshold(labels, scores, threshold)))
+        out["threshold"] = float(threshold)
+    return out

@@ -1,0 +1,219 @@
+"""The sweep: methods x datasets x protocols x classes x seeds, run, logged and resumable."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bench import plots
+from bench.cell import Cell, CellResult, run_cell
+from bench.config import RunConfig
+from bench.data import Dataset, Split
+from bench.errors import BenchError
+from bench.method import Env
+from bench.protocols import ProtocolOptions, make_split, protocol_info
+from bench.registry import DATASETS, METHODS, load_plugins
+from bench.tracking import KIND_CELL, KIND_SWEEP, Tracker, default_uri, scores_csv
+
+NEED_WORDS = {"anomaly_labels": "anomaly labels", "class_labels": "class labels"}
+
+
+def resolve_device(choice: str) -> str:
+    """``auto`` picks CUDA when present; asking for CUDA without one is a user error."""
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchError("--device cuda was asked for, but torch sees no CUDA device")
+    if choice != "cpu" and not choice.startswith("cuda"):
+        raise BenchError(f"--device takes auto, cpu or cuda[:N], not {choice!r}")
+    return choice
+
+
+@dataclass
+class SweepReport:
+    sweep_id: str
+    ok: list[tuple[Cell, dict[str, float]]] = field(default_factory=list)
+    failed: list[tuple[Cell, str]] = field(default_factory=list)
+    skipped: int = 0
+    na: list[tuple[str, str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def method_names(cfg: RunConfig) -> list[str]:
+    names = METHODS.names() if cfg.methods == ("all",) else list(cfg.methods)
+    for name in names:
+        METHODS.get(name)  # unknown names fail here, before any work
+    return names
+
+
+def _cell_tags(cell: Cell, sweep_id: str, device: str, result: CellResult) -> dict[str, str]:
+    normal = f"not {cell.cls}" if cell.protocol == "leave-one-out" else str(cell.cls)
+    tags = {
+        "bench.kind": KIND_CELL,
+        "bench.status": "OK" if result.ok else "FAILED",
+        "sweep_id": sweep_id,
+        "method": cell.method,
+        "dataset": cell.dataset,
+        "protocol": cell.protocol,
+        "class": str(cell.cls),
+        "normal_class": normal,
+        "seed": str(cell.seed),
+        "cell_key": cell.key,
+        "device": device,
+        "threshold_source": "method-rule" if result.threshold is not None else "none",
+    }
+    if not result.ok:
+        tags["bench.error"] = result.error
+    return tags
+
+
+def _log_cell(tracker: Tracker, cell: Cell, split: Split, result: CellResult, sweep_id: str, device: str) -> None:
+    params = {**cell.params, **split.sizes(), "contamination": cell.options.contamination}
+    if cell.protocol == "supervised":
+        params["anomaly_ratio"] = cell.options.anomaly_ratio
+    tags = _cell_tags(cell, sweep_id, device, result)
+    if not result.ok:
+        tracker.log_run(name=cell.label, tags=tags, params=params, metrics={}, status="FAILED",
+                        texts={"error.txt": result.detail})
+        return
+    test = split.test
+    title = f"{cell.method} · {cell.dataset} · {cell.protocol} {cell.cls}"
+    figures = {
+        "roc.png": plots.roc_figure(test.anomaly, result.scores, title, result.metrics["auroc"]),
+        "score_histogram.png": plots.histogram_figure(test.anomaly, result.scores, title, result.threshold),
+    }
+    try:
+        tracker.log_run(
+            name=cell.label, tags=tags, params=params, metrics=result.metrics, figures=figures,
+            texts={"scores.csv": scores_csv(test.index, test.source, test.anomaly, test.classes, result.scores)},
+        )
+    finally:
+        for fig in figures.values():
+            plots.close(fig)
+
+
+def _summary_table(report: SweepReport) -> Table:
+    table = Table(title=f"sweep {report.sweep_id}: mean test metrics of the cells run now")
+    for col in ("method", "dataset", "protocol", "cells", "AUROC", "AUPRC", "F1", "fit s"):
+        table.add_column(col, justify="left" if col in ("method", "dataset", "protocol") else "right")
+    groups: dict[tuple[str, str, str], list[dict[str, float]]] = {}
+    for cell, metrics in report.ok:
+        groups.setdefault((cell.method, cell.dataset, cell.protocol), []).append(metrics)
+    for (m, d, p), rows in sorted(groups.items(), key=lambda kv: -np.mean([r["auroc"] for r in kv[1]])):
+        mean = {k: float(np.nanmean([r.get(k, np.nan) for r in rows])) for k in ("auroc", "auprc", "f1", "fit_seconds")}
+        table.add_row(m, d, p, str(len(rows)), f"{mean['auroc']:.3f}", f"{mean['auprc']:.3f}",
+                      f"{mean['f1']:.3f}", f"{mean['fit_seconds']:.2f}")
+    return table
+
+
+def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
+    """Run every cell of ``cfg`` that has not finished before; log each to MLflow."""
+    console = console or Console()
+    load_plugins()
+    started = time.perf_counter()
+    methods = method_names(cfg)
+    for name in cfg.protocols:
+        protocol_info(name)
+    sources = {name: DATASETS.get(name)[1] for name in cfg.datasets}
+    device = resolve_device(cfg.device)
+    results = Path(cfg.results)
+    tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
+    report = SweepReport(sweep_id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6])
+    cfg.save(results / f"config-{report.sweep_id}.json")
+    done = set() if cfg.rerun else tracker.finished_cell_keys()
+    opts = ProtocolOptions(contamination=cfg.contamination, anomaly_ratio=cfg.anomaly_ratio)
+    datasets: dict[str, Dataset] = {}
+    for name, source in sources.items():
+        datasets[name] = source.load(cfg.data_dir)
+        if cfg.classes is not None and max(cfg.classes) >= datasets[name].n_classes:
+            raise BenchError(f"--classes {max(cfg.classes)} is out of range for {name}")
+    console.print(
+        f"bench sweep {report.sweep_id}: {len(methods)} methods x {len(datasets)} datasets x "
+        f"{len(cfg.protocols)} protocols x {len(cfg.seeds)} seeds on {device}; tracking {tracker.uri}"
+    )
+    grid = [
+        (d, p, k, s)
+        for d, ds in datasets.items()
+        for p in cfg.protocols
+        for k in (cfg.classes if cfg.classes is not None else range(ds.n_classes))
+        for s in cfg.seeds
+    ]
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True, disable=not console.is_terminal,
+    )
+    with progress:
+        cells_task = progress.add_task("cells", total=len(grid) * len(methods))
+        epoch_task = progress.add_task("epochs", total=1, visible=False)
+
+        def on_epoch(epoch: int, epochs: int, loss: float) -> None:
+            progress.update(epoch_task, completed=epoch, total=epochs, visible=True,
+                            description=f"epoch (loss {loss:.4g})")
+
+        for d, p, k, s in grid:
+            split: Split | None = None
+            provides = protocol_info(p).provides
+            for name in methods:
+                info, cls = METHODS.get(name)
+                progress.advance(cells_task)
+                missing = info.needs - provides
+                if missing:
+                    reason = "n/a: needs " + ", ".join(NEED_WORDS.get(n, n) for n in sorted(missing))
+                    if (name, p, reason) not in report.na:
+                        report.na.append((name, p, reason))
+                    continue
+                method = cls()
+                cell = Cell(name, method.get_params(), d, p, k, s, opts)
+                if cell.key in done:
+                    report.skipped += 1
+                    continue
+                split = split or make_split(datasets[d], p, k, s, opts)
+                progress.update(cells_task, description=cell.label)
+                result = run_cell(method, info.needs, split, Env(device=device, seed=s, on_epoch=on_epoch))
+                progress.update(epoch_task, visible=False)
+                _log_cell(tracker, cell, split, result, report.sweep_id, device)
+                if result.ok:
+                    report.ok.append((cell, result.metrics))
+                    console.print(f"  ok      {cell.label}  AUROC {result.metrics['auroc']:.3f}"
+                                  f"  ({result.metrics['fit_seconds']:.1f}s fit)")
+                else:
+                    report.failed.append((cell, result.error))
+                    console.print(f"  FAILED  {cell.label}: {result.error}", style="red")
+    report.seconds = time.perf_counter() - started
+    _finish(cfg, tracker, report, console)
+    return report
+
+
+def _finish(cfg: RunConfig, tracker: Tracker, report: SweepReport, console: Console) -> None:
+    console.print(_summary_table(report))
+    for method, protocol, reason in report.na:
+        console.print(f"  {method} on {protocol}: {reason}")
+    for cell, reason in report.failed:
+        console.print(f"  FAILED {cell.label}: {reason}", style="red")
+    console.print(
+        f"{len(report.ok)} cells ok, {len(report.failed)} failed, {report.skipped} already done "
+        f"(skipped), {len(report.na)} method/protocol pairs n/a; {report.seconds:.1f}s"
+    )
+    tracker.log_run(
+        name=f"sweep {report.sweep_id}",
+        tags={"bench.kind": KIND_SWEEP, "sweep_id": report.sweep_id,
+              "bench.na": json.dumps(report.na)},
+        params={"config": cfg.to_json()},
+        metrics={"cells_ok": len(report.ok), "cells_failed": len(report.failed),
+                 "cells_skipped": report.skipped, "wall_seconds": report.seconds},
+        status="FAILED" if report.failed else "FINISHED",
+        texts={"config.json": cfg.to_json()},
+    )

@@ -1,0 +1,159 @@
+"""The one place that talks to MLflow: experiments, cell runs, sweep runs, queries.
+
+Only the driver process calls this module. It uses ``MlflowClient`` with
+explicit run ids (the fluent ``mlflow.*`` API keeps global state and is not
+thread-safe). A cell's run is created when the cell has finished and is
+terminated last, so a run left RUNNING by a killed sweep never counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import TrackingError
+
+KIND_CELL, KIND_SWEEP = "cell", "sweep"
+MAX_PARAM = 6000
+
+
+def default_uri(results: Path) -> str:
+    return f"sqlite:///{(results / 'mlflow.db').resolve()}"
+
+
+@contextlib.contextmanager
+def _quiet_probe() -> Iterator[None]:
+    """Fail fast against a dead server instead of MLflow's minutes of retries."""
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "5"
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class Tracker:
+    """An MLflow experiment that holds a benchmark's cell runs and sweep runs."""
+
+    def __init__(self, uri: str, experiment: str, artifact_root: Path | None = None) -> None:
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", module="mlflow")
+        from mlflow.tracking import MlflowClient
+
+        if uri.startswith("sqlite:///"):
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+        try:
+            with _quiet_probe():
+                exp = self.client.get_experiment_by_name(experiment)
+                if exp is None:
+                    location = artifact_root.resolve().as_uri() if artifact_root else None
+                    self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
+                else:
+                    self.experiment_id = exp.experiment_id
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TrackingError(f"cannot use MLflow tracking store {uri}: {first[:300]}") from None
+
+    # ---- writing -------------------------------------------------------------
+
+    def log_run(
+        self,
+        *,
+        name: str,
+        tags: dict[str, str],
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        status: str = "FINISHED",
+        figures: dict[str, Any] | None = None,
+        texts: dict[str, str] | None = None,
+        tables: dict[str, pd.DataFrame] | None = None,
+    ) -> str:
+        """Create a flat run with everything it holds, then terminate it with ``status``."""
+        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.utils.time import get_current_time_millis
+
+        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
+        run_id = run.info.run_id
+        now = get_current_time_millis()
+        finite = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, v, now, 0) for k, v in finite.items()],
+            params=[Param(k, _param_value(v)) for k, v in params.items()],
+            tags=[RunTag("mlflow.runName", name)],
+        )
+        for path, fig in (figures or {}).items():
+            self.client.log_figure(run_id, fig, path)
+        for path, text in (texts or {}).items():
+            self.client.log_text(run_id, text, path)
+        for path, table in (tables or {}).items():
+            self.client.log_table(run_id, data=table, artifact_file=path)
+        self.client.set_terminated(run_id, status=status)
+        return run_id
+
+    # ---- reading -------------------------------------------------------------
+
+    def _runs(self, filter_string: str) -> list[Any]:
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id], filter_string=filter_string, max_results=5000, page_token=token
+            )
+            runs += list(page)
+            token = page.token
+            if not token:
+                return runs
+
+    def finished_cell_keys(self) -> set[str]:
+        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = 'FINISHED'")
+        return {r.data.tags["cell_key"] for r in runs if "cell_key" in r.data.tags}
+
+    def cell_table(self) -> pd.DataFrame:
+        """Every finished cell run: tags and metrics as columns, newest first."""
+        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = 'FINISHED'")
+        rows = [
+            {"run_id": r.info.run_id, "start_time": r.info.start_time, **r.data.tags, **r.data.metrics}
+            for r in runs
+        ]
+        df = pd.DataFrame(rows)
+        return df.sort_values("start_time", ascending=False) if len(df) else df
+
+    def sweep_notes(self) -> list[dict[str, str]]:
+        """The n/a entries recorded by every sweep of this experiment."""
+        notes = []
+        for run in self._runs(f"tags.`bench.kind` = '{KIND_SWEEP}'"):
+            raw = run.data.tags.get("bench.na")
+            if raw:
+                notes += json.loads(raw)
+        return notes
+
+
+def _param_value(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
+    return text[:MAX_PARAM]
+
+
+def scores_csv(index: np.ndarray, source: str, labels: np.ndarray, classes: np.ndarray, scores: np.ndarray) -> str:
+    buf = io.StringIO()
+    pd.DataFrame(
+        {"index": index, "source": source, "anomaly": labels, "class": classes, "score": scores}
+    ).to_csv(buf, index=False)
+    return buf.getvalue()

@@ -1,0 +1,5 @@
+"""Built-in datasets; importing this package registers them."""
+
+from bench.datasets import digits, idx_files, user_images
+
+__all__ = ["digits", "idx_files", "user_images"]

@@ -1,0 +1,122 @@
+"""Every PyOD detector as a bench method, through one adapter.
+
+Images are flattened to pixel vectors in [0, 1]. PyOD's scores already mean
+"higher = more abnormal", so they pass through unchanged. The method's own
+threshold is PyOD's ``threshold_``: the (1 - contamination) quantile of the
+training scores, with PyOD's default contamination 0.1. Hyperparameters are
+the detector's own constructor arguments with PyOD's defaults, except where
+``ALIASES`` says otherwise; ``pyod:<ClassName>`` reaches any other detector.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.data import TrainData
+from bench.errors import UnknownNameError
+from bench.method import Env, Method, flatten
+from bench.registry import METHODS, MethodInfo
+
+# name -> (module, class, overrides of PyOD's defaults)
+ALIASES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "pyod-iforest": ("pyod.models.iforest", "IForest", {}),
+    "pyod-ecod": ("pyod.models.ecod", "ECOD", {}),
+    "pyod-knn": ("pyod.models.knn", "KNN", {}),
+    "pyod-pca": ("pyod.models.pca", "PCA", {}),
+    "pyod-ocsvm": ("pyod.models.ocsvm", "OCSVM", {}),
+    "pyod-lof": ("pyod.models.lof", "LOF", {}),
+    "pyod-hbos": ("pyod.models.hbos", "HBOS", {}),
+    "pyod-copod": ("pyod.models.copod", "COPOD", {}),
+    "pyod-ae": ("pyod.models.auto_encoder", "AutoEncoder", {}),
+    "pyod-vae": ("pyod.models.vae", "VAE", {}),
+    "pyod-deepsvdd": ("pyod.models.deep_svdd", "DeepSVDD", {}),
+}
+
+# Arguments the harness sets itself: never hyperparameters.
+HARNESS_ARGS = {"self", "verbose", "random_state", "device", "n_features", "n_jobs"}
+
+
+class PyODMethod(Method):
+    """Adapter: a PyOD detector class behind the bench method contract."""
+
+    module: ClassVar[str]
+    class_name: ClassVar[str]
+    overrides: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params: Any) -> None:
+        defaults = self.default_params()
+        unknown = set(params) - set(defaults)
+        if unknown:
+            raise TypeError(f"{self.class_name} has no hyperparameters {sorted(unknown)}")
+        self.params = {**defaults, **params}
+
+    @classmethod
+    def detector_class(cls) -> type:
+        return getattr(importlib.import_module(cls.module), cls.class_name)
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        sig = inspect.signature(cls.detector_class().__init__)
+        params = {
+            name: p.default
+            for name, p in sig.parameters.items()
+            if name not in HARNESS_ARGS and p.default is not p.empty
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
+        return {**params, **cls.overrides}
+
+    def get_params(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    def fit(self, train: TrainData, env: Env) -> PyODMethod:
+        detector_cls = self.detector_class()
+        accepted = inspect.signature(detector_cls.__init__).parameters
+        x = flatten(train.x)
+        harness = {"verbose": 0, "random_state": env.seed, "device": env.device, "n_features": x.shape[1]}
+        kwargs = {**{k: v for k, v in harness.items() if k in accepted}, **self.params}
+        self.detector_ = detector_cls(**kwargs)
+        self.detector_.fit(x)
+        return self
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        self._check_fitted("detector_")
+        return np.asarray(self.detector_.decision_function(flatten(x)), dtype=np.float64).ravel()
+
+    def threshold(self) -> float:
+        self._check_fitted("detector_")
+        return float(self.detector_.threshold_)
+
+
+def _adapter(name: str, module: str, class_name: str, overrides: dict[str, Any]) -> type:
+    attrs = {"module": module, "class_name": class_name, "overrides": overrides, "__doc__": f"PyOD {class_name}."}
+    return type(f"PyOD_{class_name}", (PyODMethod,), attrs)
+
+
+def _find_detector(class_name: str) -> str:
+    import pyod.models
+
+    guess = f"pyod.models.{class_name.lower()}"
+    candidates = [guess] + [f"pyod.models.{m.name}" for m in pkgutil.iter_modules(pyod.models.__path__)]
+    for module in candidates:
+        try:
+            if hasattr(importlib.import_module(module), class_name):
+                return module
+        except Exception:  # modules with optional dependencies that are not installed
+            continue
+    raise UnknownNameError(f"unknown PyOD detector {class_name!r} (no class of that name in pyod.models)")
+
+
+def _resolve(class_name: str) -> tuple[MethodInfo, type]:
+    name = f"pyod:{class_name}"
+    info = MethodInfo(name=name, family="pyod", paper="PyOD")
+    return info, _adapter(name, _find_detector(class_name), class_name, {})
+
+
+for _name, (_module, _cls, _over) in ALIASES.items():
+    METHODS.add(MethodInfo(name=_name, family="pyod", paper="PyOD"), _adapter(_name, _module, _cls, _over))
+METHODS.add_family("pyod", "pyod:<ClassName> (any PyOD detector)", _resolve)

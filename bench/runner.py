@@ -95,14 +95,10 @@ def _log_cell(tracker: Tracker, cell: Cell, split: Split, result: CellResult, sw
         "roc.png": plots.roc_figure(test.anomaly, result.scores, title, result.metrics["auroc"]),
         "score_histogram.png": plots.histogram_figure(test.anomaly, result.scores, title, result.threshold),
     }
-    try:
-        tracker.log_run(
-            name=cell.label, tags=tags, params=params, metrics=result.metrics, figures=figures,
-            texts={"scores.csv": scores_csv(test.index, test.source, test.anomaly, test.classes, result.scores)},
-        )
-    finally:
-        for fig in figures.values():
-            plots.close(fig)
+    tracker.log_run(
+        name=cell.label, tags=tags, params=params, metrics=result.metrics, figures=figures,
+        texts={"scores.csv": scores_csv(test.index, test.source, test.anomaly, test.classes, result.scores)},
+    )
 
 
 def _summary_table(report: SweepReport) -> Table:
@@ -188,10 +184,10 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
                 if result.ok:
                     report.ok.append((cell, result.metrics))
                     console.print(f"  ok      {cell.label}  AUROC {result.metrics['auroc']:.3f}"
-                                  f"  ({result.metrics['fit_seconds']:.1f}s fit)")
+                                  f"  ({result.metrics['fit_seconds']:.1f}s fit)", soft_wrap=True)
                 else:
                     report.failed.append((cell, result.error))
-                    console.print(f"  FAILED  {cell.label}: {result.error}", style="red")
+                    console.print(f"  FAILED  {cell.label}: {result.error}", style="red", soft_wrap=True)
     report.seconds = time.perf_counter() - started
     _finish(cfg, tracker, report, console)
     return report

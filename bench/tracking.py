@@ -56,6 +56,8 @@ class Tracker:
         warnings.filterwarnings("ignore", module="mlflow")
         from mlflow.tracking import MlflowClient
 
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+
         if uri.startswith("sqlite:///"):
             Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.uri = uri

@@ -98,10 +98,10 @@ class IdxDataset(DatasetSource):
                 files.append(dest)
         except DataError as exc:
             searched = ", ".join(str(p) for p, _ in self._candidates(data_dir))
-            apt = f"`apt-get install {self.spec.apt_package}`, or " if self.spec.apt_package else ""
+            apt = f"run `apt-get install {self.spec.apt_package}`, or " if self.spec.apt_package else ""
             raise DataError(
                 f"{self.spec.name}: files not found (searched {searched}) and download failed "
-                f"({exc}). Provide them with {apt}put {', '.join(f + '.gz' for f in FILES)} "
+                f"({exc}). To provide them, {apt}put {', '.join(f + '.gz' for f in FILES)} "
                 f"in a folder and pass --data-dir DIR (or set BENCH_DATA)"
             ) from None
         return files

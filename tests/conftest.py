@@ -1,0 +1,45 @@
+"""Shared fixtures: real datasets, a CLI runner, a free port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.registry import DATASETS, load_plugins
+
+ROOT = Path(__file__).resolve().parents[1]
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+load_plugins()
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return DATASETS.get("digits")[1].load(None)
+
+
+@pytest.fixture(scope="session")
+def fashion():
+    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("dataset-fashion-mnist is not installed (CI installs it)")
+    return DATASETS.get("fashion-mnist")[1].load(None)
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600):
+    """Run ``python -m bench ARGS`` in a fresh process, as a user would."""
+    full_env = {**os.environ, "BENCH_CACHE": str(cwd / "cache"), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=cwd, env=full_env, capture_output=True,
+        text=True, timeout=timeout,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,200 @@
+"""IDX round-trips, dataset discovery, verification, downloads against a local server, user images."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.errors import DataError
+from bench.fetch import download
+from bench.idx import parse_idx, read_idx, write_idx
+from bench.registry import DATASETS
+
+from .conftest import FASHION_DIR
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_idx_round_trip(tmp_path, dtype, suffix):
+    arr = (np.arange(2 * 3 * 5) % 100).astype(dtype).reshape(2, 3, 5)
+    path = write_idx(tmp_path / f"a{suffix}", arr)
+    back = read_idx(path)
+    assert back.dtype == np.dtype(dtype) and back.shape == arr.shape
+    np.testing.assert_array_equal(back, arr)
+
+
+def test_idx_header_is_big_endian(tmp_path):
+    raw = write_idx(tmp_path / "a", np.zeros((258, 2), np.uint8)).read_bytes()
+    assert raw[:4] == b"\x00\x00\x08\x02" and raw[4:8] == (258).to_bytes(4, "big")
+
+
+@pytest.mark.parametrize(
+    "data,message",
+    [(b"", "bad magic"), (b"\x01\x02\x08\x01", "bad magic"), (b"\x00\x00\x08\x01\x00", "truncated"),
+     (b"\x00\x00\x08\x01\x00\x00\x00\x05abc", "corrupt")],
+)
+def test_idx_rejects_malformed_bytes(data, message):
+    with pytest.raises(DataError, match=message):
+        parse_idx(data, "x")
+
+
+def write_fake_mnist(folder: Path, n_train: int = 300, n_test: int = 100, gz: bool = True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    ext = ".gz" if gz else ""
+    for stem, n in (("train", n_train), ("t10k", n_test)):
+        y = (np.arange(n) % 10).astype(np.uint8)
+        x = (rng.random((n, 28, 28)) * 60 + y[:, None, None] * 19).astype(np.uint8)
+        write_idx(folder / f"{stem}-images-idx3-ubyte{ext}", x)
+        write_idx(folder / f"{stem}-labels-idx1-ubyte{ext}", y)
+    return folder
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_mnist_from_data_dir(tmp_path, gz, monkeypatch):
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    write_fake_mnist(tmp_path / "data" / "mnist", gz=gz)
+    source = DATASETS.get("mnist")[1]
+    assert "available" in source.where(str(tmp_path / "data"))
+    ds = source.load(str(tmp_path / "data"))
+    assert ds.x_train.shape == (300, 1, 28, 28) and ds.x_test.shape == (100, 1, 28, 28)
+    np.testing.assert_array_equal(ds.y_train, np.arange(300) % 10)
+
+
+def test_bench_data_env_is_searched(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("BENCH_DATA", str(write_fake_mnist(tmp_path / "elsewhere")))
+    assert DATASETS.get("mnist")[1].load(None).x_train.shape[0] == 300
+
+
+def test_mismatched_images_and_labels_are_rejected(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    folder = write_fake_mnist(tmp_path / "d")
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.zeros(7, np.uint8))
+    with pytest.raises(DataError, match="do not match"):
+        DATASETS.get("mnist")[1].load(str(folder))
+
+
+def test_fashion_mnist_real_files_verified(fashion):
+    assert fashion.x_train.shape == (60000, 1, 28, 28) and fashion.x_test.shape == (10000, 1, 28, 28)
+    assert np.bincount(fashion.y_train).tolist() == [6000] * 10
+    assert "system" in fashion.source
+
+
+def test_corrupt_system_copy_fails_sha256(tmp_path, monkeypatch):
+    """A Debian-location file whose content differs from the published stream is refused."""
+    from bench.datasets import idx_files
+
+    folder = write_fake_mnist(tmp_path / "sys")
+    spec = idx_files.FashionMNIST.spec
+    monkeypatch.setattr(idx_files.FashionMNIST, "spec", type(spec)(**{**spec.__dict__, "system_dir": str(folder)}))
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(DataError, match="SHA-256"):
+        idx_files.FashionMNIST().load(None)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    root = tmp_path / "served"
+    root.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=root))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def test_download_verifies_md5_and_uses_next_mirror(tmp_path, file_server):
+    root, url = file_server
+    payload = gzip.compress(b"hello idx")
+    (root / "f.gz").write_bytes(payload)
+    md5 = hashlib.md5(payload).hexdigest()
+    dest = tmp_path / "cache" / "f.gz"
+    got = download([url + "missing.gz", url + "f.gz"], dest, md5)
+    assert got.read_bytes() == payload
+    dest.unlink()
+    with pytest.raises(DataError, match="md5"):
+        download([url + "f.gz"], dest, "0" * 32)
+    assert not dest.exists() and not list(dest.parent.glob(".f.gz*"))
+
+
+def test_dataset_download_into_cache(tmp_path, file_server, monkeypatch):
+    """The MNIST loader downloads from a mirror into the cache, checking each file's md5."""
+    from bench.datasets import idx_files
+
+    root, url = file_server
+    write_fake_mnist(root)
+    md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in root.iterdir()}
+    spec = idx_files.MNIST.spec
+    monkeypatch.setattr(idx_files.MNIST, "spec", type(spec)(**{**spec.__dict__, "md5": md5}))
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("BENCH_MIRRORS", url)
+    ds = idx_files.MNIST().load(None)
+    assert ds.x_train.shape[0] == 300 and "download" in ds.source
+    assert sorted(p.name for p in (tmp_path / "cache" / "mnist").iterdir()) == sorted(md5)
+
+
+def test_offline_message_says_how_to_provide_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("BENCH_MIRRORS", "http://127.0.0.1:9/")
+    with pytest.raises(DataError, match="--data-dir"):
+        DATASETS.get("mnist")[1].load(None)
+
+
+def test_folder_dataset_mixed_sizes_and_modes(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label in ("cats", "dogs"):
+        (tmp_path / label).mkdir()
+        for i in range(10):
+            size = (12, 10) if i else (20, 16)  # one odd size: resized to the common one
+            arr = (rng.random((size[1], size[0])) * 255).astype(np.uint8)
+            img = Image.fromarray(arr)
+            (img.convert("RGB") if i == 1 else img).save(tmp_path / label / f"{i}.png")
+    ds = DATASETS.get(f"folder:{tmp_path}")[1].load(None)
+    assert ds.class_names == ("cats", "dogs")
+    assert ds.image_shape == (1, 10, 12)
+    assert len(ds.x_train) + len(ds.x_test) == 20
+
+
+def test_folder_dataset_rejects_unreadable_image(tmp_path):
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        (tmp_path / label / "x.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="not a readable image"):
+        DATASETS.get(f"folder:{tmp_path}")[1].load(None)
+
+
+def test_npz_dataset(tmp_path):
+    x = np.zeros((40, 8, 8, 3), np.uint8)
+    y = np.arange(40) % 4
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    ds = DATASETS.get(f"npz:{tmp_path / 'd.npz'}")[1].load(None)
+    assert ds.image_shape == (3, 8, 8) and ds.n_classes == 4
+    np.savez(tmp_path / "bad.npz", images=x)
+    with pytest.raises(DataError, match="'x' and 'y'"):
+        DATASETS.get(f"npz:{tmp_path / 'bad.npz'}")[1].load(None)
+
+
+def test_digits_split_is_fixed_and_stratified(digits):
+    assert len(digits.x_train) + len(digits.x_test) == 1797
+    assert digits.x_train.dtype == np.uint8 and digits.x_train.max() == 255
+    ratio = np.bincount(digits.y_test) / np.bincount(digits.y_train + 0, minlength=10)
+    assert np.all(np.abs(ratio - 0.3 / 0.7) < 0.05)
+
+
+def test_fashion_dir_constant_matches_loader():
+    assert str(FASHION_DIR) == DATASETS.get("fashion-mnist")[1].spec.system_dir

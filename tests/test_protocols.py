@@ -1,0 +1,97 @@
+"""Every protocol: no test image reaches train or val, sizes and ratios as stated, deterministic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.errors import BenchError, UnknownNameError
+from bench.protocols import PROTOCOLS, ProtocolOptions, make_split
+
+ALL = PROTOCOLS.names()
+
+
+def check_no_leak(ds, split):
+    assert split.train.source == split.val.source == "train"
+    assert split.test.source == "test"
+    assert not set(split.train.index) & set(split.val.index), "train and val share images"
+    assert len(set(split.train.index)) == len(split.train), "duplicate train images"
+    for part in (split.train, split.val, split.test):
+        x, y = ds.part(part.source)
+        np.testing.assert_array_equal(part.x, x[part.index].astype(np.float32) / 255)
+        np.testing.assert_array_equal(part.classes, y[part.index])
+    # No test image content in train/val either (guards against a source mix-up).
+    test_bytes = {row.tobytes() for row in ds.x_test[split.test.index]}
+    train_side = np.concatenate([split.train.index, split.val.index])
+    overlap = sum(row.tobytes() in test_bytes for row in ds.x_train[train_side])
+    assert overlap <= 2, f"{overlap} train/val images identical to test images"
+
+
+@pytest.mark.parametrize("protocol", ALL)
+def test_digits_every_class(digits, protocol):
+    for k in range(10):
+        split = make_split(digits, protocol, k, seed=0)
+        check_no_leak(digits, split)
+        anomalous = split.test.classes != k if protocol != "leave-one-out" else split.test.classes == k
+        np.testing.assert_array_equal(split.test.anomaly.astype(bool), anomalous)
+        test_ratio = split.test.anomaly.mean()
+        assert abs(split.val.anomaly.mean() - test_ratio) < 0.08  # small counts on digits
+
+
+@pytest.mark.parametrize("protocol", ALL)
+def test_same_seed_same_split_other_seed_other_split(digits, protocol):
+    a, b = make_split(digits, protocol, 3, seed=0), make_split(digits, protocol, 3, seed=0)
+    c = make_split(digits, protocol, 3, seed=1)
+    for name in ("train", "val", "test"):
+        np.testing.assert_array_equal(getattr(a, name).index, getattr(b, name).index)
+    assert not np.array_equal(a.train.index, c.train.index)
+
+
+def test_fashion_one_class(fashion):
+    split = make_split(fashion, "one-class", 2, seed=0)
+    check_no_leak(fashion, split)
+    assert (len(split.train), split.train.n_anomalies) == (5400, 0)
+    assert set(split.train.classes) == {2}
+    assert (len(split.val), split.val.n_anomalies) == (6000, 5400)
+    assert (len(split.test), split.test.n_anomalies) == (10000, 9000)
+
+
+def test_fashion_one_class_contaminated(fashion):
+    split = make_split(fashion, "one-class", 0, seed=0, opts=ProtocolOptions(contamination=0.1))
+    check_no_leak(fashion, split)
+    assert split.train.n_anomalies == 600 and len(split.train) == 6000
+    assert not set(split.train.index[split.train.anomaly == 1]) & set(split.val.index)
+
+
+def test_fashion_leave_one_out_sandals(fashion):
+    split = make_split(fashion, "leave-one-out", 5, seed=0)
+    check_no_leak(fashion, split)
+    assert 5 not in set(split.train.classes) and len(split.train) == 48600
+    assert (len(split.val), split.val.n_anomalies) == (6000, 600)
+    assert (len(split.test), split.test.n_anomalies) == (10000, 1000)
+
+
+def test_fashion_supervised(fashion):
+    split = make_split(fashion, "supervised", 0, seed=0)
+    check_no_leak(fashion, split)
+    assert len(split.train) + len(split.val) == 6000 + 508  # 0.078 of the pool are anomalies
+    assert (len(split.test), split.test.n_anomalies) == (1085, 85)
+    for part in (split.train, split.val):
+        assert part.anomaly.mean() == pytest.approx(0.078, abs=0.003)
+
+
+def test_fashion_balanced(fashion):
+    split = make_split(fashion, "balanced", 0, seed=0)
+    check_no_leak(fashion, split)
+    assert (len(split.train), len(split.val), len(split.test)) == (9600, 2400, 2000)
+    for part in (split.train, split.val, split.test):
+        assert part.anomaly.mean() == 0.5
+
+
+def test_bad_inputs(digits):
+    with pytest.raises(UnknownNameError, match="one-class"):
+        make_split(digits, "one-clas", 0, 0)
+    with pytest.raises(BenchError, match="out of range"):
+        make_split(digits, "one-class", 10, 0)
+    with pytest.raises(BenchError, match="contamination"):
+        make_split(digits, "one-class", 0, 0, ProtocolOptions(contamination=1.5))

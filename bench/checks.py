@@ -20,7 +20,9 @@ from bench.registry import ANOMALY_LABELS, METHODS
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
 
 
-def planted_data(n_normal: int = 200, n_outlier: int = 20, seed: int = 0) -> tuple[TrainData, np.ndarray, np.ndarray]:
+def planted_data(
+    n_normal: int = 200, n_outlier: int = 20, seed: int = 0
+) -> tuple[TrainData, np.ndarray, np.ndarray]:
     """Dim noisy 8x8 images as normals; outliers carry a bright 4x4 patch."""
     rng = np.random.default_rng(seed)
 

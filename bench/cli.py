@@ -33,34 +33,64 @@ def load_user_plugin(spec: str) -> None:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results", default="results", help="folder for the MLflow store, artifacts and tables (default: results)")
+    p.add_argument(
+        "--results",
+        default="results",
+        help="folder for the MLflow store, artifacts and tables (default: results)",
+    )
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///RESULTS/mlflow.db)")
-    p.add_argument("--experiment", default="bench", help="MLflow experiment: one per benchmark (default: bench)")
+    p.add_argument(
+        "--experiment",
+        default="bench",
+        help="MLflow experiment: one per benchmark (default: bench)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="bench", description="Benchmark image anomaly detectors; results go to MLflow.")
-    top.add_argument("--plugin", action="append", default=[], metavar="MODULE|FILE.py",
-                     help="import a module or file that registers methods (repeatable)")
+    top = argparse.ArgumentParser(
+        prog="bench", description="Benchmark image anomaly detectors; results go to MLflow."
+    )
+    top.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE|FILE.py",
+        help="import a module or file that registers methods (repeatable)",
+    )
     sub = top.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the grid methods x datasets x protocols x classes x seeds")
-    run.add_argument("--methods", default="all", help="'all' or a comma list of method names (see `bench list`)")
+    run.add_argument(
+        "--methods", default="all", help="'all' or a comma list of method names (see `bench list`)"
+    )
     run.add_argument("--datasets", default="digits", help="comma list of datasets (default: digits)")
     run.add_argument("--protocols", default="one-class", help="comma list of protocols (default: one-class)")
     run.add_argument("--classes", default="all", help="'all' or a comma list of class indices (default: all)")
-    run.add_argument("--seeds", default="1", help="a count N (seeds 0..N-1) or a comma list of seeds (default: 1)")
-    run.add_argument("--contamination", type=float, default=0.0,
-                     help="one-class: fraction of unlabeled anomalies mixed into training (default: 0)")
-    run.add_argument("--anomaly-ratio", type=float, default=0.078,
-                     help="supervised: ratio of labeled anomalies in train/val/test (default: 0.078)")
+    run.add_argument(
+        "--seeds",
+        default="1",
+        help="a count N (seeds 0..N-1) or a comma list of seeds (default: 1)",
+    )
+    run.add_argument(
+        "--contamination",
+        type=float,
+        default=0.0,
+        help="one-class: fraction of unlabeled anomalies mixed into training (default: 0)",
+    )
+    run.add_argument(
+        "--anomaly-ratio",
+        type=float,
+        default=0.078,
+        help="supervised: ratio of labeled anomalies in train/val/test (default: 0.078)",
+    )
     run.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
     run.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
     run.add_argument("--rerun", action="store_true", help="run cells again even if they finished before")
     _add_common(run)
 
     sub.add_parser("list", help="list methods, datasets and protocols").add_argument(
-        "--data-dir", help="folder with dataset files (also $BENCH_DATA)")
+        "--data-dir", help="folder with dataset files (also $BENCH_DATA)"
+    )
 
     board = sub.add_parser("leaderboard", help="rank methods from the MLflow runs; write leaderboard.md/.csv")
     _add_common(board)

@@ -38,9 +38,7 @@ class PeakMemory:
         while not self._stop.wait(0.01):
             self._peak = max(self._peak, self._proc.memory_info().rss)
 
-    def __exit__(
-        self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self.cuda:
             self.peak_mb = torch.cuda.max_memory_allocated() / 2**20
         else:

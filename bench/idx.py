@@ -42,8 +42,7 @@ def parse_idx(data: bytes, where: str = "<bytes>") -> np.ndarray:
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(data) != expected:
         raise DataError(
-            f"{where} is corrupt: header promises {expected} bytes for shape {shape}, "
-            f"file has {len(data)}"
+            f"{where} is corrupt: header promises {expected} bytes for shape {shape}, file has {len(data)}"
         )
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 

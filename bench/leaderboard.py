@@ -29,7 +29,10 @@ def leaderboard(cells: pd.DataFrame, na: list[tuple[str, str, str]] = ()) -> pd.
     agg = {"cells": ("cell_key", "size")}
     for metric in METRICS:
         agg[f"{metric}_mean"] = (metric, "mean")
-        agg[f"{metric}_std"] = (metric, lambda s: float(np.std(s, ddof=1)) if s.notna().sum() > 1 else np.nan)
+        agg[f"{metric}_std"] = (
+            metric,
+            lambda s: float(np.std(s, ddof=1)) if s.notna().sum() > 1 else np.nan,
+        )
     board = cells.groupby(KEYS).agg(**agg).reset_index()
     board["rank"] = board.groupby(["dataset", "protocol"])["auroc_mean"].rank(ascending=False, method="min")
     board["note"] = ""
@@ -41,17 +44,36 @@ def leaderboard(cells: pd.DataFrame, na: list[tuple[str, str, str]] = ()) -> pd.
     ]
     board = pd.concat([board, pd.DataFrame(extra)], ignore_index=True) if extra else board
     board = board.sort_values(["dataset", "protocol", "rank"], na_position="last").reset_index(drop=True)
-    return board[["rank", *KEYS, "cells", *[c for c in board.columns if c.endswith(("_mean", "_std"))], "note"]]
+    return board[
+        [
+            "rank",
+            *KEYS,
+            "cells",
+            *[c for c in board.columns if c.endswith(("_mean", "_std"))],
+            "note",
+        ]
+    ]
 
 
 def to_markdown(board: pd.DataFrame) -> str:
     """A GitHub table: metric columns as 'mean ± std'."""
-    header = ["rank", "dataset", "protocol", "method", "cells", *(m.upper() for m in METRICS), "note"]
+    header = [
+        "rank",
+        "dataset",
+        "protocol",
+        "method",
+        "cells",
+        *(m.upper() for m in METRICS),
+        "note",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in board.itertuples(index=False):
         r = row._asdict()
         cells = [
-            "" if pd.isna(r["rank"]) else str(int(r["rank"])), r["dataset"], r["protocol"], r["method"],
+            "" if pd.isna(r["rank"]) else str(int(r["rank"])),
+            r["dataset"],
+            r["protocol"],
+            r["method"],
             str(int(r["cells"])),
         ]
         for metric in METRICS:

@@ -28,16 +28,20 @@ def roc_figure(labels: np.ndarray, scores: np.ndarray, title: str, auroc: float)
     return fig
 
 
-def histogram_figure(
-    labels: np.ndarray, scores: np.ndarray, title: str, threshold: float | None
-) -> Figure:
+def histogram_figure(labels: np.ndarray, scores: np.ndarray, title: str, threshold: float | None) -> Figure:
     fig = Figure(figsize=(5, 3.5), dpi=DPI)
     ax = fig.subplots()
     fig.subplots_adjust(left=0.12, bottom=0.14, top=0.9, right=0.97)
     kind = np.where(np.asarray(labels) == 1, "anomalous", "normal")
     sns.histplot(
-        x=scores, hue=kind, hue_order=["normal", "anomalous"], bins=50, stat="density",
-        common_norm=False, element="step", ax=ax,
+        x=scores,
+        hue=kind,
+        hue_order=["normal", "anomalous"],
+        bins=50,
+        stat="density",
+        common_norm=False,
+        element="step",
+        ax=ax,
     )
     if threshold is not None:
         ax.axvline(threshold, c="black", ls="--", lw=1)

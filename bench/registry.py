@@ -73,9 +73,7 @@ class Registry(Generic[T]):
         close = difflib.get_close_matches(name, known + [f"{p}:" for p in self._families], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         families = "".join(f", {h}" for h, _ in self._families.values())
-        raise UnknownNameError(
-            f"unknown {self.kind} {name!r}{hint}; known: {', '.join(known)}{families}"
-        )
+        raise UnknownNameError(f"unknown {self.kind} {name!r}{hint}; known: {', '.join(known)}{families}")
 
     def names(self) -> list[str]:
         return sorted(self._entries)

@@ -80,14 +80,22 @@ def _cell_tags(cell: Cell, sweep_id: str, device: str, result: CellResult) -> di
     return tags
 
 
-def _log_cell(tracker: Tracker, cell: Cell, split: Split, result: CellResult, sweep_id: str, device: str) -> None:
+def _log_cell(
+    tracker: Tracker, cell: Cell, split: Split, result: CellResult, sweep_id: str, device: str
+) -> None:
     params = {**cell.params, **split.sizes(), "contamination": cell.options.contamination}
     if cell.protocol == "supervised":
         params["anomaly_ratio"] = cell.options.anomaly_ratio
     tags = _cell_tags(cell, sweep_id, device, result)
     if not result.ok:
-        tracker.log_run(name=cell.label, tags=tags, params=params, metrics={}, status="FAILED",
-                        texts={"error.txt": result.detail})
+        tracker.log_run(
+            name=cell.label,
+            tags=tags,
+            params=params,
+            metrics={},
+            status="FAILED",
+            texts={"error.txt": result.detail},
+        )
         return
     test = split.test
     title = f"{cell.method} · {cell.dataset} · {cell.protocol} {cell.cls}"
@@ -96,7 +104,11 @@ def _log_cell(tracker: Tracker, cell: Cell, split: Split, result: CellResult, sw
         "score_histogram.png": plots.histogram_figure(test.anomaly, result.scores, title, result.threshold),
     }
     tracker.log_run(
-        name=cell.label, tags=tags, params=params, metrics=result.metrics, figures=figures,
+        name=cell.label,
+        tags=tags,
+        params=params,
+        metrics=result.metrics,
+        figures=figures,
         texts={"scores.csv": scores_csv(test.index, test.source, test.anomaly, test.classes, result.scores)},
     )
 
@@ -109,9 +121,20 @@ def _summary_table(report: SweepReport) -> Table:
     for cell, metrics in report.ok:
         groups.setdefault((cell.method, cell.dataset, cell.protocol), []).append(metrics)
     for (m, d, p), rows in sorted(groups.items(), key=lambda kv: -np.mean([r["auroc"] for r in kv[1]])):
-        mean = {k: float(np.nanmean([r.get(k, np.nan) for r in rows])) for k in ("auroc", "auprc", "f1", "fit_seconds")}
-        table.add_row(m, d, p, str(len(rows)), f"{mean['auroc']:.3f}", f"{mean['auprc']:.3f}",
-                      f"{mean['f1']:.3f}", f"{mean['fit_seconds']:.2f}")
+        mean = {
+            k: float(np.nanmean([r.get(k, np.nan) for r in rows]))
+            for k in ("auroc", "auprc", "f1", "fit_seconds")
+        }
+        table.add_row(
+            m,
+            d,
+            p,
+            str(len(rows)),
+            f"{mean['auroc']:.3f}",
+            f"{mean['auprc']:.3f}",
+            f"{mean['f1']:.3f}",
+            f"{mean['fit_seconds']:.2f}",
+        )
     return table
 
 
@@ -148,16 +171,26 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
         for s in cfg.seeds
     ]
     progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True, disable=not console.is_terminal,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
     )
     with progress:
         cells_task = progress.add_task("cells", total=len(grid) * len(methods))
         epoch_task = progress.add_task("epochs", total=1, visible=False)
 
         def on_epoch(epoch: int, epochs: int, loss: float) -> None:
-            progress.update(epoch_task, completed=epoch, total=epochs, visible=True,
-                            description=f"epoch (loss {loss:.4g})")
+            progress.update(
+                epoch_task,
+                completed=epoch,
+                total=epochs,
+                visible=True,
+                description=f"epoch (loss {loss:.4g})",
+            )
 
         for d, p, k, s in grid:
             split: Split | None = None
@@ -183,8 +216,11 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
                 _log_cell(tracker, cell, split, result, report.sweep_id, device)
                 if result.ok:
                     report.ok.append((cell, result.metrics))
-                    console.print(f"  ok      {cell.label}  AUROC {result.metrics['auroc']:.3f}"
-                                  f"  ({result.metrics['fit_seconds']:.1f}s fit)", soft_wrap=True)
+                    console.print(
+                        f"  ok      {cell.label}  AUROC {result.metrics['auroc']:.3f}"
+                        f"  ({result.metrics['fit_seconds']:.1f}s fit)",
+                        soft_wrap=True,
+                    )
                 else:
                     report.failed.append((cell, result.error))
                     console.print(f"  FAILED  {cell.label}: {result.error}", style="red", soft_wrap=True)
@@ -205,11 +241,18 @@ def _finish(cfg: RunConfig, tracker: Tracker, report: SweepReport, console: Cons
     )
     tracker.log_run(
         name=f"sweep {report.sweep_id}",
-        tags={"bench.kind": KIND_SWEEP, "sweep_id": report.sweep_id,
-              "bench.na": json.dumps(report.na)},
+        tags={
+            "bench.kind": KIND_SWEEP,
+            "sweep_id": report.sweep_id,
+            "bench.na": json.dumps(report.na),
+        },
         params={"config": cfg.to_json()},
-        metrics={"cells_ok": len(report.ok), "cells_failed": len(report.failed),
-                 "cells_skipped": report.skipped, "wall_seconds": report.seconds},
+        metrics={
+            "cells_ok": len(report.ok),
+            "cells_failed": len(report.failed),
+            "cells_skipped": report.skipped,
+            "wall_seconds": report.seconds,
+        },
         status="FAILED" if report.failed else "FINISHED",
         texts={"config.json": cfg.to_json()},
     )

@@ -117,7 +117,10 @@ class Tracker:
         runs, token = [], None
         while True:
             page = self.client.search_runs(
-                [self.experiment_id], filter_string=filter_string, max_results=5000, page_token=token
+                [self.experiment_id],
+                filter_string=filter_string,
+                max_results=5000,
+                page_token=token,
             )
             runs += list(page)
             token = page.token
@@ -132,7 +135,12 @@ class Tracker:
         """Every finished cell run: tags and metrics as columns, newest first."""
         runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = 'FINISHED'")
         rows = [
-            {"run_id": r.info.run_id, "start_time": r.info.start_time, **r.data.tags, **r.data.metrics}
+            {
+                "run_id": r.info.run_id,
+                "start_time": r.info.start_time,
+                **r.data.tags,
+                **r.data.metrics,
+            }
             for r in runs
         ]
         df = pd.DataFrame(rows)
@@ -153,7 +161,9 @@ def _param_value(value: Any) -> str:
     return text[:MAX_PARAM]
 
 
-def scores_csv(index: np.ndarray, source: str, labels: np.ndarray, classes: np.ndarray, scores: np.ndarray) -> str:
+def scores_csv(
+    index: np.ndarray, source: str, labels: np.ndarray, classes: np.ndarray, scores: np.ndarray
+) -> str:
     buf = io.StringIO()
     pd.DataFrame(
         {"index": index, "source": source, "anomaly": labels, "class": classes, "score": scores}

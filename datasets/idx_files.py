@@ -48,7 +48,10 @@ class IdxDataset(DatasetSource):
 
     def _candidates(self, data_dir: str | None) -> list[tuple[Path, str]]:
         dirs: list[tuple[Path, str]] = []
-        for base, origin in ((data_dir, "--data-dir"), (os.environ.get("BENCH_DATA"), "$BENCH_DATA")):
+        for base, origin in (
+            (data_dir, "--data-dir"),
+            (os.environ.get("BENCH_DATA"), "$BENCH_DATA"),
+        ):
             if base:
                 dirs += [(Path(base), origin), (Path(base) / self.spec.name, origin)]
         if self.spec.system_dir:
@@ -143,8 +146,16 @@ class FashionMNIST(IdxDataset):
     spec = IdxSpec(
         name="fashion-mnist",
         class_names=(
-            "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
         ),
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         md5={

@@ -74,8 +74,13 @@ class FolderImages(DatasetSource):
         arrays = [np.asarray(im.convert(mode).resize(size, Image.BILINEAR)) for im in images]
         x = _to_nchw(np.stack(arrays), str(self.root))
         return _finish(
-            f"folder:{self.root}", x, np.asarray(labels, np.int64), None, None,
-            [c.name for c in classes], str(self.root),
+            f"folder:{self.root}",
+            x,
+            np.asarray(labels, np.int64),
+            None,
+            None,
+            [c.name for c in classes],
+            str(self.root),
         )
 
 
@@ -100,13 +105,23 @@ class NpzImages(DatasetSource):
         y_test = arrays["y_test"].astype(np.int64) if "y_test" in arrays else None
         n_classes = int(max(y.max(), -1 if y_test is None else y_test.max())) + 1
         return _finish(
-            f"npz:{self.path}", x, y, x_test, y_test, [str(i) for i in range(n_classes)], str(self.path)
+            f"npz:{self.path}",
+            x,
+            y,
+            x_test,
+            y_test,
+            [str(i) for i in range(n_classes)],
+            str(self.path),
         )
 
 
 DATASETS.add_family(
-    "folder", "folder:DIR", lambda arg: (DatasetInfo(f"folder:{arg}", "images in class sub-folders"), FolderImages(arg))
+    "folder",
+    "folder:DIR",
+    lambda arg: (DatasetInfo(f"folder:{arg}", "images in class sub-folders"), FolderImages(arg)),
 )
 DATASETS.add_family(
-    "npz", "npz:FILE", lambda arg: (DatasetInfo(f"npz:{arg}", "arrays x, y in an .npz"), NpzImages(arg))
+    "npz",
+    "npz:FILE",
+    lambda arg: (DatasetInfo(f"npz:{arg}", "arrays x, y in an .npz"), NpzImages(arg)),
 )

@@ -14,6 +14,8 @@ epoch; PyTorch's default initialisation.
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -25,7 +27,7 @@ from bench.registry import register_method
 
 def _dense(sizes: list[int]) -> list[nn.Module]:
     layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+    for a, b in itertools.pairwise(sizes):
         layers += [nn.Linear(a, b), nn.ReLU()]
     return layers
 
@@ -52,13 +54,16 @@ class ThresholdAE(DeepMethod):
     def build_model(self, image_shape: tuple[int, ...]) -> nn.Module:
         d = int(torch.tensor(image_shape).prod())
         sizes = [d, *self.hidden]
-        decoder = _dense(sizes[::-1][:-1]) + [nn.Linear(sizes[1], d), nn.Sigmoid()]
+        decoder = [*_dense(sizes[::-1][:-1]), nn.Linear(sizes[1], d), nn.Sigmoid()]
         return nn.Sequential(nn.Flatten(), *_dense(sizes), *decoder)
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.AdamW(
-            model.parameters(), lr=self.lr, weight_decay=self.weight_decay,
-            betas=(0.9, 0.999), eps=1e-8,
+            model.parameters(),
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            betas=(0.9, 0.999),
+            eps=1e-8,
         )
 
     def training_loss(self, model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
@@ -73,4 +78,3 @@ class ThresholdAE(DeepMethod):
     def threshold(self) -> float:
         self._check_fitted("threshold_")
         return self.threshold_
-

@@ -65,7 +65,8 @@ class PyODMethod(Method):
         params = {
             name: p.default
             for name, p in sig.parameters.items()
-            if name not in HARNESS_ARGS and p.default is not p.empty
+            if name not in HARNESS_ARGS
+            and p.default is not p.empty
             and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         }
         return {**params, **cls.overrides}
@@ -77,7 +78,12 @@ class PyODMethod(Method):
         detector_cls = self.detector_class()
         accepted = inspect.signature(detector_cls.__init__).parameters
         x = flatten(train.x)
-        harness = {"verbose": 0, "random_state": env.seed, "device": env.device, "n_features": x.shape[1]}
+        harness = {
+            "verbose": 0,
+            "random_state": env.seed,
+            "device": env.device,
+            "n_features": x.shape[1],
+        }
         kwargs = {**{k: v for k, v in harness.items() if k in accepted}, **self.params}
         self.detector_ = detector_cls(**kwargs)
         self.detector_.fit(x)
@@ -93,7 +99,12 @@ class PyODMethod(Method):
 
 
 def _adapter(name: str, module: str, class_name: str, overrides: dict[str, Any]) -> type:
-    attrs = {"module": module, "class_name": class_name, "overrides": overrides, "__doc__": f"PyOD {class_name}."}
+    attrs = {
+        "module": module,
+        "class_name": class_name,
+        "overrides": overrides,
+        "__doc__": f"PyOD {class_name}.",
+    }
     return type(f"PyOD_{class_name}", (PyODMethod,), attrs)
 
 

@@ -34,8 +34,12 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: i
     """Run ``python -m bench ARGS`` in a fresh process, as a user would."""
     full_env = {**os.environ, "BENCH_CACHE": str(cwd / "cache"), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "bench", *args], cwd=cwd, env=full_env, capture_output=True,
-        text=True, timeout=timeout,
+        [sys.executable, "-m", "bench", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

@@ -37,8 +37,12 @@ def test_idx_header_is_big_endian(tmp_path):
 
 @pytest.mark.parametrize(
     "data,message",
-    [(b"", "bad magic"), (b"\x01\x02\x08\x01", "bad magic"), (b"\x00\x00\x08\x01\x00", "truncated"),
-     (b"\x00\x00\x08\x01\x00\x00\x00\x05abc", "corrupt")],
+    [
+        (b"", "bad magic"),
+        (b"\x01\x02\x08\x01", "bad magic"),
+        (b"\x00\x00\x08\x01\x00", "truncated"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x05abc", "corrupt"),
+    ],
 )
 def test_idx_rejects_malformed_bytes(data, message):
     with pytest.raises(DataError, match=message):
@@ -83,7 +87,12 @@ def test_mismatched_images_and_labels_are_rejected(tmp_path, monkeypatch):
 
 
 def test_fashion_mnist_real_files_verified(fashion):
-    assert fashion.x_train.shape == (60000, 1, 28, 28) and fashion.x_test.shape == (10000, 1, 28, 28)
+    assert fashion.x_train.shape == (60000, 1, 28, 28) and fashion.x_test.shape == (
+        10000,
+        1,
+        28,
+        28,
+    )
     assert np.bincount(fashion.y_train).tolist() == [6000] * 10
     assert "system" in fashion.source
 
@@ -94,7 +103,9 @@ def test_corrupt_system_copy_fails_sha256(tmp_path, monkeypatch):
 
     folder = write_fake_mnist(tmp_path / "sys")
     spec = idx_files.FashionMNIST.spec
-    monkeypatch.setattr(idx_files.FashionMNIST, "spec", type(spec)(**{**spec.__dict__, "system_dir": str(folder)}))
+    monkeypatch.setattr(
+        idx_files.FashionMNIST, "spec", type(spec)(**{**spec.__dict__, "system_dir": str(folder)})
+    )
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     with pytest.raises(DataError, match="SHA-256"):
         idx_files.FashionMNIST().load(None)

@@ -59,7 +59,13 @@ def test_detection_metrics_names():
     y, s = np.array([0, 1, 0, 1]), np.array([0.1, 0.9, 0.2, 0.7])
     assert set(detection_metrics(y, s, None)) == {"auroc", "auprc"}
     assert set(detection_metrics(y, s, 0.5)) == {
-        "auroc", "auprc", "f1", "precision", "recall", "accuracy", "threshold",
+        "auroc",
+        "auprc",
+        "f1",
+        "precision",
+        "recall",
+        "accuracy",
+        "threshold",
     }
     with pytest.raises(ValueError):
         auroc(y, s[:3])

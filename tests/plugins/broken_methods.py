@@ -1,0 +1,44 @@
+"""Methods that fail on purpose, to prove a failing cell is isolated and reported."""
+
+import numpy as np
+import torch
+
+from bench import Method, register_method
+
+
+class _Base(Method):
+    def fit(self, train, env):
+        self.fitted_ = True
+        return self
+
+
+@register_method("test-raises")
+class Raises(_Base):
+    def fit(self, train, env):
+        raise RuntimeError("injected failure in fit")
+
+
+@register_method("test-oom")
+class OutOfMemory(_Base):
+    def score(self, x):
+        raise torch.OutOfMemoryError("CUDA out of memory (injected)")
+
+
+@register_method("test-nan")
+class NaNScores(_Base):
+    def score(self, x):
+        out = np.ones(len(x))
+        out[0] = np.nan
+        return out
+
+
+@register_method("test-constant")
+class ConstantScores(_Base):
+    def score(self, x):
+        return np.full(len(x), 0.5)
+
+
+@register_method("test-needs-labels", needs={"anomaly_labels"})
+class NeedsLabels(_Base):
+    def score(self, x):
+        return x.reshape(len(x), -1).mean(axis=1)

@@ -1,0 +1,242 @@
+"""The CLI end to end, in fresh processes, on real data and a real MLflow SQLite store."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import ROOT, run_cli
+from tests.test_datasets import write_fake_mnist
+
+BROKEN = str(ROOT / "tests" / "plugins" / "broken_methods.py")
+pytestmark = pytest.mark.slow
+
+
+def client_for(results: Path) -> MlflowClient:
+    return MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+
+
+def cell_runs(results: Path, status: str = "FINISHED"):
+    client = client_for(results)
+    exp = client.get_experiment_by_name("bench")
+    return client.search_runs(
+        [exp.experiment_id],
+        f"tags.`bench.kind` = 'cell' and attributes.status = '{status}'",
+        max_results=1000,
+    )
+
+
+def test_digits_run_logs_runs_tags_metrics_artifacts(tmp_path):
+    res = run_cli(
+        "run", "--methods", "ae-threshold,pyod-pca", "--classes", "0,1", "--results", "out", cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    runs = cell_runs(tmp_path / "out")
+    assert len(runs) == 4
+    client = client_for(tmp_path / "out")
+    for run in runs:
+        tags = run.data.tags
+        for key in (
+            "sweep_id",
+            "method",
+            "dataset",
+            "protocol",
+            "normal_class",
+            "seed",
+            "cell_key",
+            "device",
+        ):
+            assert tags.get(key), key
+        assert tags["dataset"] == "digits" and tags["device"] == "cpu"
+        assert tags["threshold_source"] == "method-rule"
+        metrics = run.data.metrics
+        for key in (
+            "auroc",
+            "auprc",
+            "f1",
+            "precision",
+            "recall",
+            "accuracy",
+            "fit_seconds",
+            "peak_memory_mb",
+        ):
+            assert key in metrics, key
+        assert 0.5 < metrics["auroc"] <= 1.0
+        params = run.data.params
+        assert int(params["n_test"]) == 539 and "n_train" in params
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"roc.png", "score_histogram.png", "scores.csv"} <= artifacts
+        scores = pd.read_csv(client.download_artifacts(run.info.run_id, "scores.csv", str(tmp_path)))
+        assert len(scores) == 539 and scores["index"].is_unique
+        assert (scores["anomaly"] == (scores["class"] != int(tags["class"]))).all()
+    if runs[0].data.tags["method"] == "ae-threshold":
+        assert runs[0].data.params["epochs"] == "20"
+
+    board = run_cli("leaderboard", "--results", "out", cwd=tmp_path)
+    assert board.returncode == 0, board.stderr
+    table = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
+    assert sorted(table["method"]) == ["ae-threshold", "pyod-pca"]
+    assert (table["cells"] == 2).all()
+    assert "| 1 | digits | one-class |" in (tmp_path / "out" / "leaderboard.md").read_text()
+
+
+def test_rerun_skips_finished_cells_and_rerun_flag_forces(tmp_path):
+    args = ("run", "--methods", "pyod-pca", "--classes", "0,1", "--results", "out")
+    assert run_cli(*args, cwd=tmp_path).returncode == 0
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 0 and "0 cells ok" in again.stdout and "2 already done" in again.stdout
+    forced = run_cli(*args, "--rerun", cwd=tmp_path)
+    assert "2 cells ok" in forced.stdout
+    assert len(cell_runs(tmp_path / "out")) == 4
+    board = run_cli("leaderboard", "--results", "out", cwd=tmp_path)
+    assert pd.read_csv(tmp_path / "out" / "leaderboard.csv")["cells"].tolist() == [2], board.stdout
+
+
+def test_interrupted_sweep_resumes_without_duplicates(tmp_path):
+    """Kill a sweep mid-way (SIGKILL), rerun the same command: every cell exactly once."""
+    args = ["run", "--methods", "ae-threshold,pyod-pca", "--results", "out"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", *args],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    db = tmp_path / "out" / "mlflow.db"
+    deadline = time.time() + 300
+    finished = 0
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as con:
+                    finished = con.execute("select count(*) from runs where status = 'FINISHED'").fetchone()[
+                        0
+                    ]
+            except sqlite3.OperationalError:
+                continue
+            if finished >= 5:
+                proc.send_signal(signal.SIGKILL)
+                break
+    proc.wait()
+    assert 5 <= finished < 20, "the sweep was not interrupted mid-way"
+    first = len(cell_runs(tmp_path / "out"))
+    res = run_cli(*args, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert f"{first} already done" in res.stdout
+    runs = cell_runs(tmp_path / "out")
+    keys = [r.data.tags["cell_key"] for r in runs]
+    assert len(keys) == 20 and len(set(keys)) == 20
+
+
+def test_failing_methods_are_isolated_and_reported(tmp_path):
+    methods = "test-raises,test-oom,test-nan,test-constant,test-needs-labels,pyod-pca"
+    res = run_cli(
+        "--plugin", BROKEN, "run", "--methods", methods, "--classes", "0", "--results", "out", cwd=tmp_path
+    )
+    assert res.returncode == 1
+    out = res.stdout
+    assert "1 cells ok, 4 failed" in out
+    for reason in ("injected failure in fit", "OutOfMemoryError", "NaN or infinite", "scores are the same"):
+        assert reason in out
+    assert "test-needs-labels on one-class: n/a: needs anomaly labels" in out
+    failed = cell_runs(tmp_path / "out", status="FAILED")
+    assert sorted(r.data.tags["method"] for r in failed) == [
+        "test-constant",
+        "test-nan",
+        "test-oom",
+        "test-raises",
+    ]
+    assert all(r.data.tags["bench.error"] for r in failed)
+    assert [r.data.tags["method"] for r in cell_runs(tmp_path / "out")] == ["pyod-pca"]
+    run_cli("leaderboard", "--results", "out", cwd=tmp_path)
+    md = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "n/a: needs anomaly labels" in md and "test-needs-labels" in md
+
+
+def test_fashion_mnist_one_class_on_the_real_files(tmp_path, fashion):
+    res = run_cli(
+        "run",
+        "--methods",
+        "ae-threshold,pyod-pca",
+        "--datasets",
+        "fashion-mnist",
+        "--classes",
+        "1",
+        "--results",
+        "out",
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    runs = {r.data.tags["method"]: r for r in cell_runs(tmp_path / "out")}
+    assert set(runs) == {"ae-threshold", "pyod-pca"}
+    for run in runs.values():
+        assert run.data.params["n_test"] == "10000" and run.data.params["n_train"] == "5400"
+        assert run.data.metrics["auroc"] > 0.9  # trousers are easy to tell apart
+
+
+def one_line_error(res) -> str:
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert len(lines) == 1 and lines[0].startswith("bench: error:"), res.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args,expect",
+    [
+        (("run", "--methods", "pyod-knnn"), "did you mean 'pyod-knn'"),
+        (("run", "--datasets", "fashion-mnst"), "did you mean 'fashion-mnist'"),
+        (("run", "--protocols", "oneclass"), "did you mean 'one-class'"),
+        (("run", "--methods", "pyod:NoSuchDetector"), "unknown PyOD detector"),
+        (("run", "--tracking-uri", "http://127.0.0.1:9"), "cannot use MLflow tracking store"),
+        (("run", "--classes", "12"), "out of range"),
+        (("--plugin", "nowhere.py", "list"), "no such file"),
+    ],
+)
+def test_user_errors_end_in_one_line(tmp_path, args, expect):
+    assert expect in one_line_error(run_cli(*args, cwd=tmp_path))
+
+
+def test_missing_and_corrupt_data_end_in_one_line(tmp_path):
+    env = {"BENCH_MIRRORS": "http://127.0.0.1:9/"}
+    line = one_line_error(
+        run_cli("run", "--datasets", "mnist", "--methods", "pyod-pca", cwd=tmp_path, env=env)
+    )
+    assert "--data-dir" in line
+    data = write_fake_mnist(tmp_path / "data")
+    blob = (data / "t10k-images-idx3-ubyte.gz").read_bytes()
+    (data / "t10k-images-idx3-ubyte.gz").write_bytes(blob[: len(blob) // 2])  # truncated download
+    args = ("run", "--datasets", "mnist", "--methods", "pyod-pca", "--data-dir", str(data))
+    assert "t10k-images" in one_line_error(run_cli(*args, cwd=tmp_path, env=env))
+    raw = data / "train-labels-idx1-ubyte.gz"
+    raw.unlink()
+    (data / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x01\x2c" + b"\x01" * 10)
+    assert "corrupt" in one_line_error(run_cli(*args, cwd=tmp_path, env=env))
+
+
+def test_list_shows_methods_needs_datasets_and_protocols(tmp_path):
+    res = run_cli("--plugin", BROKEN, "list", cwd=tmp_path)
+    assert res.returncode == 0
+    for text in (
+        "ae-threshold",
+        "pyod-iforest",
+        "pyod:<ClassName>",
+        "test-needs-labels",
+        "anomaly_labels",
+        "digits",
+        "fashion-mnist",
+        "mnist",
+        "folder:DIR",
+        "one-class",
+        "leave-one-out",
+        "balanced",
+    ):
+        assert text in res.stdout, text

@@ -23,10 +23,17 @@ def digits():
     return DATASETS.get("digits")[1].load(None)
 
 
+def require(what: str, present: bool) -> None:
+    """Skip on a developer's machine that lacks ``what``; fail in CI, which installs it."""
+    if not present:
+        if os.environ.get("CI"):
+            pytest.fail(f"{what} is missing in CI: .ci/run must install it")
+        pytest.skip(f"{what} is not installed (CI installs it)")
+
+
 @pytest.fixture(scope="session")
 def fashion():
-    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
-        pytest.skip("dataset-fashion-mnist is not installed (CI installs it)")
+    require("dataset-fashion-mnist", (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file())
     return DATASETS.get("fashion-mnist")[1].load(None)
 
 

@@ -1,0 +1,30 @@
+"""Leaderboard aggregation: one run per cell, mean/std, ranks, n/a rows."""
+
+import numpy as np
+import pandas as pd
+
+from bench.leaderboard import leaderboard, to_markdown
+
+
+def cells():
+    rows = []
+    for method, base in (("a", 0.9), ("b", 0.7)):
+        for k in range(3):
+            rows.append(dict(method=method, dataset="d", protocol="one-class", cell_key=f"{method}{k}",
+                             start_time=k, auroc=base + 0.01 * k, auprc=0.5, f1=0.4))
+    # An older run of a cell that was rerun: must not count.
+    rows.append(dict(method="b", dataset="d", protocol="one-class", cell_key="b0", start_time=-1,
+                     auroc=0.0, auprc=0.0, f1=0.0))
+    return pd.DataFrame(rows)
+
+
+def test_mean_std_rank_and_dedup():
+    board = leaderboard(cells(), [("c", "one-class", "n/a: needs anomaly labels")]).set_index("method")
+    assert board.loc["a", "rank"] == 1 and board.loc["b", "rank"] == 2
+    assert board.loc["b", "cells"] == 3
+    assert board.loc["b", "auroc_mean"] == np.mean([0.70, 0.71, 0.72])
+    assert np.isclose(board.loc["a", "auroc_std"], np.std([0.90, 0.91, 0.92], ddof=1))
+    assert board.loc["c", "note"] == "n/a: needs anomaly labels" and board.loc["c", "cells"] == 0
+    md = to_markdown(board.reset_index())
+    assert "| 1 | d | one-class | a | 3 | 0.910 ± 0.010 |" in md
+    assert "| c | 0 |" in md

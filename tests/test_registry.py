@@ -1,0 +1,116 @@
+"""Registries: explicit names, duplicates, close matches, entry-point plugins, the README example."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pandas as pd
+import pytest
+
+from bench.errors import UnknownNameError
+from bench.registry import METHODS, Registry, register_method
+from tests.conftest import ROOT, run_cli
+
+
+def test_duplicate_names_raise():
+    reg: Registry[object] = Registry("thing")
+    from bench.registry import MethodInfo
+
+    reg.add(MethodInfo("a"), object())
+    with pytest.raises(ValueError, match="already registered"):
+        reg.add(MethodInfo("a"), object())
+    with pytest.raises(ValueError, match="already registered"):
+        register_method("ae-threshold")(type("Again", (), {}))
+
+
+def test_unknown_name_lists_known_and_closest():
+    with pytest.raises(UnknownNameError) as err:
+        METHODS.get("ae-treshold")
+    text = str(err.value)
+    assert "did you mean 'ae-threshold'" in text and "pyod-knn" in text and "pyod:<ClassName>" in text
+
+
+def test_unknown_needs_are_rejected():
+    with pytest.raises(ValueError, match="unknown needs"):
+        register_method("x", needs={"telepathy"})
+
+
+def test_pyod_family_resolves_any_detector():
+    info, cls = METHODS.get("pyod:MCD")
+    assert info.name == "pyod:MCD" and cls.class_name == "MCD"
+    assert "support_fraction" in cls().get_params()
+
+
+@pytest.mark.slow
+def test_entry_point_plugin_is_listed_and_run(tmp_path):
+    """A distribution declaring a bench.methods entry point is found without --plugin."""
+    site = tmp_path / "site"
+    (site / "fakeplug").mkdir(parents=True)
+    (site / "fakeplug" / "__init__.py").write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+            from bench import Method, register_method
+
+            @register_method("ep-brightness", family="test")
+            class Brightness(Method):
+                def __init__(self, *, power: float = 1.0):
+                    self.power = power
+
+                def fit(self, train, env):
+                    self.mean_ = train.x.mean(axis=0)
+                    return self
+
+                def score(self, x):
+                    self._check_fitted("mean_")
+                    return (np.abs(x - self.mean_) ** self.power).reshape(len(x), -1).mean(axis=1)
+            """
+        )
+    )
+    dist = site / "fakeplug-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeplug\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[bench.methods]\nep-brightness = fakeplug\n")
+    env = {"PYTHONPATH": str(site)}
+    listed = run_cli("list", cwd=tmp_path, env=env)
+    assert listed.returncode == 0 and "ep-brightness" in listed.stdout
+    assert "plugin: ep-brightness = fakeplug" in listed.stdout
+    ran = run_cli("run", "--methods", "ep-brightness", "--classes", "0", "--results", "out", cwd=tmp_path, env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert "1 cells ok" in ran.stdout
+
+
+def readme_example() -> tuple[str, str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Add a method", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    command = re.search(r"```sh\n(python -m bench --plugin my_method.py run[^\n]*)\n```", section).group(1)
+    return code, command
+
+
+@pytest.mark.slow
+def test_readme_add_a_method_example_runs_word_for_word(tmp_path):
+    code, command = readme_example()
+    assert 20 <= len(code.splitlines()) <= 40
+    (tmp_path / "my_method.py").write_text(code)
+    args = command.split()[3:]  # after "python -m bench"
+    res = run_cli(*args, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert run_cli("leaderboard", cwd=tmp_path).returncode == 0
+    board = pd.read_csv(tmp_path / "results" / "leaderboard.csv").set_index("method")
+    assert board.loc["pixel-zscore", "cells"] == 10
+    assert board.loc["pixel-zscore", "auroc_mean"] > 0.8
+
+
+def test_readme_example_passes_the_contract_checks(tmp_path):
+    from bench.checks import run_checks
+    from bench.cli import load_user_plugin
+
+    code, _ = readme_example()
+    (tmp_path / "readme_method.py").write_text(code)
+    load_user_plugin(str(tmp_path / "readme_method.py"))
+    try:
+        assert run_checks("pixel-zscore") == {}
+    finally:
+        METHODS._entries.pop("pixel-zscore")

@@ -165,12 +165,16 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if not args.tracking_uri and not (results / "mlflow.db").is_file():
         raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
     tracker = Tracker(args.tracking_uri or default_uri(results), args.experiment, results / "artifacts")
-    board = leaderboard.leaderboard(tracker.cell_table(), [tuple(n) for n in tracker.sweep_notes()])
+    cells = tracker.cell_table()
+    board = leaderboard.leaderboard(cells, [tuple(n) for n in tracker.sweep_notes()])
     if board.empty:
         raise BenchError(f"experiment {args.experiment!r} has no finished cells yet")
-    md, csv = leaderboard.write(board, results)
+    classes = leaderboard.by_class(cells)
+    paths = leaderboard.write(board, classes, results)
     print(leaderboard.to_markdown(board))
-    print(f"wrote {md} and {csv}")
+    print("AUROC per class (mean over seeds):\n")
+    print(leaderboard.table_markdown(classes))
+    print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 
 

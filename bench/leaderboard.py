@@ -55,6 +55,27 @@ def leaderboard(cells: pd.DataFrame, na: list[tuple[str, str, str]] = ()) -> pd.
     ]
 
 
+def by_class(cells: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
+    """Mean ``metric`` over seeds per (dataset, protocol, method) x class, with the row mean."""
+    cells = latest_per_cell(cells)
+    if cells.empty:
+        return pd.DataFrame()
+    cells = cells.assign(cls=cells["class"].astype(int))
+    table = cells.pivot_table(index=KEYS, columns="cls", values=metric, aggfunc="mean")
+    table.columns = [str(c) for c in table.columns]
+    table["mean"] = table.mean(axis=1)
+    return table.reset_index().sort_values(["dataset", "protocol", "mean"], ascending=[True, True, False])
+
+
+def table_markdown(table: pd.DataFrame, digits: int = 3) -> str:
+    """Any flat table as GitHub markdown, floats rounded."""
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
+    for row in table.itertuples(index=False):
+        cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def to_markdown(board: pd.DataFrame) -> str:
     """A GitHub table: metric columns as 'mean ± std'."""
     header = [
@@ -84,9 +105,12 @@ def to_markdown(board: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(board: pd.DataFrame, results: Path) -> tuple[Path, Path]:
+def write(board: pd.DataFrame, classes: pd.DataFrame, results: Path) -> list[Path]:
+    """leaderboard.{md,csv} and the per-class AUROC table leaderboard_by_class.{md,csv}."""
     results.mkdir(parents=True, exist_ok=True)
-    md, csv = results / "leaderboard.md", results / "leaderboard.csv"
-    md.write_text(to_markdown(board))
-    board.to_csv(csv, index=False)
-    return md, csv
+    paths = [results / f"leaderboard{s}" for s in (".md", ".csv", "_by_class.md", "_by_class.csv")]
+    paths[0].write_text(to_markdown(board))
+    board.to_csv(paths[1], index=False)
+    paths[2].write_text(table_markdown(classes))
+    classes.to_csv(paths[3], index=False)
+    return paths

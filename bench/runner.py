@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -140,7 +141,7 @@ def _summary_table(report: SweepReport) -> Table:
 
 def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
     """Run every cell of ``cfg`` that has not finished before; log each to MLflow."""
-    console = console or Console()
+    console = console or Console(width=None if sys.stdout.isatty() else 160)
     load_plugins()
     started = time.perf_counter()
     methods = method_names(cfg)

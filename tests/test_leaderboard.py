@@ -10,11 +10,31 @@ def cells():
     rows = []
     for method, base in (("a", 0.9), ("b", 0.7)):
         for k in range(3):
-            rows.append(dict(method=method, dataset="d", protocol="one-class", cell_key=f"{method}{k}",
-                             start_time=k, auroc=base + 0.01 * k, auprc=0.5, f1=0.4))
+            rows.append(
+                dict(
+                    method=method,
+                    dataset="d",
+                    protocol="one-class",
+                    cell_key=f"{method}{k}",
+                    start_time=k,
+                    auroc=base + 0.01 * k,
+                    auprc=0.5,
+                    f1=0.4,
+                )
+            )
     # An older run of a cell that was rerun: must not count.
-    rows.append(dict(method="b", dataset="d", protocol="one-class", cell_key="b0", start_time=-1,
-                     auroc=0.0, auprc=0.0, f1=0.0))
+    rows.append(
+        dict(
+            method="b",
+            dataset="d",
+            protocol="one-class",
+            cell_key="b0",
+            start_time=-1,
+            auroc=0.0,
+            auprc=0.0,
+            f1=0.0,
+        )
+    )
     return pd.DataFrame(rows)
 
 
@@ -28,3 +48,13 @@ def test_mean_std_rank_and_dedup():
     md = to_markdown(board.reset_index())
     assert "| 1 | d | one-class | a | 3 | 0.910 ± 0.010 |" in md
     assert "| c | 0 |" in md
+
+
+def test_by_class_pivots_latest_runs():
+    from bench.leaderboard import by_class
+
+    df = cells().assign(**{"class": lambda d: d["cell_key"].str[-1]})
+    table = by_class(df).set_index("method")
+    assert list(table.columns[-4:]) == ["0", "1", "2", "mean"]
+    assert table.loc["b", "0"] == 0.70  # the rerun's value, not the stale 0.0
+    assert np.isclose(table.loc["a", "mean"], 0.91)

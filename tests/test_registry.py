@@ -76,7 +76,9 @@ def test_entry_point_plugin_is_listed_and_run(tmp_path):
     listed = run_cli("list", cwd=tmp_path, env=env)
     assert listed.returncode == 0 and "ep-brightness" in listed.stdout
     assert "plugin: ep-brightness = fakeplug" in listed.stdout
-    ran = run_cli("run", "--methods", "ep-brightness", "--classes", "0", "--results", "out", cwd=tmp_path, env=env)
+    ran = run_cli(
+        "run", "--methods", "ep-brightness", "--classes", "0", "--results", "out", cwd=tmp_path, env=env
+    )
     assert ran.returncode == 0, ran.stderr
     assert "1 cells ok" in ran.stdout
 

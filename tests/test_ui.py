@@ -17,9 +17,16 @@ from tests.conftest import free_port, require, run_cli
 
 pytestmark = pytest.mark.slow
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--window-size=1600,1000", "--virtual-time-budget=20000",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1600,1000",
+    "--virtual-time-budget=20000",
 ]
 
 
@@ -30,15 +37,22 @@ def chromium(*args: str, profile) -> subprocess.CompletedProcess:
 
 def test_ui_shows_runs_and_metrics(tmp_path):
     require("chromium", shutil.which("chromium") is not None)
-    assert run_cli("run", "--methods", "ae-threshold,pyod-pca", "--classes", "0", "--results", "out",
-                   cwd=tmp_path).returncode == 0
+    assert (
+        run_cli(
+            "run", "--methods", "ae-threshold,pyod-pca", "--classes", "0", "--results", "out", cwd=tmp_path
+        ).returncode
+        == 0
+    )
     client = MlflowClient(f"sqlite:///{tmp_path / 'out' / 'mlflow.db'}")
     exp = client.get_experiment_by_name("bench").experiment_id
     run = client.search_runs([exp], "tags.method = 'ae-threshold'")[0]
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "bench", "ui", "--results", "out", "--port", str(port)],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -54,8 +68,9 @@ def test_ui_shows_runs_and_metrics(tmp_path):
         listing = chromium("--dump-dom", f"{base}/#/experiments/{exp}/runs", profile=tmp_path / "p1").stdout
         assert "ae-threshold | digits | one-class | class 0 | seed 0" in listing
         assert "pyod-pca | digits | one-class | class 0 | seed 0" in listing
-        page = chromium("--dump-dom", f"{base}/#/experiments/{exp}/runs/{run.info.run_id}",
-                        profile=tmp_path / "p2").stdout
+        page = chromium(
+            "--dump-dom", f"{base}/#/experiments/{exp}/runs/{run.info.run_id}", profile=tmp_path / "p2"
+        ).stdout
         assert "auroc" in page and "fit_seconds" in page
         assert f"{run.data.metrics['auroc']:.4f}".rstrip("0") in page
         shot = tmp_path / "ui.png"

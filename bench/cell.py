@@ -63,6 +63,7 @@ class CellResult:
     metrics: dict[str, float] = field(default_factory=dict)
     scores: np.ndarray | None = None
     threshold: float | None = None
+    threshold_source: str = "none"
     error: str = ""
     detail: str = ""
 
@@ -98,6 +99,8 @@ def run_cell(method: Method, needs: frozenset[str], split: Split, env: Env) -> C
         with PeakMemory(env.device) as memory:
             with Stopwatch() as fit_time:
                 method.fit(train, env)
+                if method.calibrates():
+                    method.calibrate(split.val.x, split.val.anomaly)
             with Stopwatch() as score_time:
                 scores = check_scores(method.score(split.test.x), len(split.test))
             threshold = method.threshold()
@@ -107,10 +110,12 @@ def run_cell(method: Method, needs: frozenset[str], split: Split, env: Env) -> C
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         return CellResult(ok=False, error=reason[:500], detail=traceback.format_exc())
     metrics = detection_metrics(split.test.anomaly, scores, threshold)
+    metrics.update(method.fit_metrics())
     metrics.update(
         fit_seconds=fit_time.seconds,
         score_seconds=score_time.seconds,
         images_per_second=len(split.test) / max(score_time.seconds, 1e-9),
         peak_memory_mb=memory.peak_mb,
     )
-    return CellResult(ok=True, metrics=metrics, scores=scores, threshold=threshold)
+    source = "none" if threshold is None else ("val-tuned" if method.calibrates() else "method-rule")
+    return CellResult(ok=True, metrics=metrics, scores=scores, threshold=threshold, threshold_source=source)

@@ -59,6 +59,9 @@ def _fit(name: str, seed: int = 0) -> tuple[Method, np.ndarray, np.ndarray]:
     seed_everything(seed)
     method = cls()
     assert method.fit(_train_for(name, train), Env(seed=seed)) is method, "fit must return self"
+    if method.calibrates():
+        _, val_x, val_y = planted_data(seed=seed + 100)
+        method.calibrate(val_x, val_y)
     return method, test_x, test_y
 
 

@@ -1,11 +1,16 @@
 """The one training loop that every torch method shares.
 
-Subclasses build the network and say what one batch's loss and scores are;
-the loop owns the device, seeding, batching and progress. Data is moved to the
-device once and batches are drawn by indexing tensors already there.
+Subclasses build the network and say what one batch's loss and scores are
+(hooks in the spirit of PyOD's ``build_model`` / ``training_forward`` /
+``evaluating_forward``); the loop owns the device, seeding, batching, early
+stopping and progress. Data is moved to the device once and batches are drawn
+by indexing tensors already there: no DataLoader, no per-sample Python work.
 """
 
 from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -17,15 +22,48 @@ from bench.method import Env, Method
 SCORE_BATCH = 4096
 
 
-class DeepMethod(Method):
-    """A Method trained by minibatch gradient descent; subclasses fill in the hooks.
+@dataclass(frozen=True)
+class Plan:
+    """How long and in what batches to train; ``patience`` None means no early stopping."""
 
-    Subclasses define the hyperparameters ``epochs`` and ``batch_size`` in
-    their ``__init__``.
+    epochs: int
+    batch_size: int
+    patience: int | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Tensors on the method's device; labels only where the method declared it needs them."""
+
+    x: torch.Tensor
+    anomaly: torch.Tensor | None = None
+    classes: torch.Tensor | None = None
+
+    def take(self, idx: torch.Tensor) -> Batch:
+        pick = lambda t: None if t is None else t[idx]  # noqa: E731
+        return Batch(self.x[idx], pick(self.anomaly), pick(self.classes))
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+class DeepMethod(Method):
+    """A Method trained by minibatch gradient descent.
+
+    Subclasses define the hyperparameters ``epochs`` and ``batch_size`` and,
+    for early stopping, ``patience`` (epochs without a better held-out loss;
+    ``None`` trains all epochs). With early stopping, ``holdout`` of the
+    training data (stratified by anomaly label where there is one) is kept
+    out of the gradient steps to measure that loss, and the best epoch's
+    weights are restored at the end.
     """
 
     epochs: int
     batch_size: int
+    patience: int | None = None
+    holdout: float = 0.1
+
+    # ---- hooks -------------------------------------------------------------------
 
     def build_model(self, image_shape: tuple[int, ...]) -> nn.Module:
         raise NotImplementedError
@@ -33,43 +71,112 @@ class DeepMethod(Method):
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         raise NotImplementedError
 
-    def training_loss(self, model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+    def training_forward(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        """The scalar loss of one batch."""
         raise NotImplementedError
 
-    def score_batch(self, model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+    def evaluating_forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Anomaly scores ``(n,)`` of a batch of images, higher = more anomalous."""
         raise NotImplementedError
+
+    def training_plan(self) -> Plan:
+        """Epochs, batch size and patience; by default the hyperparameters of those names."""
+        return Plan(self.epochs, self.batch_size, self.patience)
+
+    def train_step(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        """One optimisation step; returns the detached loss. Override for several optimisers."""
+        loss = self.training_forward(model, batch)
+        self.optimizer_.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer_.step()
+        return loss.detach()
+
+    def validation_loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        return self.training_forward(model, batch)
 
     def after_fit(self, train: TrainData) -> None:
         """Runs once training ends (e.g. to score the training data for a threshold rule)."""
 
+    # ---- the loop ------------------------------------------------------------------
+
+    def _split(
+        self, data: Batch, gen: torch.Generator, plan: Plan
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        n = len(data)
+        if plan.patience is None:
+            return torch.arange(n), None
+        groups = (
+            [torch.arange(n)]
+            if data.anomaly is None
+            else [torch.nonzero(data.anomaly.cpu() == v).ravel() for v in (0, 1)]
+        )
+        fit, held = [], []
+        for members in groups:
+            members = members[torch.randperm(len(members), generator=gen)]
+            k = round(self.holdout * len(members))
+            held.append(members[:k])
+            fit.append(members[k:])
+        held_idx = torch.cat(held)
+        return torch.cat(fit), (held_idx if len(held_idx) else None)
+
     def fit(self, train: TrainData, env: Env) -> DeepMethod:
         torch.manual_seed(env.seed)
         device = torch.device(env.device)
-        x = torch.as_tensor(train.x, dtype=torch.float32, device=device)
-        model = self.build_model(tuple(x.shape[1:])).to(device)
-        optimizer = self.make_optimizer(model)
-        order = torch.Generator().manual_seed(env.seed)
-        n = len(x)
-        for epoch in range(1, self.epochs + 1):
+        as_t = lambda a, dt: None if a is None else torch.as_tensor(np.asarray(a), dtype=dt, device=device)  # noqa: E731
+        data = Batch(
+            as_t(train.x, torch.float32), as_t(train.anomaly, torch.float32), as_t(train.classes, torch.long)
+        )
+        gen = torch.Generator().manual_seed(env.seed)
+        plan = self.training_plan()
+        fit_idx, held_idx = self._split(data, gen, plan)
+        held = data.take(held_idx.to(device)) if held_idx is not None else None
+        model = self.build_model(tuple(data.x.shape[1:])).to(device)
+        self.optimizer_ = self.make_optimizer(model)
+        best, best_state, stale = float("inf"), None, 0
+        self.epochs_run_ = 0
+        for epoch in range(1, plan.epochs + 1):
             model.train()
-            perm = torch.randperm(n, generator=order).to(device)
+            order = fit_idx[torch.randperm(len(fit_idx), generator=gen)].to(device)
             total = torch.zeros((), device=device)
-            for start in range(0, n, self.batch_size):
-                idx = perm[start : start + self.batch_size]
-                loss = self.training_loss(model, x[idx])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.detach() * len(idx)
-            env.report_epoch(epoch, self.epochs, float(total) / n)
+            for start in range(0, len(order), plan.batch_size):
+                idx = order[start : start + plan.batch_size]
+                total += self.train_step(model, data.take(idx)) * len(idx)
+            self.epochs_run_ = epoch
+            loss = float(total) / max(len(order), 1)
+            if held is not None:
+                loss = self._held_loss(model, held)
+                if loss < best:
+                    best, best_state, stale = loss, copy.deepcopy(model.state_dict()), 0
+                else:
+                    stale += 1
+            env.report_epoch(epoch, plan.epochs, loss)
+            if held is not None and stale >= plan.patience:
+                break
+        if best_state is not None:
+            model.load_state_dict(best_state)
         self.model_ = model.eval()
         self.device_ = device
         self.after_fit(train)
         return self
 
     @torch.no_grad()
+    def _held_loss(self, model: nn.Module, held: Batch) -> float:
+        model.eval()
+        total = 0.0
+        for start in range(0, len(held), SCORE_BATCH):
+            idx = torch.arange(start, min(start + SCORE_BATCH, len(held)), device=held.x.device)
+            total += float(self.validation_loss(model, held.take(idx))) * len(idx)
+        return total / len(held)
+
+    @torch.no_grad()
     def score(self, x: np.ndarray) -> np.ndarray:
         self._check_fitted("model_")
         xt = torch.as_tensor(x, dtype=torch.float32, device=self.device_)
-        out = [self.score_batch(self.model_, xt[i : i + SCORE_BATCH]) for i in range(0, len(xt), SCORE_BATCH)]
+        out = [
+            self.evaluating_forward(self.model_, xt[i : i + SCORE_BATCH])
+            for i in range(0, len(xt), SCORE_BATCH)
+        ]
         return torch.cat(out).double().cpu().numpy() if out else np.zeros(0)
+
+    def fit_metrics(self) -> dict[str, float]:
+        return {"epochs_run": float(getattr(self, "epochs_run_", 0))}

@@ -57,6 +57,22 @@ class Method:
         """The method's own decision threshold (anomalous iff score > threshold), if it has one."""
         return None
 
+    def calibrate(self, x: np.ndarray, anomaly: np.ndarray) -> None:
+        """Set the threshold from labeled validation images, for methods whose rule needs them.
+
+        The harness calls it after ``fit`` only on methods that override it, with
+        the protocol's validation split (never test data), and records the
+        threshold as ``val-tuned``.
+        """
+
+    def fit_metrics(self) -> dict[str, float]:
+        """Extra per-cell figures a method reports about its fit (epochs run, ...)."""
+        return {}
+
+    @classmethod
+    def calibrates(cls) -> bool:
+        return cls.calibrate is not Method.calibrate
+
     def _check_fitted(self, attribute: str) -> None:
         if not hasattr(self, attribute):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit first")

@@ -48,3 +48,22 @@ def histogram_figure(labels: np.ndarray, scores: np.ndarray, title: str, thresho
     ax.set_xlabel("anomaly score" + ("" if threshold is None else " (dashed: threshold)"))
     ax.set_title(title, fontsize=8)
     return fig
+
+
+def render_cell_figures(
+    labels: np.ndarray, scores: np.ndarray, title: str, auroc: float, threshold: float | None, folder: str
+) -> dict[str, str]:
+    """Draw both per-cell figures into ``folder``; returns {artifact name: file path}.
+
+    Runs in a worker process (see ``bench.runner.FigureWorker``), so it takes and
+    returns plain data only.
+    """
+    out = {}
+    for name, fig in (
+        ("roc.png", roc_figure(labels, scores, title, auroc)),
+        ("score_histogram.png", histogram_figure(labels, scores, title, threshold)),
+    ):
+        path = f"{folder}/{name}"
+        fig.savefig(path, format="png")
+        out[name] = path
+    return out

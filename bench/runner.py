@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -15,11 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bench import plots
 from bench.cell import Cell, CellResult, run_cell
 from bench.config import RunConfig
 from bench.data import Dataset, Split
 from bench.errors import BenchError
+from bench.figures import FigureWorker
 from bench.method import Env
 from bench.protocols import ProtocolOptions, make_split, protocol_info
 from bench.registry import DATASETS, METHODS, load_plugins
@@ -74,7 +76,7 @@ def _cell_tags(cell: Cell, sweep_id: str, device: str, result: CellResult) -> di
         "seed": str(cell.seed),
         "cell_key": cell.key,
         "device": device,
-        "threshold_source": "method-rule" if result.threshold is not None else "none",
+        "threshold_source": result.threshold_source,
     }
     if not result.ok:
         tags["bench.error"] = result.error
@@ -82,7 +84,13 @@ def _cell_tags(cell: Cell, sweep_id: str, device: str, result: CellResult) -> di
 
 
 def _log_cell(
-    tracker: Tracker, cell: Cell, split: Split, result: CellResult, sweep_id: str, device: str
+    tracker: Tracker,
+    figures: FigureWorker,
+    cell: Cell,
+    split: Split,
+    result: CellResult,
+    sweep_id: str,
+    device: str,
 ) -> None:
     params = {**cell.params, **split.sizes(), "contamination": cell.options.contamination}
     if cell.protocol == "supervised":
@@ -99,19 +107,16 @@ def _log_cell(
         )
         return
     test = split.test
-    title = f"{cell.method} · {cell.dataset} · {cell.protocol} {cell.cls}"
-    figures = {
-        "roc.png": plots.roc_figure(test.anomaly, result.scores, title, result.metrics["auroc"]),
-        "score_histogram.png": plots.histogram_figure(test.anomaly, result.scores, title, result.threshold),
-    }
-    tracker.log_run(
+    run_id = tracker.log_run(
         name=cell.label,
         tags=tags,
         params=params,
         metrics=result.metrics,
-        figures=figures,
+        terminate=False,
         texts={"scores.csv": scores_csv(test.index, test.source, test.anomaly, test.classes, result.scores)},
     )
+    title = f"{cell.method} · {cell.dataset} · {cell.protocol} {cell.cls}"
+    figures.submit(run_id, test.anomaly, result.scores, title, result.metrics["auroc"], result.threshold)
 
 
 def _summary_table(report: SweepReport) -> Table:
@@ -180,7 +185,8 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
         transient=True,
         disable=not console.is_terminal,
     )
-    with progress:
+    figures = FigureWorker(tracker, Path(tempfile.mkdtemp(prefix=".figures-", dir=results)))
+    with progress, contextlib.closing(figures):
         cells_task = progress.add_task("cells", total=len(grid) * len(methods))
         epoch_task = progress.add_task("epochs", total=1, visible=False)
 
@@ -214,7 +220,8 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
                 progress.update(cells_task, description=cell.label)
                 result = run_cell(method, info.needs, split, Env(device=device, seed=s, on_epoch=on_epoch))
                 progress.update(epoch_task, visible=False)
-                _log_cell(tracker, cell, split, result, report.sweep_id, device)
+                _log_cell(tracker, figures, cell, split, result, report.sweep_id, device)
+                figures.drain(wait=False)
                 if result.ok:
                     report.ok.append((cell, result.metrics))
                     console.print(

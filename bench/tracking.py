@@ -84,11 +84,15 @@ class Tracker:
         params: dict[str, Any],
         metrics: dict[str, float],
         status: str = "FINISHED",
-        figures: dict[str, Any] | None = None,
         texts: dict[str, str] | None = None,
         tables: dict[str, pd.DataFrame] | None = None,
+        terminate: bool = True,
     ) -> str:
-        """Create a flat run with everything it holds, then terminate it with ``status``."""
+        """Create a flat run with everything it holds, then terminate it with ``status``.
+
+        With ``terminate=False`` the run stays RUNNING (and so does not count as
+        finished) until ``finish_run`` adds its last files.
+        """
         from mlflow.entities import Metric, Param, RunTag
         from mlflow.utils.time import get_current_time_millis
 
@@ -102,14 +106,19 @@ class Tracker:
             params=[Param(k, _param_value(v)) for k, v in params.items()],
             tags=[RunTag("mlflow.runName", name)],
         )
-        for path, fig in (figures or {}).items():
-            self.client.log_figure(run_id, fig, path)
         for path, text in (texts or {}).items():
             self.client.log_text(run_id, text, path)
         for path, table in (tables or {}).items():
             self.client.log_table(run_id, data=table, artifact_file=path)
-        self.client.set_terminated(run_id, status=status)
+        if terminate:
+            self.client.set_terminated(run_id, status=status)
         return run_id
+
+    def finish_run(self, run_id: str, files: dict[str, str], status: str = "FINISHED") -> None:
+        """Upload local files as top-level artifacts, then terminate the run."""
+        for path in files.values():
+            self.client.log_artifact(run_id, path)
+        self.client.set_terminated(run_id, status=status)
 
     # ---- reading -------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from bench.data import TrainData
-from bench.deep import DeepMethod
+from bench.deep import Batch, DeepMethod
 from bench.method import mean_plus_k_std
 from bench.registry import register_method
 
@@ -66,10 +66,10 @@ class ThresholdAE(DeepMethod):
             eps=1e-8,
         )
 
-    def training_loss(self, model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
-        return nn.functional.mse_loss(model(xb), xb.flatten(1))
+    def training_forward(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        return nn.functional.mse_loss(model(batch.x), batch.x.flatten(1))
 
-    def score_batch(self, model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+    def evaluating_forward(self, model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
         return ((model(xb) - xb.flatten(1)) ** 2).mean(dim=1)
 
     def after_fit(self, train: TrainData) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.config import variant_label
 from bench.cost import PeakMemory, Stopwatch
 from bench.data import Split, TrainData
 from bench.method import Env, Method
@@ -33,6 +34,11 @@ class Cell:
     cls: int
     seed: int
     options: ProtocolOptions
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label_name(self) -> str:
+        return variant_label(self.method, self.overrides)
 
     def identity(self) -> dict[str, Any]:
         return {
@@ -54,7 +60,7 @@ class Cell:
 
     @property
     def label(self) -> str:
-        return f"{self.method} | {self.dataset} | {self.protocol} | class {self.cls} | seed {self.seed}"
+        return f"{self.label_name} | {self.dataset} | {self.protocol} | class {self.cls} | seed {self.seed}"
 
 
 @dataclass

@@ -85,6 +85,13 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
     run.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="METHOD.PARAM=VALUE",
+        help="override a method's hyperparameter, e.g. vae-elbo.arch=conv (repeatable; JSON values)",
+    )
     run.add_argument("--rerun", action="store_true", help="run cells again even if they finished before")
     _add_common(run)
 
@@ -119,6 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         rerun=args.rerun,
         plugins=tuple(args.plugin),
+        overrides=tuple(args.set),
     )
     return run_sweep(cfg).exit_code
 

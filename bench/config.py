@@ -6,6 +6,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.errors import BenchError
 
@@ -26,6 +27,7 @@ class RunConfig:
     data_dir: str | None = None
     rerun: bool = False
     plugins: tuple[str, ...] = field(default_factory=tuple)
+    overrides: tuple[str, ...] = field(default_factory=tuple)  # "method.param=value"
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -63,3 +65,26 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     if items[0] < 1:
         raise BenchError("--seeds N needs N >= 1")
     return tuple(range(items[0]))
+
+
+def parse_overrides(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``method.param=value`` strings as {method: {param: value}}; values are JSON where they parse."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        method, dot, param = key.rpartition(".")
+        if not sep or not dot or not method or not param:
+            raise BenchError(f"--set takes METHOD.PARAM=VALUE, not {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = None if raw in ("None", "none") else raw
+        out.setdefault(method, {})[param] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def variant_label(method: str, overrides: dict[str, Any]) -> str:
+    """``vae-elbo[arch=conv]``: how a method with non-default settings is named in tables."""
+    if not overrides:
+        return method
+    return f"{method}[{','.join(f'{k}={v}' for k, v in sorted(overrides.items()))}]"

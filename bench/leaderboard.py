@@ -12,10 +12,16 @@ KEYS = ["dataset", "protocol", "method"]
 
 
 def latest_per_cell(cells: pd.DataFrame) -> pd.DataFrame:
-    """One run per cell_key (the newest), so a rerun never counts a cell twice."""
+    """One run per cell_key (the newest), so a rerun never counts a cell twice.
+
+    Methods run with ``--set`` overrides are named by their ``method_label``.
+    """
     if cells.empty:
         return cells
-    return cells.sort_values("start_time", ascending=False).drop_duplicates("cell_key")
+    cells = cells.sort_values("start_time", ascending=False).drop_duplicates("cell_key")
+    if "method_label" in cells:
+        cells = cells.assign(method=cells["method_label"].fillna(cells["method"]))
+    return cells
 
 
 def leaderboard(cells: pd.DataFrame, na: list[tuple[str, str, str]] = ()) -> pd.DataFrame:

@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bench.cell import Cell, CellResult, run_cell
-from bench.config import RunConfig
+from bench.config import RunConfig, parse_overrides
 from bench.data import Dataset, Split
 from bench.errors import BenchError
 from bench.figures import FigureWorker
@@ -57,8 +58,15 @@ class SweepReport:
 
 def method_names(cfg: RunConfig) -> list[str]:
     names = METHODS.names() if cfg.methods == ("all",) else list(cfg.methods)
+    overrides = parse_overrides(cfg.overrides)
     for name in names:
-        METHODS.get(name)  # unknown names fail here, before any work
+        _, cls = METHODS.get(name)  # unknown names fail here, before any work
+        try:
+            cls(**overrides.get(name, {}))
+        except TypeError as exc:
+            raise BenchError(f"--set for {name}: {exc}") from None
+    for name in set(overrides) - set(names):
+        raise BenchError(f"--set names method {name!r}, which this sweep does not run")
     return names
 
 
@@ -69,6 +77,7 @@ def _cell_tags(cell: Cell, sweep_id: str, device: str, result: CellResult) -> di
         "bench.status": "OK" if result.ok else "FAILED",
         "sweep_id": sweep_id,
         "method": cell.method,
+        "method_label": cell.label_name,
         "dataset": cell.dataset,
         "protocol": cell.protocol,
         "class": str(cell.cls),
@@ -125,14 +134,14 @@ def _summary_table(report: SweepReport) -> Table:
         table.add_column(col, justify="left" if col in ("method", "dataset", "protocol") else "right")
     groups: dict[tuple[str, str, str], list[dict[str, float]]] = {}
     for cell, metrics in report.ok:
-        groups.setdefault((cell.method, cell.dataset, cell.protocol), []).append(metrics)
+        groups.setdefault((cell.label_name, cell.dataset, cell.protocol), []).append(metrics)
     for (m, d, p), rows in sorted(groups.items(), key=lambda kv: -np.mean([r["auroc"] for r in kv[1]])):
         mean = {
             k: float(np.nanmean([r.get(k, np.nan) for r in rows]))
             for k in ("auroc", "auprc", "f1", "fit_seconds")
         }
         table.add_row(
-            m,
+            escape(m),
             d,
             p,
             str(len(rows)),
@@ -150,6 +159,7 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
     load_plugins()
     started = time.perf_counter()
     methods = method_names(cfg)
+    overrides = parse_overrides(cfg.overrides)
     for name in cfg.protocols:
         protocol_info(name)
     sources = {name: DATASETS.get(name)[1] for name in cfg.datasets}
@@ -211,8 +221,8 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
                     if (name, p, reason) not in report.na:
                         report.na.append((name, p, reason))
                     continue
-                method = cls()
-                cell = Cell(name, method.get_params(), d, p, k, s, opts)
+                method = cls(**overrides.get(name, {}))
+                cell = Cell(name, method.get_params(), d, p, k, s, opts, overrides.get(name, {}))
                 if cell.key in done:
                     report.skipped += 1
                     continue
@@ -228,10 +238,13 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
                         f"  ok      {cell.label}  AUROC {result.metrics['auroc']:.3f}"
                         f"  ({result.metrics['fit_seconds']:.1f}s fit)",
                         soft_wrap=True,
+                        markup=False,
                     )
                 else:
                     report.failed.append((cell, result.error))
-                    console.print(f"  FAILED  {cell.label}: {result.error}", style="red", soft_wrap=True)
+                    console.print(
+                        f"  FAILED  {cell.label}: {result.error}", style="red", soft_wrap=True, markup=False
+                    )
     report.seconds = time.perf_counter() - started
     _finish(cfg, tracker, report, console)
     return report
@@ -240,9 +253,9 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
 def _finish(cfg: RunConfig, tracker: Tracker, report: SweepReport, console: Console) -> None:
     console.print(_summary_table(report))
     for method, protocol, reason in report.na:
-        console.print(f"  {method} on {protocol}: {reason}")
+        console.print(f"  {method} on {protocol}: {reason}", markup=False)
     for cell, reason in report.failed:
-        console.print(f"  FAILED {cell.label}: {reason}", style="red")
+        console.print(f"  FAILED {cell.label}: {reason}", style="red", markup=False)
     console.print(
         f"{len(report.ok)} cells ok, {len(report.failed)} failed, {report.skipped} already done "
         f"(skipped), {len(report.na)} method/protocol pairs n/a; {report.seconds:.1f}s"

@@ -240,3 +240,29 @@ def test_list_shows_methods_needs_datasets_and_protocols(tmp_path):
         "balanced",
     ):
         assert text in res.stdout, text
+
+
+def test_set_overrides_make_a_separate_variant(tmp_path):
+    args = ("run", "--methods", "ae-threshold", "--classes", "0", "--results", "out")
+    assert run_cli(*args, cwd=tmp_path).returncode == 0
+    res = run_cli(
+        *args, "--set", "ae-threshold.epochs=2", "--set", "ae-threshold.hidden=[16,8]", cwd=tmp_path
+    )
+    assert res.returncode == 0 and "1 cells ok" in res.stdout, res.stdout + res.stderr
+    runs = {r.data.tags["method_label"]: r for r in cell_runs(tmp_path / "out")}
+    assert set(runs) == {"ae-threshold", "ae-threshold[epochs=2,hidden=(16, 8)]"}
+    assert runs["ae-threshold[epochs=2,hidden=(16, 8)]"].data.params["epochs"] == "2"
+    assert run_cli("leaderboard", "--results", "out", cwd=tmp_path).returncode == 0
+    assert len(pd.read_csv(tmp_path / "out" / "leaderboard.csv")) == 2
+
+
+@pytest.mark.parametrize(
+    "item,expect",
+    [
+        ("ae-threshold.nope=1", "unexpected keyword"),
+        ("pyod-knn.k=3", "does not run"),
+        ("bad", "METHOD.PARAM"),
+    ],
+)
+def test_bad_set_ends_in_one_line(tmp_path, item, expect):
+    assert expect in one_line_error(run_cli("run", "--methods", "ae-threshold", "--set", item, cwd=tmp_path))

@@ -116,3 +116,15 @@ def test_readme_example_passes_the_contract_checks(tmp_path):
         assert run_checks("pixel-zscore") == {}
     finally:
         METHODS._entries.pop("pixel-zscore")
+
+
+def test_parse_overrides_reads_json_values():
+    from bench.config import parse_overrides, variant_label
+
+    got = parse_overrides(("vae-elbo.arch=conv", "vae-elbo.lr=1e-3", "ae-kde.bandwidth=None", "x.y=[1,2]"))
+    assert got == {
+        "vae-elbo": {"arch": "conv", "lr": 0.001},
+        "ae-kde": {"bandwidth": None},
+        "x": {"y": (1, 2)},
+    }
+    assert variant_label("vae-elbo", got["vae-elbo"]) == "vae-elbo[arch=conv,lr=0.001]"

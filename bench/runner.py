@@ -28,6 +28,7 @@ from bench.protocols import ProtocolOptions, make_split, protocol_info
 from bench.registry import DATASETS, METHODS, load_plugins
 from bench.tracking import KIND_CELL, KIND_SWEEP, Tracker, default_uri, scores_csv
 
+EPOCH_LINE_EVERY_S = 30
 NEED_WORDS = {"anomaly_labels": "anomaly labels", "class_labels": "class labels"}
 
 
@@ -200,6 +201,8 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
         cells_task = progress.add_task("cells", total=len(grid) * len(methods))
         epoch_task = progress.add_task("epochs", total=1, visible=False)
 
+        last_line = [time.monotonic()]
+
         def on_epoch(epoch: int, epochs: int, loss: float) -> None:
             progress.update(
                 epoch_task,
@@ -208,6 +211,9 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
                 visible=True,
                 description=f"epoch (loss {loss:.4g})",
             )
+            if progress.disable and time.monotonic() - last_line[0] > EPOCH_LINE_EVERY_S:
+                last_line[0] = time.monotonic()  # no live bars: a line now and then for logs
+                console.print(f"          epoch {epoch}/{epochs}  loss {loss:.4g}", markup=False)
 
         for d, p, k, s in grid:
             split: Split | None = None

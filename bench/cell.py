@@ -51,6 +51,7 @@ class Cell:
             "seed": self.seed,
             "contamination": self.options.contamination if self.protocol == "one-class" else None,
             "anomaly_ratio": self.options.anomaly_ratio if self.protocol == "supervised" else None,
+            "known_classes": self.options.known_classes if self.protocol == "open-set" else None,
         }
 
     @property

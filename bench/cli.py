@@ -83,6 +83,11 @@ def parser() -> argparse.ArgumentParser:
         default=0.078,
         help="supervised: ratio of labeled anomalies in train/val/test (default: 0.078)",
     )
+    run.add_argument(
+        "--known",
+        default=None,
+        help="open-set: comma list of the known classes (default: the first half, 0-4 for 10 classes)",
+    )
     run.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
     run.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
     run.add_argument(
@@ -119,6 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         seeds=parse_seeds(args.seeds),
         contamination=args.contamination,
         anomaly_ratio=args.anomaly_ratio,
+        known_classes=parse_classes(args.known) if args.known else None,
         results=args.results,
         tracking_uri=args.tracking_uri,
         experiment=args.experiment,

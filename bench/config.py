@@ -20,6 +20,7 @@ class RunConfig:
     seeds: tuple[int, ...] = (0,)
     contamination: float = 0.0
     anomaly_ratio: float = 0.078
+    known_classes: tuple[int, ...] | None = None
     results: str = "results"
     tracking_uri: str | None = None
     experiment: str = "bench"

@@ -27,6 +27,12 @@ class ProtocolInfo:
     name: str
     provides: frozenset[str]
     summary: str
+    test_sets: int | None = None  # cells are numbered test sets instead of classes
+
+
+def protocol_units(info: ProtocolInfo, n_classes: int) -> list[int]:
+    """What ``--classes all`` means for a protocol: every class, or every test set."""
+    return list(range(info.test_sets if info.test_sets else n_classes))
 
 
 @dataclass(frozen=True)
@@ -35,14 +41,15 @@ class ProtocolOptions:
 
     contamination: float = 0.0
     anomaly_ratio: float = 0.078
+    known_classes: tuple[int, ...] | None = None  # open-set; None = the first half of the classes
 
 
 PROTOCOLS: Registry[Callable[..., tuple[Indices, Indices, Indices]]] = Registry("protocol")
 
 
-def _protocol(name: str, provides: frozenset[str], summary: str):
+def _protocol(name: str, provides: frozenset[str], summary: str, test_sets: int | None = None):
     def decorate(fn):
-        PROTOCOLS.add(ProtocolInfo(name, provides, summary), fn)
+        PROTOCOLS.add(ProtocolInfo(name, provides, summary, test_sets), fn)
         return fn
 
     return decorate
@@ -139,6 +146,49 @@ def balanced(y_train, y_test, k, rng, opts: ProtocolOptions):
     return train, val, _join(*_labeled_pool(y_test, k, 0.5, rng), rng)
 
 
+# Seeds 000/001 on FashionMNIST: of the 30,000 training images of the 5 known classes,
+# 26,000 form the unlabeled pool and 2,000 the labeled set; each test set has 1,000
+# known and 52 unknown images. Smaller datasets keep these fractions.
+OPEN_SET = {
+    "pool": (26000, 26000 / 30000),
+    "labeled": (2000, 2000 / 30000),
+    "known": (1000, 0.2),
+    "unknown": 52,
+}
+
+
+@_protocol(
+    "open-set",
+    frozenset(),
+    "5 known classes normal, 5 unknown anomalous (~5%); train on the unlabeled pool; 2 test sets",
+    test_sets=2,
+)
+def open_set(y_train, y_test, k, rng, opts: ProtocolOptions):
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    known = list(opts.known_classes or range(n_classes // 2))
+    is_known_tr, is_known_te = np.isin(y_train, known), np.isin(y_test, known)
+    train_known = rng.permutation(np.flatnonzero(is_known_tr))
+    cap = lambda key, n: min(OPEN_SET[key][0], int(OPEN_SET[key][1] * n))  # noqa: E731
+    pool, rest = _take(train_known, cap("pool", len(train_known)), "pool images")
+    labeled, _ = _take(rest, cap("labeled", len(train_known)), "labeled images")
+    test_known = rng.permutation(np.flatnonzero(is_known_te))
+    test_unknown = rng.permutation(np.flatnonzero(~is_known_te))
+    n_known = cap("known", len(test_known))
+    n_unknown = max(1, round(OPEN_SET["unknown"] * n_known / OPEN_SET["known"][0]))
+    known_sets, _ = _take(test_known, 2 * n_known, "known test images")
+    unknown_sets, _ = _take(test_unknown, 2 * n_unknown, "unknown test images")
+    # Test set k: its own disjoint slice of one draw that does not depend on k.
+    test = _join(
+        known_sets[k * n_known : (k + 1) * n_known], unknown_sets[k * n_unknown : (k + 1) * n_unknown], rng
+    )
+    val_unknown, _ = _take(
+        rng.permutation(np.flatnonzero(~is_known_tr)),
+        _count_for_ratio(len(labeled), n_unknown / (n_known + n_unknown)),
+        "unknown validation images",
+    )
+    return _join(pool, pool[:0], rng), _join(labeled, val_unknown, rng), test
+
+
 def protocol_info(name: str) -> ProtocolInfo:
     return PROTOCOLS.get(name)[0]
 
@@ -146,13 +196,18 @@ def protocol_info(name: str) -> ProtocolInfo:
 def make_split(
     dataset: Dataset, protocol: str, k: int, seed: int, opts: ProtocolOptions = ProtocolOptions()
 ) -> Split:
-    """The deterministic Split of ``dataset`` under ``protocol`` for class ``k`` and ``seed``."""
-    _, fn = PROTOCOLS.get(protocol)
-    if not 0 <= k < dataset.n_classes:
-        raise BenchError(f"class {k} is out of range for {dataset.name} (0..{dataset.n_classes - 1})")
+    """The deterministic Split of ``dataset`` under ``protocol`` for class (or test set) ``k``, ``seed``."""
+    info, fn = PROTOCOLS.get(protocol)
+    units = protocol_units(info, dataset.n_classes)
+    if k not in units:
+        what = "test set" if info.test_sets else "class"
+        raise BenchError(f"{what} {k} is out of range for {dataset.name} under {protocol} (0..{units[-1]})")
     if not 0.0 <= opts.contamination < 1.0 or not 0.0 < opts.anomaly_ratio < 1.0:
         raise BenchError("contamination must be in [0, 1) and anomaly ratio in (0, 1)")
-    rng = rng_for(dataset.name, protocol, k, seed, opts.contamination, opts.anomaly_ratio)
+    if info.test_sets:  # k picks one test set out of a single draw, so it is not part of the seed
+        rng = rng_for(dataset.name, protocol, seed, opts.known_classes)
+    else:
+        rng = rng_for(dataset.name, protocol, k, seed, opts.contamination, opts.anomaly_ratio)
     parts = fn(dataset.y_train, dataset.y_test, k, rng, opts)
     sources = ("train", "train", "test")
     built = [_part(dataset, src, idx, lab) for src, (idx, lab) in zip(sources, parts, strict=True)]

@@ -24,7 +24,7 @@ from bench.data import Dataset, Split
 from bench.errors import BenchError
 from bench.figures import FigureWorker
 from bench.method import Env
-from bench.protocols import ProtocolOptions, make_split, protocol_info
+from bench.protocols import ProtocolOptions, make_split, protocol_info, protocol_units
 from bench.registry import DATASETS, METHODS, load_plugins
 from bench.tracking import KIND_CELL, KIND_SWEEP, Tracker, default_uri, scores_csv
 
@@ -71,8 +71,18 @@ def method_names(cfg: RunConfig) -> list[str]:
     return names
 
 
+def _normal_class(cell: Cell) -> str:
+    """What is normal in this cell, for the ``normal_class`` tag."""
+    if cell.protocol == "leave-one-out":
+        return f"not {cell.cls}"
+    if protocol_info(cell.protocol).test_sets:
+        known = cell.options.known_classes
+        return "known classes" + (f" {','.join(map(str, known))}" if known else "")
+    return str(cell.cls)
+
+
 def _cell_tags(cell: Cell, sweep_id: str, device: str, result: CellResult) -> dict[str, str]:
-    normal = f"not {cell.cls}" if cell.protocol == "leave-one-out" else str(cell.cls)
+    normal = _normal_class(cell)
     tags = {
         "bench.kind": KIND_CELL,
         "bench.status": "OK" if result.ok else "FAILED",
@@ -170,12 +180,16 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
     report = SweepReport(sweep_id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6])
     cfg.save(results / f"config-{report.sweep_id}.json")
     done = set() if cfg.rerun else tracker.finished_cell_keys()
-    opts = ProtocolOptions(contamination=cfg.contamination, anomaly_ratio=cfg.anomaly_ratio)
+    opts = ProtocolOptions(
+        contamination=cfg.contamination, anomaly_ratio=cfg.anomaly_ratio, known_classes=cfg.known_classes
+    )
     datasets: dict[str, Dataset] = {}
     for name, source in sources.items():
         datasets[name] = source.load(cfg.data_dir)
-        if cfg.classes is not None and max(cfg.classes) >= datasets[name].n_classes:
-            raise BenchError(f"--classes {max(cfg.classes)} is out of range for {name}")
+        for p in cfg.protocols:
+            units = protocol_units(protocol_info(p), datasets[name].n_classes)
+            if cfg.classes is not None and not set(cfg.classes) <= set(units):
+                raise BenchError(f"--classes {max(cfg.classes)} is out of range for {name} under {p}")
     console.print(
         f"bench sweep {report.sweep_id}: {len(methods)} methods x {len(datasets)} datasets x "
         f"{len(cfg.protocols)} protocols x {len(cfg.seeds)} seeds on {device}; tracking {tracker.uri}"
@@ -184,7 +198,7 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
         (d, p, k, s)
         for d, ds in datasets.items()
         for p in cfg.protocols
-        for k in (cfg.classes if cfg.classes is not None else range(ds.n_classes))
+        for k in (cfg.classes if cfg.classes is not None else protocol_units(protocol_info(p), ds.n_classes))
         for s in cfg.seeds
     ]
     progress = Progress(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench.errors import BenchError, UnknownNameError
-from bench.protocols import PROTOCOLS, ProtocolOptions, make_split
+from bench.protocols import PROTOCOLS, ProtocolOptions, make_split, protocol_info, protocol_units
 
 ALL = PROTOCOLS.names()
 
@@ -27,21 +27,30 @@ def check_no_leak(ds, split):
     assert overlap <= 2, f"{overlap} train/val images identical to test images"
 
 
+def truly_anomalous(protocol: str, k: int, classes: np.ndarray) -> np.ndarray:
+    if protocol == "leave-one-out":
+        return classes == k
+    if protocol == "open-set":
+        return classes >= 5  # known classes 0-4 by default
+    return classes != k
+
+
 @pytest.mark.parametrize("protocol", ALL)
 def test_digits_every_class(digits, protocol):
-    for k in range(10):
+    for k in protocol_units(protocol_info(protocol), digits.n_classes):
         split = make_split(digits, protocol, k, seed=0)
         check_no_leak(digits, split)
-        anomalous = split.test.classes != k if protocol != "leave-one-out" else split.test.classes == k
-        np.testing.assert_array_equal(split.test.anomaly.astype(bool), anomalous)
+        np.testing.assert_array_equal(
+            split.test.anomaly.astype(bool), truly_anomalous(protocol, k, split.test.classes)
+        )
         test_ratio = split.test.anomaly.mean()
         assert abs(split.val.anomaly.mean() - test_ratio) < 0.08  # small counts on digits
 
 
 @pytest.mark.parametrize("protocol", ALL)
 def test_same_seed_same_split_other_seed_other_split(digits, protocol):
-    a, b = make_split(digits, protocol, 3, seed=0), make_split(digits, protocol, 3, seed=0)
-    c = make_split(digits, protocol, 3, seed=1)
+    a, b = make_split(digits, protocol, 1, seed=0), make_split(digits, protocol, 1, seed=0)
+    c = make_split(digits, protocol, 1, seed=1)
     for name in ("train", "val", "test"):
         np.testing.assert_array_equal(getattr(a, name).index, getattr(b, name).index)
     assert not np.array_equal(a.train.index, c.train.index)
@@ -88,10 +97,28 @@ def test_fashion_balanced(fashion):
         assert part.anomaly.mean() == 0.5
 
 
+def test_fashion_open_set_seed_sizes(fashion):
+    """Seeds 000/001: 26,000 unlabeled known-class images; test sets of 1,000 known + 52 unknown."""
+    a, b = make_split(fashion, "open-set", 0, seed=0), make_split(fashion, "open-set", 1, seed=0)
+    for split in (a, b):
+        check_no_leak(fashion, split)
+        assert (len(split.train), split.train.n_anomalies) == (26000, 0)
+        assert set(split.train.classes) == {0, 1, 2, 3, 4}
+        assert (len(split.test), split.test.n_anomalies) == (1052, 52)
+        assert len(split.val) - split.val.n_anomalies == 2000
+        assert not set(split.val.index) & set(split.train.index)
+    assert not set(a.test.index) & set(b.test.index), "the two test sets overlap"
+    np.testing.assert_array_equal(a.train.index, b.train.index)
+    custom = make_split(fashion, "open-set", 0, seed=0, opts=ProtocolOptions(known_classes=(5, 6, 7, 8, 9)))
+    assert set(custom.train.classes) == {5, 6, 7, 8, 9}
+
+
 def test_bad_inputs(digits):
     with pytest.raises(UnknownNameError, match="one-class"):
         make_split(digits, "one-clas", 0, 0)
     with pytest.raises(BenchError, match="out of range"):
         make_split(digits, "one-class", 10, 0)
+    with pytest.raises(BenchError, match="test set 2 is out of range"):
+        make_split(digits, "open-set", 2, 0)
     with pytest.raises(BenchError, match="contamination"):
         make_split(digits, "one-class", 0, 0, ProtocolOptions(contamination=1.5))

@@ -183,11 +183,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     board = leaderboard.leaderboard(cells, [tuple(n) for n in tracker.sweep_notes()])
     if board.empty:
         raise BenchError(f"experiment {args.experiment!r} has no finished cells yet")
-    classes = leaderboard.by_class(cells)
-    paths = leaderboard.write(board, classes, results)
+    paths = leaderboard.write(board, cells, results)
     print(leaderboard.to_markdown(board))
-    print("AUROC per class (mean over seeds):\n")
-    print(leaderboard.table_markdown(classes))
+    print("AUROC per class (mean ± std over seeds):\n")
+    print(paths[2].read_text())
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
 

@@ -61,16 +61,37 @@ def leaderboard(cells: pd.DataFrame, na: list[tuple[str, str, str]] = ()) -> pd.
     ]
 
 
-def by_class(cells: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
-    """Mean ``metric`` over seeds per (dataset, protocol, method) x class, with the row mean."""
+def by_class(cells: pd.DataFrame, metric: str = "auroc", stat: str = "mean") -> pd.DataFrame:
+    """``metric`` per (dataset, protocol, method) x class: its mean over seeds, or (``stat="std"``)
+    the std over seeds; column ``mean`` is the mean over classes, or the std over seeds of it."""
     cells = latest_per_cell(cells)
     if cells.empty:
         return pd.DataFrame()
-    cells = cells.assign(cls=cells["class"].astype(int))
-    table = cells.pivot_table(index=KEYS, columns="cls", values=metric, aggfunc="mean")
+    cells = cells.assign(cls=cells["class"].astype(int), seed=cells["seed"].astype(int))
+    per_seed = cells.pivot_table(index=[*KEYS, "seed"], columns="cls", values=metric, aggfunc="mean")
+    overall = per_seed.mean(axis=1).groupby(level=KEYS)
+    if stat == "std":
+        table = per_seed.groupby(level=KEYS).std(ddof=1)
+        table["mean"] = overall.std(ddof=1)
+    else:
+        table = per_seed.groupby(level=KEYS).mean()
+        table["mean"] = overall.mean()
     table.columns = [str(c) for c in table.columns]
-    table["mean"] = table.mean(axis=1)
-    return table.reset_index().sort_values(["dataset", "protocol", "mean"], ascending=[True, True, False])
+    best_first = overall.mean().sort_values(ascending=False).index  # same row order for mean and std
+    return table.reindex(best_first).reset_index().sort_values(["dataset", "protocol"], kind="stable")
+
+
+def by_class_markdown(mean: pd.DataFrame, std: pd.DataFrame) -> str:
+    """The per-class table with ``mean ± std`` over seeds where there are several seeds."""
+    if mean.empty:
+        return ""
+    merged = mean.copy()
+    for col in mean.columns[len(KEYS) :]:
+        merged[col] = [
+            f"{m:.3f}" + ("" if pd.isna(sd) else f" ± {sd:.3f}")
+            for m, sd in zip(mean[col], std[col] if col in std else [np.nan] * len(mean), strict=True)
+        ]
+    return table_markdown(merged)
 
 
 def table_markdown(table: pd.DataFrame, digits: int = 3) -> str:
@@ -111,12 +132,17 @@ def to_markdown(board: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(board: pd.DataFrame, classes: pd.DataFrame, results: Path) -> list[Path]:
-    """leaderboard.{md,csv} and the per-class AUROC table leaderboard_by_class.{md,csv}."""
+def write(board: pd.DataFrame, cells: pd.DataFrame, results: Path) -> list[Path]:
+    """leaderboard.{md,csv} and the per-class AUROC tables leaderboard_by_class{,_std}.{md,csv}."""
     results.mkdir(parents=True, exist_ok=True)
-    paths = [results / f"leaderboard{s}" for s in (".md", ".csv", "_by_class.md", "_by_class.csv")]
+    mean, std = by_class(cells), by_class(cells, stat="std")
+    paths = [
+        results / f"leaderboard{s}"
+        for s in (".md", ".csv", "_by_class.md", "_by_class.csv", "_by_class_std.csv")
+    ]
     paths[0].write_text(to_markdown(board))
     board.to_csv(paths[1], index=False)
-    paths[2].write_text(table_markdown(classes))
-    classes.to_csv(paths[3], index=False)
+    paths[2].write_text(by_class_markdown(mean, std))
+    mean.to_csv(paths[3], index=False)
+    std.to_csv(paths[4], index=False)
     return paths

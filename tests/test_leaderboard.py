@@ -53,8 +53,32 @@ def test_mean_std_rank_and_dedup():
 def test_by_class_pivots_latest_runs():
     from bench.leaderboard import by_class
 
-    df = cells().assign(**{"class": lambda d: d["cell_key"].str[-1]})
+    df = cells().assign(**{"class": lambda d: d["cell_key"].str[-1], "seed": 0})
     table = by_class(df).set_index("method")
     assert list(table.columns[-4:]) == ["0", "1", "2", "mean"]
     assert table.loc["b", "0"] == 0.70  # the rerun's value, not the stale 0.0
     assert np.isclose(table.loc["a", "mean"], 0.91)
+
+
+def test_by_class_std_over_seeds():
+    from bench.leaderboard import by_class, by_class_markdown
+
+    rows = [
+        dict(
+            method="m",
+            dataset="d",
+            protocol="p",
+            cell_key=f"{k}{s}",
+            start_time=0,
+            seed=s,
+            **{"class": k},
+            auroc=0.8 + 0.1 * s + 0.01 * k,
+        )
+        for k in range(2)
+        for s in range(3)
+    ]
+    df = pd.DataFrame(rows)
+    mean, std = by_class(df), by_class(df, stat="std")
+    assert np.isclose(mean.loc[0, "0"], 0.9) and np.isclose(std.loc[0, "0"], 0.1)
+    assert np.isclose(std.loc[0, "mean"], 0.1)  # seed means 0.805, 0.905, 1.005
+    assert "0.900 ± 0.100" in by_class_markdown(mean, std)

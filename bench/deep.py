@@ -156,6 +156,7 @@ class DeepMethod(Method):
             model.load_state_dict(best_state)
         self.model_ = model.eval()
         self.device_ = device
+        self.seed_ = env.seed
         self.after_fit(train)
         return self
 

@@ -35,7 +35,6 @@ from torch.nn import functional as F
 
 from bench.data import TrainData
 from bench.deep import Batch, DeepMethod
-from bench.method import Env
 from bench.nets import check_square, conv_autoencoder
 from bench.registry import register_method
 from bench.thresholds import max_accuracy_threshold
@@ -85,10 +84,6 @@ class KdeAE(DeepMethod):
     def training_forward(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         recon, _ = model(batch.x)
         return F.mse_loss(recon, batch.x)
-
-    def fit(self, train: TrainData, env: Env) -> KdeAE:
-        self.seed_ = env.seed
-        return super().fit(train, env)
 
     @torch.no_grad()
     def _signals(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

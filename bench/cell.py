@@ -19,6 +19,7 @@ from bench.method import Env, Method
 from bench.metrics import detection_metrics
 from bench.protocols import ProtocolOptions
 from bench.registry import ANOMALY_LABELS, CLASS_LABELS
+from bench.thresholds import TunedThreshold, tune_threshold
 
 CELL_SCHEMA = 1  # bump when what a cell computes changes, so old results are not reused
 
@@ -35,10 +36,12 @@ class Cell:
     seed: int
     options: ProtocolOptions
     overrides: dict[str, Any] = field(default_factory=dict)
+    threshold: str = "own"  # or "tuned": also choose a threshold on validation
+    tuned_from: str | None = None  # the tune study the parameters came from
 
     @property
     def label_name(self) -> str:
-        return variant_label(self.method, self.overrides)
+        return variant_label(self.method, self.overrides, self.tuned_from)
 
     def identity(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,7 @@ class Cell:
             "contamination": self.options.contamination if self.protocol == "one-class" else None,
             "anomaly_ratio": self.options.anomaly_ratio if self.protocol == "supervised" else None,
             "known_classes": self.options.known_classes if self.protocol == "open-set" else None,
+            **({"threshold": self.threshold} if self.threshold != "own" else {}),
         }
 
     @property
@@ -71,6 +75,7 @@ class CellResult:
     scores: np.ndarray | None = None
     threshold: float | None = None
     threshold_source: str = "none"
+    tuned: TunedThreshold | None = None
     error: str = ""
     detail: str = ""
 
@@ -94,8 +99,15 @@ def check_scores(scores: Any, n: int) -> np.ndarray:
     return arr
 
 
-def run_cell(method: Method, needs: frozenset[str], split: Split, env: Env) -> CellResult:
-    """Fit on train, score test, compute metrics; any exception becomes a failed result."""
+def run_cell(
+    method: Method, needs: frozenset[str], split: Split, env: Env, threshold_mode: str = "own"
+) -> CellResult:
+    """Fit on train, score test, compute metrics; any exception becomes a failed result.
+
+    With ``threshold_mode="tuned"`` a second threshold (and the method's score
+    parameters) is chosen from the validation split alone, before any test
+    score exists, and reported as the ``tuned_*`` metrics.
+    """
     train = TrainData(
         x=split.train.x,
         anomaly=split.train.anomaly if ANOMALY_LABELS in needs else None,
@@ -108,15 +120,27 @@ def run_cell(method: Method, needs: frozenset[str], split: Split, env: Env) -> C
                 method.fit(train, env)
                 if method.calibrates():
                     method.calibrate(split.val.x, split.val.anomaly)
+            tuned = None
+            if threshold_mode == "tuned":  # validation only, before any test image is scored
+                with Stopwatch() as tune_time:
+                    tuned = tune_on_validation(method, split.val.x, split.val.anomaly, env.seed)
             with Stopwatch() as score_time:
                 scores = check_scores(method.score(split.test.x), len(split.test))
             threshold = method.threshold()
-        if threshold is not None and not np.isfinite(threshold):
-            raise ValueError(f"threshold is not finite ({threshold})")
+            if threshold is not None and not np.isfinite(threshold):
+                raise ValueError(f"threshold is not finite ({threshold})")
+            if tuned is not None and tuned.params:
+                tuned_scores = check_scores(method.scorer(split.test.x)(**tuned.params), len(split.test))
+            else:
+                tuned_scores = scores
     except Exception as exc:  # isolate the cell: report it, keep the sweep going
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         return CellResult(ok=False, error=reason[:500], detail=traceback.format_exc())
     metrics = detection_metrics(split.test.anomaly, scores, threshold)
+    if tuned is not None:
+        at = detection_metrics(split.test.anomaly, tuned_scores, tuned.threshold)
+        metrics.update({f"tuned_{k}": at[k] for k in ("f1", "precision", "recall", "accuracy", "threshold")})
+        metrics.update(tuned_val_f1=tuned.val_f1, tune_seconds=tune_time.seconds)
     metrics.update(method.fit_metrics())
     metrics.update(
         fit_seconds=fit_time.seconds,
@@ -125,4 +149,11 @@ def run_cell(method: Method, needs: frozenset[str], split: Split, env: Env) -> C
         peak_memory_mb=memory.peak_mb,
     )
     source = "none" if threshold is None else ("val-tuned" if method.calibrates() else "method-rule")
-    return CellResult(ok=True, metrics=metrics, scores=scores, threshold=threshold, threshold_source=source)
+    return CellResult(
+        ok=True, metrics=metrics, scores=scores, threshold=threshold, threshold_source=source, tuned=tuned
+    )
+
+
+def tune_on_validation(method: Method, x: np.ndarray, anomaly: np.ndarray, seed: int) -> TunedThreshold:
+    """The tuned threshold of a fitted method, from validation images and labels only."""
+    return tune_threshold(method.scorer(x), anomaly, method.score_space, seed=seed)

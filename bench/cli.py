@@ -1,4 +1,4 @@
-"""``python -m bench run | list | leaderboard | ui``."""
+"""``python -m bench run | tune | list | leaderboard | ui``."""
 
 from __future__ import annotations
 
@@ -97,14 +97,54 @@ def parser() -> argparse.ArgumentParser:
         metavar="METHOD.PARAM=VALUE",
         help="override a method's hyperparameter, e.g. vae-elbo.arch=conv (repeatable; JSON values)",
     )
+    run.add_argument(
+        "--threshold",
+        choices=("own", "tuned"),
+        default="own",
+        help="own: each method's rule; tuned: also a threshold chosen on validation (default: own)",
+    )
+    run.add_argument(
+        "--params-from",
+        action="append",
+        default=[],
+        metavar="STUDY|FILE.json",
+        help="use a tune study's best hyperparameters for its method (repeatable)",
+    )
     run.add_argument("--rerun", action="store_true", help="run cells again even if they finished before")
     _add_common(run)
+
+    tune = sub.add_parser("tune", help="search a method's hyperparameters for the best validation AUROC")
+    tune.add_argument("--method", required=True, help="the method to tune (see `bench list`)")
+    tune.add_argument("--dataset", default="digits", help="dataset (default: digits)")
+    tune.add_argument("--protocol", default="one-class", help="protocol (default: one-class)")
+    tune.add_argument("--classes", default="all", help="'all' or a comma list of classes to tune on")
+    tune.add_argument(
+        "--trials", type=int, default=30, help="finished trials the study should hold (default: 30)"
+    )
+    tune.add_argument("--seed", type=int, default=0, help="split and sampler seed (default: 0)")
+    tune.add_argument("--study", help="study name (default: METHOD.DATASET.PROTOCOL.cCLASSES.sSEED)")
+    tune.add_argument(
+        "--storage", help="Optuna storage URL or .log journal file (default: sqlite:///RESULTS/optuna.db)"
+    )
+    tune.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
+    tune.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
+    tune.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="METHOD.PARAM=VALUE",
+        help="fix a hyperparameter for every trial, e.g. vae-elbo.epochs=10 (repeatable)",
+    )
+    _add_common(tune)
 
     sub.add_parser("list", help="list methods, datasets and protocols").add_argument(
         "--data-dir", help="folder with dataset files (also $BENCH_DATA)"
     )
 
     board = sub.add_parser("leaderboard", help="rank methods from the MLflow runs; write leaderboard.md/.csv")
+    board.add_argument(
+        "--no-roc", action="store_true", help="skip the per-class ROC overlays (they read scores)"
+    )
     _add_common(board)
 
     ui = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the results store")
@@ -133,8 +173,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         rerun=args.rerun,
         plugins=tuple(args.plugin),
         overrides=tuple(args.set),
+        threshold=args.threshold,
+        params_from=tuple(args.params_from),
     )
     return run_sweep(cfg).exit_code
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from bench.tune import TuneConfig, run_tune
+
+    if args.trials < 1:
+        raise BenchError("--trials needs at least 1")
+    run_tune(
+        TuneConfig(
+            method=args.method,
+            dataset=args.dataset,
+            protocol=args.protocol,
+            classes=parse_classes(args.classes),
+            trials=args.trials,
+            seed=args.seed,
+            study=args.study,
+            storage=args.storage,
+            results=args.results,
+            tracking_uri=args.tracking_uri,
+            experiment=args.experiment,
+            device=args.device,
+            data_dir=args.data_dir,
+            overrides=tuple(args.set),
+        )
+    )
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -172,22 +240,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from bench import leaderboard
+    from bench.report import build_report
     from bench.tracking import Tracker, default_uri
 
     results = Path(args.results)
     if not args.tracking_uri and not (results / "mlflow.db").is_file():
         raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
     tracker = Tracker(args.tracking_uri or default_uri(results), args.experiment, results / "artifacts")
-    cells = tracker.cell_table()
-    board = leaderboard.leaderboard(cells, [tuple(n) for n in tracker.sweep_notes()])
-    if board.empty:
-        raise BenchError(f"experiment {args.experiment!r} has no finished cells yet")
-    paths = leaderboard.write(board, cells, results)
-    print(leaderboard.to_markdown(board))
+    _, paths = build_report(tracker, results, roc_curves=not args.no_roc)
+    print(paths[0].read_text())
     print("AUROC per class (mean ± std over seeds):\n")
     print(paths[2].read_text())
-    print("wrote " + ", ".join(str(p) for p in paths))
+    print(
+        f"wrote {len(paths)} files: {', '.join(p.name for p in paths[:5])}, figures in {results / 'figures'}"
+    )
     return 0
 
 
@@ -204,7 +270,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "leaderboard": cmd_leaderboard, "ui": cmd_ui}
+COMMANDS = {"run": cmd_run, "tune": cmd_tune, "list": cmd_list, "leaderboard": cmd_leaderboard, "ui": cmd_ui}
 
 
 def main(argv: list[str] | None = None) -> int:

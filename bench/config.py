@@ -29,6 +29,8 @@ class RunConfig:
     rerun: bool = False
     plugins: tuple[str, ...] = field(default_factory=tuple)
     overrides: tuple[str, ...] = field(default_factory=tuple)  # "method.param=value"
+    threshold: str = "own"  # "tuned": also choose a threshold on validation (Optuna where needed)
+    params_from: tuple[str, ...] = field(default_factory=tuple)  # tune studies or their JSON files
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -84,8 +86,9 @@ def parse_overrides(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def variant_label(method: str, overrides: dict[str, Any]) -> str:
-    """``vae-elbo[arch=conv]``: how a method with non-default settings is named in tables."""
-    if not overrides:
+def variant_label(method: str, overrides: dict[str, Any], tuned_from: str | None = None) -> str:
+    """``vae-elbo[arch=conv]``, ``ae-kde[tuned=STUDY]``: how non-default settings are named in tables."""
+    named = {**overrides, **({"tuned": tuned_from} if tuned_from else {})}
+    if not named:
         return method
-    return f"{method}[{','.join(f'{k}={v}' for k, v in sorted(overrides.items()))}]"
+    return f"{method}[{','.join(f'{k}={v}' for k, v in sorted(named.items()))}]"

@@ -1,4 +1,11 @@
-"""Leaderboards from the finished cell runs in MLflow: one row per method x dataset x protocol."""
+"""Leaderboards from the finished cell runs in MLflow: one row per method x dataset x protocol.
+
+Each row: mean and std over classes and seeds, the mean rank over (dataset,
+class) blocks, a 95% bootstrap interval of mean AUROC over blocks, F1 at the
+method's own rule, at the validation-tuned threshold (``--threshold tuned``),
+and the oracle F1 (best threshold on test: a bound, never a result). Per
+protocol, a Friedman test and Nemenyi critical difference across blocks.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-METRICS = ("auroc", "auprc", "f1")
+from bench import stats
+
+METRICS = ("auroc", "auprc", "f1", "tuned_f1", "oracle_f1")
 KEYS = ["dataset", "protocol", "method"]
 
 
@@ -19,6 +28,7 @@ def latest_per_cell(cells: pd.DataFrame) -> pd.DataFrame:
     if cells.empty:
         return cells
     cells = cells.sort_values("start_time", ascending=False).drop_duplicates("cell_key")
+    cells = cells.rename(columns={"bench.tuned_from": "tuned_from"})
     if "method_label" in cells:
         cells = cells.assign(method=cells["method_label"].fillna(cells["method"]))
     return cells
@@ -41,6 +51,10 @@ def leaderboard(cells: pd.DataFrame, na: list[tuple[str, str, str]] = ()) -> pd.
         )
     board = cells.groupby(KEYS).agg(**agg).reset_index()
     board["rank"] = board.groupby(["dataset", "protocol"])["auroc_mean"].rank(ascending=False, method="min")
+    board = board.merge(block_statistics(cells), on=KEYS, how="left")
+    if "tuned_from" in cells:
+        tuned = cells.dropna(subset=["tuned_from"]).groupby(KEYS)["tuned_from"].first()
+        board = board.merge(tuned.rename("tuned_from").reset_index(), on=KEYS, how="left")
     board["note"] = ""
     seen = set(zip(board["dataset"], board["protocol"], strict=True))
     extra = [
@@ -50,15 +64,63 @@ def leaderboard(cells: pd.DataFrame, na: list[tuple[str, str, str]] = ()) -> pd.
     ]
     board = pd.concat([board, pd.DataFrame(extra)], ignore_index=True) if extra else board
     board = board.sort_values(["dataset", "protocol", "rank"], na_position="last").reset_index(drop=True)
+    extra = [c for c in ("mean_rank", "auroc_ci_low", "auroc_ci_high", "tuned_from") if c in board]
     return board[
         [
             "rank",
             *KEYS,
             "cells",
             *[c for c in board.columns if c.endswith(("_mean", "_std"))],
+            *extra,
             "note",
         ]
     ]
+
+
+def block_statistics(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per method x dataset x protocol: mean rank over its (dataset, class) blocks and the AUROC CI."""
+    rows = []
+    for (dataset, protocol), group in cells.groupby(["dataset", "protocol"]):
+        table = stats.blocks(group)
+        ranks = table.rank(axis=1, ascending=False, method="average")
+        for method in table.columns:
+            low, high = stats.bootstrap_ci(table[method].to_numpy())
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "protocol": protocol,
+                    "method": method,
+                    "mean_rank": float(ranks[method].mean()),
+                    "auroc_ci_low": low,
+                    "auroc_ci_high": high,
+                }
+            )
+    return pd.DataFrame(rows, columns=[*KEYS, "mean_rank", "auroc_ci_low", "auroc_ci_high"])
+
+
+def friedman_by_protocol(cells: pd.DataFrame) -> dict[str, stats.Friedman]:
+    """The Friedman test with Nemenyi post-hoc per protocol, blocks = (dataset, class)."""
+    cells = latest_per_cell(cells)
+    out = {}
+    for protocol, group in cells.groupby("protocol"):
+        result = stats.friedman(stats.blocks(group))
+        if result is not None:
+            out[protocol] = result
+    return out
+
+
+def friedman_markdown(tests: dict[str, stats.Friedman]) -> str:
+    lines = []
+    for protocol, t in tests.items():
+        lines.append(
+            f"Friedman test, {protocol}: {len(t.ranks)} methods over {t.n_blocks} complete (dataset, class) "
+            f"blocks, chi2 = {t.statistic:.2f}, p = {t.p_value:.2g}; Nemenyi critical difference "
+            f"(alpha 0.05) = {t.critical_difference:.2f} mean ranks.\n"
+        )
+        lines.append("| method | mean rank |\n|---|---|\n")
+        lines += [f"| {m} | {r:.2f} |\n" for m, r in t.ranks.items()]
+        lines.append("\n")
+    return "".join(lines)
 
 
 def by_class(cells: pd.DataFrame, metric: str = "auroc", stat: str = "mean") -> pd.DataFrame:
@@ -111,7 +173,13 @@ def to_markdown(board: pd.DataFrame) -> str:
         "protocol",
         "method",
         "cells",
-        *(m.upper() for m in METRICS),
+        "AUROC",
+        "AUPRC",
+        "F1 (own rule)",
+        "AUROC 95% CI",
+        "mean rank",
+        "F1 (val-tuned)",
+        "oracle F1",
         "note",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -124,23 +192,37 @@ def to_markdown(board: pd.DataFrame) -> str:
             r["method"],
             str(int(r["cells"])),
         ]
-        for metric in METRICS:
-            mean, std = r.get(f"{metric}_mean"), r.get(f"{metric}_std")
-            cells.append("" if pd.isna(mean) else f"{mean:.3f}" + ("" if pd.isna(std) else f" ± {std:.3f}"))
+        for metric in ("auroc", "auprc", "f1"):
+            cells.append(_mean_std(r.get(f"{metric}_mean"), r.get(f"{metric}_std")))
+        low, high = r.get("auroc_ci_low"), r.get("auroc_ci_high")
+        cells.append("" if low is None or pd.isna(low) else f"[{low:.3f}, {high:.3f}]")
+        rank = r.get("mean_rank")
+        cells.append("" if rank is None or pd.isna(rank) else f"{rank:.2f}")
+        for metric in ("tuned_f1", "oracle_f1"):
+            cells.append(_mean_std(r.get(f"{metric}_mean"), r.get(f"{metric}_std")))
         cells.append(r.get("note") or "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def write(board: pd.DataFrame, cells: pd.DataFrame, results: Path) -> list[Path]:
-    """leaderboard.{md,csv} and the per-class AUROC tables leaderboard_by_class{,_std}.{md,csv}."""
+def _mean_std(mean: float | None, std: float | None) -> str:
+    if mean is None or pd.isna(mean):
+        return ""
+    return f"{mean:.3f}" + ("" if std is None or pd.isna(std) else f" ± {std:.3f}")
+
+
+def write(
+    board: pd.DataFrame, cells: pd.DataFrame, results: Path, tests: dict[str, stats.Friedman] | None = None
+) -> list[Path]:
+    """leaderboard.{md,csv} (with the Friedman tests) and the per-class AUROC tables
+    leaderboard_by_class{,_std}.{md,csv}."""
     results.mkdir(parents=True, exist_ok=True)
     mean, std = by_class(cells), by_class(cells, stat="std")
     paths = [
         results / f"leaderboard{s}"
         for s in (".md", ".csv", "_by_class.md", "_by_class.csv", "_by_class_std.csv")
     ]
-    paths[0].write_text(to_markdown(board))
+    paths[0].write_text(to_markdown(board) + ("\n" + friedman_markdown(tests) if tests else ""))
     board.to_csv(paths[1], index=False)
     paths[2].write_text(by_class_markdown(mean, std))
     mean.to_csv(paths[3], index=False)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from bench.data import TrainData
+from bench.space import Dim
 
 
 class NotFittedError(RuntimeError):
@@ -35,7 +36,15 @@ class Env:
 
 
 class Method:
-    """Base class of every registered method."""
+    """Base class of every registered method.
+
+    ``search_space`` declares the hyperparameters ``bench tune`` may search;
+    ``score_space`` the parameters of ``scorer`` that ``--threshold tuned``
+    searches with the threshold after fit (both next to the defaults they vary).
+    """
+
+    search_space: ClassVar[dict[str, Dim]] = {}
+    score_space: ClassVar[dict[str, Dim]] = {}
 
     def get_params(self) -> dict[str, Any]:
         """Hyperparameters, read from the ``__init__`` signature (as scikit-learn does)."""
@@ -52,6 +61,15 @@ class Method:
     def score(self, x: np.ndarray) -> np.ndarray:
         """Anomaly scores, shape ``(n,)``, higher = more anomalous, for images ``(n, c, h, w)``."""
         raise NotImplementedError
+
+    def scorer(self, x: np.ndarray) -> Callable[..., np.ndarray]:
+        """Scores of ``x`` as a function of the ``score_space`` parameters, computed once.
+
+        Methods with a ``score_space`` override it so that re-scoring for each
+        candidate is cheap; the default has no parameters.
+        """
+        scores = self.score(x)
+        return lambda: scores
 
     def threshold(self) -> float | None:
         """The method's own decision threshold (anomalous iff score > threshold), if it has one."""

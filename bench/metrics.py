@@ -55,6 +55,26 @@ def roc_points(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.n
     return np.r_[0.0, fp / max((~y).sum(), 1)], np.r_[0.0, tp / max(y.sum(), 1)]
 
 
+def best_f1(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """The highest F1 any threshold reaches, and that threshold (midway to the next lower score).
+
+    On validation data this is the exact threshold search; on test data its F1
+    is only an oracle bound and must never be reported as a result.
+    """
+    y, s = _check(labels, scores)
+    if not y.any():
+        return 0.0, float(s.max())
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(y)[last_of_tie]
+    f1 = 2 * tp / (last_of_tie + 1 + y.sum())  # 2TP / (flagged + positives)
+    i = int(np.argmax(f1))
+    cut = last_of_tie[i]
+    threshold = (s[cut] + s[cut + 1]) / 2 if cut + 1 < len(s) else np.nextafter(s[cut], -np.inf)
+    return float(f1[i]), float(threshold)
+
+
 @dataclass(frozen=True)
 class AtThreshold:
     f1: float
@@ -77,8 +97,13 @@ def at_threshold(labels: np.ndarray, scores: np.ndarray, threshold: float) -> At
 
 
 def detection_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float | None) -> dict[str, float]:
-    """The per-cell metric dict: AUROC, AUPRC and, given a threshold, the thresholded metrics."""
-    out = {"auroc": auroc(labels, scores), "auprc": auprc(labels, scores)}
+    """The per-cell metric dict: AUROC, AUPRC, the oracle F1 bound and, given a threshold,
+    the thresholded metrics."""
+    out = {
+        "auroc": auroc(labels, scores),
+        "auprc": auprc(labels, scores),
+        "oracle_f1": best_f1(labels, scores)[0],
+    }
     if threshold is not None:
         out.update(asdict(at_threshold(labels, scores, threshold)))
         out["threshold"] = float(threshold)

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,26 +20,17 @@ from rich.table import Table
 from bench.cell import Cell, CellResult, run_cell
 from bench.config import RunConfig, parse_overrides
 from bench.data import Dataset, Split
+from bench.device import resolve_device
 from bench.errors import BenchError
 from bench.figures import FigureWorker
 from bench.method import Env
 from bench.protocols import ProtocolOptions, make_split, protocol_info, protocol_units
 from bench.registry import DATASETS, METHODS, load_plugins
 from bench.tracking import KIND_CELL, KIND_SWEEP, Tracker, default_uri, scores_csv
+from bench.tune import load_best
 
 EPOCH_LINE_EVERY_S = 30
 NEED_WORDS = {"anomaly_labels": "anomaly labels", "class_labels": "class labels"}
-
-
-def resolve_device(choice: str) -> str:
-    """``auto`` picks CUDA when present; asking for CUDA without one is a user error."""
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchError("--device cuda was asked for, but torch sees no CUDA device")
-    if choice != "cpu" and not choice.startswith("cuda"):
-        raise BenchError(f"--device takes auto, cpu or cuda[:N], not {choice!r}")
-    return choice
 
 
 @dataclass
@@ -57,9 +47,23 @@ class SweepReport:
         return 1 if self.failed else 0
 
 
+def method_settings(cfg: RunConfig) -> tuple[dict[str, dict], dict[str, dict], dict[str, str]]:
+    """(explicit --set overrides, all hyperparameter changes incl. tuned ones, study per tuned method)."""
+    explicit = parse_overrides(cfg.overrides)
+    combined: dict[str, dict] = {}
+    tuned_from: dict[str, str] = {}
+    for spec in cfg.params_from:
+        best = load_best(spec, Path(cfg.results))
+        combined.setdefault(best.method, {}).update(best.params)
+        tuned_from[best.method] = best.study
+    for name, params in explicit.items():
+        combined.setdefault(name, {}).update(params)
+    return explicit, combined, tuned_from
+
+
 def method_names(cfg: RunConfig) -> list[str]:
     names = METHODS.names() if cfg.methods == ("all",) else list(cfg.methods)
-    overrides = parse_overrides(cfg.overrides)
+    _, overrides, _ = method_settings(cfg)
     for name in names:
         _, cls = METHODS.get(name)  # unknown names fail here, before any work
         try:
@@ -67,7 +71,7 @@ def method_names(cfg: RunConfig) -> list[str]:
         except TypeError as exc:
             raise BenchError(f"--set for {name}: {exc}") from None
     for name in set(overrides) - set(names):
-        raise BenchError(f"--set names method {name!r}, which this sweep does not run")
+        raise BenchError(f"--set or --params-from names method {name!r}, which this sweep does not run")
     return names
 
 
@@ -98,6 +102,10 @@ def _cell_tags(cell: Cell, sweep_id: str, device: str, result: CellResult) -> di
         "device": device,
         "threshold_source": result.threshold_source,
     }
+    if result.tuned is not None:
+        tags["tuned_threshold_source"] = result.tuned.source
+    if cell.tuned_from:
+        tags["bench.tuned_from"] = cell.tuned_from
     if not result.ok:
         tags["bench.error"] = result.error
     return tags
@@ -115,6 +123,8 @@ def _log_cell(
     params = {**cell.params, **split.sizes(), "contamination": cell.options.contamination}
     if cell.protocol == "supervised":
         params["anomaly_ratio"] = cell.options.anomaly_ratio
+    if result.tuned is not None:
+        params.update({f"tuned.{k}": v for k, v in result.tuned.params.items()})
     tags = _cell_tags(cell, sweep_id, device, result)
     if not result.ok:
         tracker.log_run(
@@ -170,7 +180,7 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
     load_plugins()
     started = time.perf_counter()
     methods = method_names(cfg)
-    overrides = parse_overrides(cfg.overrides)
+    explicit, overrides, tuned_from = method_settings(cfg)
     for name in cfg.protocols:
         protocol_info(name)
     sources = {name: DATASETS.get(name)[1] for name in cfg.datasets}
@@ -242,13 +252,25 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
                         report.na.append((name, p, reason))
                     continue
                 method = cls(**overrides.get(name, {}))
-                cell = Cell(name, method.get_params(), d, p, k, s, opts, overrides.get(name, {}))
+                cell = Cell(
+                    name,
+                    method.get_params(),
+                    d,
+                    p,
+                    k,
+                    s,
+                    opts,
+                    explicit.get(name, {}),
+                    threshold=cfg.threshold,
+                    tuned_from=tuned_from.get(name),
+                )
                 if cell.key in done:
                     report.skipped += 1
                     continue
                 split = split or make_split(datasets[d], p, k, s, opts)
                 progress.update(cells_task, description=cell.label)
-                result = run_cell(method, info.needs, split, Env(device=device, seed=s, on_epoch=on_epoch))
+                env = Env(device=device, seed=s, on_epoch=on_epoch)
+                result = run_cell(method, info.needs, split, env, cfg.threshold)
                 progress.update(epoch_task, visible=False)
                 _log_cell(tracker, figures, cell, split, result, report.sweep_id, device)
                 figures.drain(wait=False)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from bench.errors import TrackingError
 
-KIND_CELL, KIND_SWEEP = "cell", "sweep"
+KIND_CELL, KIND_SWEEP, KIND_TUNE, KIND_TRIAL = "cell", "sweep", "tune", "trial"
 MAX_PARAM = 6000
 
 
@@ -51,6 +51,7 @@ class Tracker:
     """An MLflow experiment that holds a benchmark's cell runs and sweep runs."""
 
     def __init__(self, uri: str, experiment: str, artifact_root: Path | None = None) -> None:
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         logging.getLogger("mlflow").setLevel(logging.ERROR)
         logging.getLogger("alembic").setLevel(logging.WARNING)
         warnings.filterwarnings("ignore", module="mlflow")
@@ -61,6 +62,7 @@ class Tracker:
         if uri.startswith("sqlite:///"):
             Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.uri = uri
+        self.experiment_name = experiment
         self.client = MlflowClient(tracking_uri=uri)
         try:
             with _quiet_probe():
@@ -120,7 +122,46 @@ class Tracker:
             self.client.log_artifact(run_id, path)
         self.client.set_terminated(run_id, status=status)
 
+    def finish_tune(
+        self, run_id: str, best: dict[str, Any], metrics: dict[str, float], files: dict[str, str]
+    ) -> None:
+        """Record a study's best result on its tune run and mark it FINISHED (again, after a resume).
+
+        The best parameters go into tags ``best.NAME``: a resumed study may change
+        them, and MLflow params cannot change once logged.
+        """
+        from mlflow.entities import Metric, RunTag
+        from mlflow.utils.time import get_current_time_millis
+
+        now = get_current_time_millis()
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+            tags=[RunTag(f"best.{k}", _param_value(v)) for k, v in best.items()],
+        )
+        for path in files.values():
+            self.client.log_artifact(run_id, path)
+        self.client.set_terminated(run_id, status="FINISHED")
+
     # ---- reading -------------------------------------------------------------
+
+    def find_run(self, kind: str, tag: str | None = None, value: str = "") -> str | None:
+        """The newest run of ``kind`` (whose ``tag`` equals ``value``, if given), if any."""
+        query = f"tags.`bench.kind` = '{kind}'" + (f" and tags.`{tag}` = '{value}'" if tag else "")
+        runs = self._runs(query)
+        return max(runs, key=lambda r: r.info.start_time).info.run_id if runs else None
+
+    def cell_scores(self, run_id: str, scratch: Path) -> pd.DataFrame:
+        """The ``scores.csv`` a cell run logged (index, source, anomaly, class, score)."""
+        path = self.client.download_artifacts(run_id, "scores.csv", str(scratch))
+        return pd.read_csv(path)
+
+    def attach(self, run_id: str, files: list[Path], tables: dict[str, pd.DataFrame], folder: str) -> None:
+        """Add files (under ``folder``) and MLflow table artifacts to an existing run."""
+        for path in files:
+            self.client.log_artifact(run_id, str(path), folder)
+        for name, table in tables.items():
+            self.client.log_table(run_id, data=table, artifact_file=f"{folder}/{name}")
 
     def _runs(self, filter_string: str) -> list[Any]:
         runs, token = [], None

@@ -13,20 +13,25 @@ Combined score (the report thresholds both signals with one shared value, so
 they must live on one scale): each signal is standardised with the mean and
 std it has on the training images, the density enters as its negative log,
 and score = ``mix`` * z(MSE) + (1 - ``mix``) * z(-log KDE). ``mix`` and
-``bandwidth`` are tunable.
+the bandwidth are tunable: ``mix`` after fit with the threshold
+(``score_space``), both by ``bench tune`` (``search_space``).
 
 Threshold: the report's rule, chosen on the validation split (normal and
 anomalous images): the value that classifies the most validation images
 correctly, shared by both signals through the combined score.
 
-Choices the report leaves open: the bandwidth (default: the median distance
-between training codes, the median heuristic); the KDE reference set (at most
-``kde_reference`` training codes drawn with the run's seed, to bound cost);
+Choices the report leaves open: the bandwidth (``bandwidth_scale`` times the
+median distance between training codes, the median heuristic; default scale
+1); the KDE reference set (at most ``kde_reference`` training codes drawn with
+the run's seed, to bound cost);
 early stopping holds out 10% of the training images and restores the best
 epoch's weights; channel widths 32 and 64 before the 64-d code.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -37,6 +42,7 @@ from bench.data import TrainData
 from bench.deep import Batch, DeepMethod
 from bench.nets import check_square, conv_autoencoder
 from bench.registry import register_method
+from bench.space import Float, Int, Space
 from bench.thresholds import max_accuracy_threshold
 
 
@@ -52,6 +58,16 @@ class ConvAE(nn.Module):
 
 @register_method("ae-kde", family="autoencoder", paper="seed 003 baseline 1")
 class KdeAE(DeepMethod):
+    search_space: ClassVar[Space] = {
+        "latent_dim": Int(16, 128, log=True),
+        "lr": Float(1e-5, 1e-3, log=True),
+        "weight_decay": Float(1e-7, 1e-3, log=True),
+        "batch_size": Int(64, 512, log=True),
+        "mix": Float(0.0, 1.0),
+        "bandwidth_scale": Float(0.05, 20.0, log=True),
+    }
+    score_space: ClassVar[Space] = {"mix": Float(0.0, 1.0)}
+
     def __init__(
         self,
         *,
@@ -62,7 +78,7 @@ class KdeAE(DeepMethod):
         lr: float = 1e-4,
         weight_decay: float = 1e-5,
         mix: float = 0.5,
-        bandwidth: float | None = None,
+        bandwidth_scale: float = 1.0,
         kde_reference: int = 5000,
     ) -> None:
         self.latent_dim = latent_dim
@@ -72,7 +88,7 @@ class KdeAE(DeepMethod):
         self.lr = lr
         self.weight_decay = weight_decay
         self.mix = mix
-        self.bandwidth = bandwidth
+        self.bandwidth_scale = bandwidth_scale
         self.kde_reference = kde_reference
 
     def build_model(self, image_shape: tuple[int, ...]) -> nn.Module:
@@ -102,21 +118,28 @@ class KdeAE(DeepMethod):
         gen = torch.Generator().manual_seed(self.seed_)
         pick = torch.randperm(len(codes), generator=gen)[: self.kde_reference].to(self.device_)
         self.reference_ = codes[pick]
-        if self.bandwidth is None:
-            sample = self.reference_[:1000]
-            d = torch.pdist(sample)
-            self.bandwidth_ = float(d.median()) if len(d) else 1.0
-        else:
-            self.bandwidth_ = float(self.bandwidth)
-        self.bandwidth_ = max(self.bandwidth_, 1e-6)
+        d = torch.pdist(self.reference_[:1000])
+        self.bandwidth_ = max(self.bandwidth_scale * (float(d.median()) if len(d) else 1.0), 1e-6)
         nll = torch.cat([self._neg_log_kde(codes[i : i + 2048]) for i in range(0, len(codes), 2048)])
         self.stats_ = [(float(v.mean()), float(v.std()) + 1e-12) for v in (mse, nll)]
 
     def evaluating_forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Both standardised signals, shape (n, 2); ``scorer`` mixes them."""
         mse, z = self._signals(x)
         nll = self._neg_log_kde(z)
         (m0, s0), (m1, s1) = self.stats_
-        return self.mix * (mse - m0) / s0 + (1 - self.mix) * (nll - m1) / s1
+        return torch.stack([(mse - m0) / s0, (nll - m1) / s1], dim=1)
+
+    def scorer(self, x: np.ndarray) -> Callable[..., np.ndarray]:
+        parts = super().score(x)
+
+        def mixed(mix: float = self.mix) -> np.ndarray:
+            return mix * parts[:, 0] + (1 - mix) * parts[:, 1]
+
+        return mixed
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return self.scorer(x)()
 
     def calibrate(self, x: np.ndarray, anomaly: np.ndarray) -> None:
         self.threshold_ = max_accuracy_threshold(self.score(x), anomaly)

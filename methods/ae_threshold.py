@@ -15,6 +15,7 @@ epoch; PyTorch's default initialisation.
 from __future__ import annotations
 
 import itertools
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -23,6 +24,7 @@ from bench.data import TrainData
 from bench.deep import Batch, DeepMethod
 from bench.method import mean_plus_k_std
 from bench.registry import register_method
+from bench.space import Choice, Float, Int, Space
 
 
 def _dense(sizes: list[int]) -> list[nn.Module]:
@@ -34,6 +36,13 @@ def _dense(sizes: list[int]) -> list[nn.Module]:
 
 @register_method("ae-threshold", family="autoencoder", paper="seed 001")
 class ThresholdAE(DeepMethod):
+    search_space: ClassVar[Space] = {
+        "hidden": Choice(((32, 16, 16), (64, 32, 16), (128, 64, 32), (256, 64, 16), (64, 32))),
+        "lr": Float(1e-4, 3e-2, log=True),
+        "weight_decay": Float(1e-6, 1e-1, log=True),
+        "batch_size": Int(16, 256, log=True),
+    }
+
     def __init__(
         self,
         *,

@@ -16,6 +16,8 @@ the best epoch's weights are restored.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -24,6 +26,7 @@ from bench.data import TrainData
 from bench.deep import Batch, DeepMethod
 from bench.method import Env
 from bench.registry import ANOMALY_LABELS, register_method
+from bench.space import Choice, Float, Int, Space
 
 
 class SmallCNN(nn.Module):
@@ -47,6 +50,13 @@ class SmallCNN(nn.Module):
 
 @register_method("cnn-weighted", needs={ANOMALY_LABELS}, family="classifier", paper="seed 002")
 class WeightedCNN(DeepMethod):
+    search_space: ClassVar[Space] = {
+        "filters": Choice(((16, 32), (32, 64), (64, 128))),
+        "dropout": Float(0.0, 0.5),
+        "lr": Float(1e-4, 1e-2, log=True),
+        "batch_size": Int(16, 256, log=True),
+    }
+
     def __init__(
         self,
         *,

@@ -36,6 +36,8 @@ augmentation or resizing (as in the seed).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
 from torch import nn
@@ -43,6 +45,7 @@ from torch import nn
 from bench.deep import Batch, DeepMethod
 from bench.nets import check_square, conv_autoencoder, down_size
 from bench.registry import ANOMALY_LABELS, register_method
+from bench.space import Float, Space
 from bench.thresholds import midpoint_threshold
 
 
@@ -85,6 +88,14 @@ def score_of(d: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 @register_method("gan-abc", needs={ANOMALY_LABELS}, family="gan", paper="seed 003 SOTA; Kim et al. 2020")
 class GanABC(DeepMethod):
+    search_space: ClassVar[Space] = {
+        "lr": Float(1e-5, 1e-3, log=True),
+        "w_patch": Float(0.1, 10.0, log=True),
+        "w_latent": Float(0.1, 10.0, log=True),
+        "w_adv": Float(0.1, 10.0, log=True),
+        "w_abc": Float(0.1, 10.0, log=True),
+    }
+
     def __init__(
         self,
         *,

@@ -21,20 +21,31 @@ from bench.data import TrainData
 from bench.errors import UnknownNameError
 from bench.method import Env, Method, flatten
 from bench.registry import METHODS, MethodInfo
+from bench.space import Choice, Float, Int, Space
 
-# name -> (module, class, overrides of PyOD's defaults)
-ALIASES: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "pyod-iforest": ("pyod.models.iforest", "IForest", {}),
-    "pyod-ecod": ("pyod.models.ecod", "ECOD", {}),
-    "pyod-knn": ("pyod.models.knn", "KNN", {}),
-    "pyod-pca": ("pyod.models.pca", "PCA", {}),
-    "pyod-ocsvm": ("pyod.models.ocsvm", "OCSVM", {}),
-    "pyod-lof": ("pyod.models.lof", "LOF", {}),
-    "pyod-hbos": ("pyod.models.hbos", "HBOS", {}),
-    "pyod-copod": ("pyod.models.copod", "COPOD", {}),
-    "pyod-ae": ("pyod.models.auto_encoder", "AutoEncoder", {}),
-    "pyod-vae": ("pyod.models.vae", "VAE", {}),
-    "pyod-deepsvdd": ("pyod.models.deep_svdd", "DeepSVDD", {}),
+# name -> (module, class, overrides of PyOD's defaults, search space for `bench tune`)
+ALIASES: dict[str, tuple[str, str, dict[str, Any], Space]] = {
+    "pyod-iforest": (
+        "pyod.models.iforest",
+        "IForest",
+        {},
+        {"n_estimators": Int(50, 500, log=True), "max_features": Float(0.1, 1.0)},
+    ),
+    "pyod-ecod": ("pyod.models.ecod", "ECOD", {}, {}),
+    "pyod-knn": (
+        "pyod.models.knn",
+        "KNN",
+        {},
+        {"n_neighbors": Int(1, 50, log=True), "method": Choice(("largest", "mean", "median"))},
+    ),
+    "pyod-pca": ("pyod.models.pca", "PCA", {}, {"n_components": Float(0.5, 0.99)}),
+    "pyod-ocsvm": ("pyod.models.ocsvm", "OCSVM", {}, {"nu": Float(0.01, 0.5, log=True)}),
+    "pyod-lof": ("pyod.models.lof", "LOF", {}, {"n_neighbors": Int(5, 100, log=True)}),
+    "pyod-hbos": ("pyod.models.hbos", "HBOS", {}, {"n_bins": Int(5, 100, log=True)}),
+    "pyod-copod": ("pyod.models.copod", "COPOD", {}, {}),
+    "pyod-ae": ("pyod.models.auto_encoder", "AutoEncoder", {}, {}),
+    "pyod-vae": ("pyod.models.vae", "VAE", {}, {}),
+    "pyod-deepsvdd": ("pyod.models.deep_svdd", "DeepSVDD", {}, {}),
 }
 
 # Arguments the harness sets itself: never hyperparameters.
@@ -98,11 +109,12 @@ class PyODMethod(Method):
         return float(self.detector_.threshold_)
 
 
-def _adapter(name: str, module: str, class_name: str, overrides: dict[str, Any]) -> type:
+def _adapter(name: str, module: str, class_name: str, overrides: dict[str, Any], space: Space) -> type:
     attrs = {
         "module": module,
         "class_name": class_name,
         "overrides": overrides,
+        "search_space": space,
         "__doc__": f"PyOD {class_name}.",
     }
     return type(f"PyOD_{class_name}", (PyODMethod,), attrs)
@@ -125,9 +137,11 @@ def _find_detector(class_name: str) -> str:
 def _resolve(class_name: str) -> tuple[MethodInfo, type]:
     name = f"pyod:{class_name}"
     info = MethodInfo(name=name, family="pyod", paper="PyOD")
-    return info, _adapter(name, _find_detector(class_name), class_name, {})
+    return info, _adapter(name, _find_detector(class_name), class_name, {}, {})
 
 
-for _name, (_module, _cls, _over) in ALIASES.items():
-    METHODS.add(MethodInfo(name=_name, family="pyod", paper="PyOD"), _adapter(_name, _module, _cls, _over))
+for _name, (_module, _cls, _over, _space) in ALIASES.items():
+    METHODS.add(
+        MethodInfo(name=_name, family="pyod", paper="PyOD"), _adapter(_name, _module, _cls, _over, _space)
+    )
 METHODS.add_family("pyod", "pyod:<ClassName> (any PyOD detector)", _resolve)

@@ -25,6 +25,8 @@ holds out 10% of the training images.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -34,6 +36,7 @@ from bench.deep import Batch, DeepMethod, Plan
 from bench.method import mean_plus_k_std
 from bench.nets import check_square, dense, down_size, up_padding
 from bench.registry import register_method
+from bench.space import Float, Int, Space
 
 ARCHS = ("dense", "conv")
 
@@ -79,6 +82,14 @@ class ConvVAE(nn.Module):
 
 @register_method("vae-elbo", family="autoencoder", paper="seed 000; seed 003 baseline 2")
 class ElboVAE(DeepMethod):
+    search_space: ClassVar[Space] = {
+        "latent_dim": Int(4, 64, log=True),
+        "hidden": Int(64, 1024, log=True),
+        "lr": Float(1e-4, 1e-2, log=True),
+        "batch_size": Int(32, 512, log=True),
+        "weight_decay": Float(1e-8, 1e-3, log=True),
+    }
+
     def __init__(
         self,
         *,

@@ -1,0 +1,79 @@
+"""``bench leaderboard``: tables, statistics and figures from an experiment's cell runs.
+
+Everything is written under ``results/`` and attached to the experiment's
+newest sweep run in MLflow (folder ``leaderboard/``, the table also as an
+MLflow table artifact that the UI shows), so the UI and the files agree.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench import leaderboard, plots, stats
+from bench.errors import BenchError
+from bench.tracking import KIND_SWEEP, Tracker
+
+
+def build_report(tracker: Tracker, results: Path, roc_curves: bool = True) -> tuple[pd.DataFrame, list[Path]]:
+    """Write the leaderboard tables and figures; return the board and every file written."""
+    cells = leaderboard.latest_per_cell(tracker.cell_table())
+    board = leaderboard.leaderboard(cells, [tuple(n) for n in tracker.sweep_notes()])
+    if board.empty:
+        raise BenchError(f"experiment {tracker.experiment_name!r} has no finished cells yet")
+    tests = leaderboard.friedman_by_protocol(cells)
+    paths = leaderboard.write(board, cells, results, tests)
+    figures = results / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    paths += _save(figures, _figures(cells, tests))
+    if roc_curves:
+        paths += _save(figures, _roc_overlays(tracker, cells))
+    sweep = tracker.find_run(KIND_SWEEP)
+    if sweep is not None:
+        table = board.assign(**{c: board[c].astype(str) for c in board.columns if board[c].dtype == object})
+        tracker.attach(sweep, paths, {"leaderboard.json": table}, "leaderboard")
+    return board, paths
+
+
+def _figures(cells: pd.DataFrame, tests: dict[str, stats.Friedman]) -> dict[str, object]:
+    out = {}
+    for (dataset, protocol), group in cells.groupby(["dataset", "protocol"]):
+        table = stats.blocks(group).droplevel("dataset").T
+        out[f"heatmap_{dataset}_{protocol}.png"] = plots.heatmap_figure(
+            table, f"AUROC, {dataset} {protocol} (mean over seeds)"
+        )
+    for protocol, t in tests.items():
+        out[f"cd_{protocol}.png"] = plots.cd_figure(t.ranks, t.nemenyi, t.critical_difference, protocol)
+    return out
+
+
+def _roc_overlays(tracker: Tracker, cells: pd.DataFrame) -> dict[str, object]:
+    """Per (dataset, protocol, class): every method's ROC curve on its lowest seed."""
+    out = {}
+    cells = cells.assign(cls=cells["class"].astype(int), seed_n=cells["seed"].astype(int))
+    with tempfile.TemporaryDirectory() as scratch:
+        for (dataset, protocol, cls), group in cells.groupby(["dataset", "protocol", "cls"]):
+            curves = {}
+            for method, runs in group.groupby("method"):
+                run_id = runs.sort_values("seed_n")["run_id"].iloc[0]
+                try:
+                    scores = tracker.cell_scores(run_id, Path(scratch))
+                except Exception:  # a run without scores.csv (older store): leave it out of the overlay
+                    continue
+                curves[method] = (scores["anomaly"].to_numpy(), scores["score"].to_numpy(np.float64))
+            if curves:
+                title = f"ROC, {dataset} {protocol} class {cls} (lowest seed)"
+                out[f"roc_{dataset}_{protocol}_class{cls}.png"] = plots.roc_overlay_figure(curves, title)
+    return out
+
+
+def _save(folder: Path, figures: dict[str, object]) -> list[Path]:
+    paths = []
+    for name, fig in figures.items():
+        path = folder / name
+        fig.savefig(path)
+        paths.append(path)
+    return paths

@@ -150,27 +150,21 @@ def _log_cell(
 
 
 def _summary_table(report: SweepReport) -> Table:
+    tuned = any("tuned_f1" in metrics for _, metrics in report.ok)
+    columns = {"auroc": "AUROC", "auprc": "AUPRC", "f1": "F1"}
+    if tuned:
+        columns["tuned_f1"] = "tuned F1"
+    columns["fit_seconds"] = "fit s"
     table = Table(title=f"sweep {report.sweep_id}: mean test metrics of the cells run now")
-    for col in ("method", "dataset", "protocol", "cells", "AUROC", "AUPRC", "F1", "fit s"):
+    for col in ("method", "dataset", "protocol", "cells", *columns.values()):
         table.add_column(col, justify="left" if col in ("method", "dataset", "protocol") else "right")
     groups: dict[tuple[str, str, str], list[dict[str, float]]] = {}
     for cell, metrics in report.ok:
         groups.setdefault((cell.label_name, cell.dataset, cell.protocol), []).append(metrics)
     for (m, d, p), rows in sorted(groups.items(), key=lambda kv: -np.mean([r["auroc"] for r in kv[1]])):
-        mean = {
-            k: float(np.nanmean([r.get(k, np.nan) for r in rows]))
-            for k in ("auroc", "auprc", "f1", "fit_seconds")
-        }
-        table.add_row(
-            escape(m),
-            d,
-            p,
-            str(len(rows)),
-            f"{mean['auroc']:.3f}",
-            f"{mean['auprc']:.3f}",
-            f"{mean['f1']:.3f}",
-            f"{mean['fit_seconds']:.2f}",
-        )
+        means = {k: float(np.nanmean([r.get(k, np.nan) for r in rows])) for k in columns}
+        shown = [f"{v:.2f}" if k == "fit_seconds" else f"{v:.3f}" for k, v in means.items()]
+        table.add_row(escape(m), d, p, str(len(rows)), *shown)
     return table
 
 

@@ -4,15 +4,20 @@ Drawing and encoding two PNGs took about half of a cell's time on digits; on
 two cores a worker process overlaps it with the next fit. A cell's MLflow run
 is created at once but terminated as FINISHED only after its figures are
 uploaded, so a sweep killed meanwhile leaves it RUNNING, which resume treats
-as not done.
+as not done. The worker exits when the sweep process dies; if the worker dies,
+the sweep starts another and draws the lost job itself.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import shutil
 import tempfile
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +26,23 @@ from bench import plots
 from bench.tracking import Tracker
 
 
+def exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """In the worker: exit once the sweep process is gone (a SIGKILLed sweep cannot stop it)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 class FigureWorker:
     def __init__(self, tracker: Tracker, scratch: Path) -> None:
         self.tracker = tracker
         self.scratch = scratch
         self.pool: ProcessPoolExecutor | None = None
-        self.pending: list[tuple[str, Future, Path]] = []
+        self.pending: list[tuple[str, Future, Path, tuple]] = []
 
     def submit(
         self,
@@ -37,23 +53,38 @@ class FigureWorker:
         auroc: float,
         threshold: float | None,
     ) -> None:
-        if self.pool is None:  # spawn: no fork of a process that holds torch threads
-            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         folder = Path(tempfile.mkdtemp(dir=self.scratch))
-        future = self.pool.submit(
-            plots.render_cell_figures, labels, scores, title, auroc, threshold, str(folder)
-        )
-        self.pending.append((run_id, future, folder))
+        args = (labels, scores, title, auroc, threshold, str(folder))
+        try:
+            future = self._pool().submit(plots.render_cell_figures, *args)
+        except BrokenProcessPool:  # the worker died (killed from outside): start another
+            self.pool = None
+            future = self._pool().submit(plots.render_cell_figures, *args)
+        self.pending.append((run_id, future, folder, args))
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self.pool is None:  # spawn: no fork of a process that holds torch threads
+            self.pool = ProcessPoolExecutor(
+                1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )
+        return self.pool
 
     def drain(self, wait: bool) -> None:
         """Finish the runs whose figures are ready (all of them when ``wait``)."""
         still = []
-        for run_id, future, folder in self.pending:
+        for run_id, future, folder, args in self.pending:
             if wait or future.done():
-                self.tracker.finish_run(run_id, future.result())
+                try:
+                    files = future.result()
+                except BrokenProcessPool:  # the worker died with this job: draw it here instead
+                    files = plots.render_cell_figures(*args)
+                self.tracker.finish_run(run_id, files)
                 shutil.rmtree(folder, ignore_errors=True)
             else:
-                still.append((run_id, future, folder))
+                still.append((run_id, future, folder, args))
         self.pending = still
 
     def close(self) -> None:

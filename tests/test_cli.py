@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -123,10 +124,14 @@ def test_interrupted_sweep_resumes_without_duplicates(tmp_path):
             except sqlite3.OperationalError:
                 continue
             if finished >= 5:
+                workers = psutil.Process(proc.pid).children(recursive=True)
                 proc.send_signal(signal.SIGKILL)
                 break
     proc.wait()
     assert 5 <= finished < 20, "the sweep was not interrupted mid-way"
+    assert workers, "the figure worker should have been running"
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, "the sweep's worker processes outlived it"
     first = len(cell_runs(tmp_path / "out"))
     res = run_cli(*args, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
@@ -134,6 +139,32 @@ def test_interrupted_sweep_resumes_without_duplicates(tmp_path):
     runs = cell_runs(tmp_path / "out")
     keys = [r.data.tags["cell_key"] for r in runs]
     assert len(keys) == 20 and len(set(keys)) == 20
+
+
+def test_sweep_survives_its_figure_worker_being_killed(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", "--methods", "ae-threshold,pyod-pca", "--classes", "0,1,2",
+         "--results", "out"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    killed = 0
+    deadline = time.time() + 120
+    while killed < 2 and proc.poll() is None and time.time() < deadline:
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            child.kill()
+            killed += 1
+        time.sleep(0.05)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert killed >= 1
+    client = client_for(tmp_path / "out")
+    runs = cell_runs(tmp_path / "out")
+    assert len(runs) == 6
+    for run in runs:
+        names = {f.path for f in client.list_artifacts(run.info.run_id)}
+        assert {"roc.png", "score_histogram.png", "scores.csv"} <= names
 
 
 def test_failing_methods_are_isolated_and_reported(tmp_path):

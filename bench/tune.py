@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,12 +113,14 @@ def _storage(url: str) -> Any:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith(("sqlite", "postgresql", "mysql")):
-        return optuna.storages.RDBStorage(
-            url,
-            heartbeat_interval=HEARTBEAT_S,
-            grace_period=3 * HEARTBEAT_S,
-            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1),
-        )
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and the way to resume
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=3 * HEARTBEAT_S,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
+            )
     if url.endswith((".log", ".journal")):
         from optuna.storages.journal import JournalFileBackend
 
@@ -194,6 +197,12 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
         metrics={},
         terminate=False,
     )
+    done = len(study.get_trials(deepcopy=False, states=counted))
+    console.print(
+        f"bench tune {name}: {cfg.method} on {cfg.dataset} {cfg.protocol} classes "
+        f"{','.join(map(str, classes))}, {done} of {cfg.trials} trials done; storage {storage_url}"
+    )
+
     if "default_val_auroc" not in study.user_attrs:  # the baseline tuning must beat, measured once
         started = time.perf_counter()
         values = [
@@ -206,11 +215,6 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
             markup=False,
         )
     default_value = float(study.user_attrs["default_val_auroc"])
-    done = len(study.get_trials(deepcopy=False, states=counted))
-    console.print(
-        f"bench tune {name}: {cfg.method} on {cfg.dataset} {cfg.protocol} classes "
-        f"{','.join(map(str, classes))}, {done} of {cfg.trials} trials done; storage {storage_url}"
-    )
 
     def objective(trial: optuna.Trial) -> float:
         params = {**fixed_params, **suggest_all(trial, space)}

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from bench.config import variant_label
@@ -17,6 +18,7 @@ from bench.cost import PeakMemory, Stopwatch
 from bench.data import Split, TrainData
 from bench.method import Env, Method
 from bench.metrics import detection_metrics
+from bench.openset import classify as classify_open_set
 from bench.protocols import ProtocolOptions
 from bench.registry import ANOMALY_LABELS, CLASS_LABELS
 from bench.thresholds import TunedThreshold, tune_threshold
@@ -55,6 +57,7 @@ class Cell:
             "contamination": self.options.contamination if self.protocol == "one-class" else None,
             "anomaly_ratio": self.options.anomaly_ratio if self.protocol == "supervised" else None,
             "known_classes": self.options.known_classes if self.protocol == "open-set" else None,
+            **({"labels": self.options.labels, "padded": True} if self.protocol == "open-set" else {}),
             **({"threshold": self.threshold} if self.threshold != "own" else {}),
         }
 
@@ -76,6 +79,7 @@ class CellResult:
     threshold: float | None = None
     threshold_source: str = "none"
     tuned: TunedThreshold | None = None
+    report: pd.DataFrame | None = None  # open-set: per-class report of known classes + "unknown"
     error: str = ""
     detail: str = ""
 
@@ -100,13 +104,20 @@ def check_scores(scores: Any, n: int) -> np.ndarray:
 
 
 def run_cell(
-    method: Method, needs: frozenset[str], split: Split, env: Env, threshold_mode: str = "own"
+    method: Method,
+    needs: frozenset[str],
+    split: Split,
+    env: Env,
+    threshold_mode: str = "own",
+    classify: bool = False,
 ) -> CellResult:
     """Fit on train, score test, compute metrics; any exception becomes a failed result.
 
     With ``threshold_mode="tuned"`` a second threshold (and the method's score
     parameters) is chosen from the validation split alone, before any test
-    score exists, and reported as the ``tuned_*`` metrics.
+    score exists, and reported as the ``tuned_*`` metrics. With ``classify``
+    (open-set protocols) a head is trained on the method's encoder features of
+    the labeled validation images and the classification metrics are added.
     """
     train = TrainData(
         x=split.train.x,
@@ -133,6 +144,7 @@ def run_cell(
                 tuned_scores = check_scores(method.scorer(split.test.x)(**tuned.params), len(split.test))
             else:
                 tuned_scores = scores
+            answer = classify_open_set(method, split, scores, threshold, env) if classify else None
     except Exception as exc:  # isolate the cell: report it, keep the sweep going
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         return CellResult(ok=False, error=reason[:500], detail=traceback.format_exc())
@@ -141,6 +153,10 @@ def run_cell(
         at = detection_metrics(split.test.anomaly, tuned_scores, tuned.threshold)
         metrics.update({f"tuned_{k}": at[k] for k in ("f1", "precision", "recall", "accuracy", "threshold")})
         metrics.update(tuned_val_f1=tuned.val_f1, tune_seconds=tune_time.seconds)
+    report = None
+    if answer is not None:
+        metrics.update(answer[0])
+        report = answer[1]
     metrics.update(method.fit_metrics())
     metrics.update(
         fit_seconds=fit_time.seconds,
@@ -150,7 +166,13 @@ def run_cell(
     )
     source = "none" if threshold is None else ("val-tuned" if method.calibrates() else "method-rule")
     return CellResult(
-        ok=True, metrics=metrics, scores=scores, threshold=threshold, threshold_source=source, tuned=tuned
+        ok=True,
+        metrics=metrics,
+        scores=scores,
+        threshold=threshold,
+        threshold_source=source,
+        tuned=tuned,
+        report=report,
     )
 
 

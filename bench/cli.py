@@ -88,6 +88,12 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="open-set: comma list of the known classes (default: the first half, 0-4 for 10 classes)",
     )
+    run.add_argument(
+        "--labels",
+        type=int,
+        default=2000,
+        help="open-set: labeled images for the classifier, evenly over known classes (default: 2000)",
+    )
     run.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
     run.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
     run.add_argument(
@@ -165,6 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         contamination=args.contamination,
         anomaly_ratio=args.anomaly_ratio,
         known_classes=parse_classes(args.known) if args.known else None,
+        labels=args.labels,
         results=args.results,
         tracking_uri=args.tracking_uri,
         experiment=args.experiment,

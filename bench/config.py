@@ -21,6 +21,7 @@ class RunConfig:
     contamination: float = 0.0
     anomaly_ratio: float = 0.078
     known_classes: tuple[int, ...] | None = None
+    labels: int = 2000
     results: str = "results"
     tracking_uri: str | None = None
     experiment: str = "bench"

@@ -10,6 +10,7 @@ by indexing tensors already there: no DataLoader, no per-sample Python work.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +79,10 @@ class DeepMethod(Method):
     def evaluating_forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Anomaly scores ``(n,)`` of a batch of images, higher = more anomalous."""
         raise NotImplementedError
+
+    def encoding_forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+        """Encoder features ``(n, d)`` of a batch, for methods with an encoder; None otherwise."""
+        return None
 
     def training_plan(self) -> Plan:
         """Epochs, batch size and patience; by default the hyperparameters of those names."""
@@ -170,14 +175,19 @@ class DeepMethod(Method):
         return total / len(held)
 
     @torch.no_grad()
-    def score(self, x: np.ndarray) -> np.ndarray:
+    def _batched(self, forward: Callable[..., torch.Tensor | None], x: np.ndarray) -> np.ndarray | None:
         self._check_fitted("model_")
         xt = torch.as_tensor(x, dtype=torch.float32, device=self.device_)
-        out = [
-            self.evaluating_forward(self.model_, xt[i : i + SCORE_BATCH])
-            for i in range(0, len(xt), SCORE_BATCH)
-        ]
+        out = [forward(self.model_, xt[i : i + SCORE_BATCH]) for i in range(0, len(xt), SCORE_BATCH)]
+        if any(o is None for o in out):
+            return None
         return torch.cat(out).double().cpu().numpy() if out else np.zeros(0)
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return self._batched(self.evaluating_forward, x)
+
+    def features(self, x: np.ndarray) -> np.ndarray | None:
+        return self._batched(self.encoding_forward, x)
 
     def fit_metrics(self) -> dict[str, float]:
         return {"epochs_run": float(getattr(self, "epochs_run_", 0))}

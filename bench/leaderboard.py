@@ -17,6 +17,7 @@ import pandas as pd
 from bench import stats
 
 METRICS = ("auroc", "auprc", "f1", "tuned_f1", "oracle_f1")
+OPEN_SET_METRICS = ("class_accuracy", "class_macro_f1", "class_accuracy_accepted", "open_set_accuracy")
 KEYS = ["dataset", "protocol", "method"]
 
 
@@ -39,11 +40,12 @@ def leaderboard(cells: pd.DataFrame, na: list[tuple[str, str, str]] = ()) -> pd.
     cells = latest_per_cell(cells)
     if cells.empty:
         return pd.DataFrame(columns=["rank", *KEYS, "cells"])
+    metrics = [*METRICS, *(m for m in OPEN_SET_METRICS if m in cells)]
     for metric in METRICS:
         if metric not in cells:
             cells[metric] = np.nan
     agg = {"cells": ("cell_key", "size")}
-    for metric in METRICS:
+    for metric in metrics:
         agg[f"{metric}_mean"] = (metric, "mean")
         agg[f"{metric}_std"] = (
             metric,
@@ -115,7 +117,7 @@ def friedman_markdown(tests: dict[str, stats.Friedman]) -> str:
         lines.append(
             f"Friedman test, {protocol}: {len(t.ranks)} methods over {t.n_blocks} complete (dataset, class) "
             f"blocks, chi2 = {t.statistic:.2f}, p = {t.p_value:.2g}; Nemenyi critical difference "
-            f"(alpha 0.05) = {t.critical_difference:.2f} mean ranks.\n"
+            f"(alpha 0.05) = {t.critical_difference:.2f} mean ranks.\n\n"
         )
         lines.append("| method | mean rank |\n|---|---|\n")
         lines += [f"| {m} | {r:.2f} |\n" for m, r in t.ranks.items()]
@@ -205,6 +207,25 @@ def to_markdown(board: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def open_set_markdown(board: pd.DataFrame) -> str:
+    """The classification side of open-set rows: known-class accuracy and macro-F1, and the
+    5 known + "unknown" accuracy, mean ± std over test sets and seeds."""
+    if "class_accuracy_mean" not in board or board["class_accuracy_mean"].isna().all():
+        return ""
+    header = ["dataset", "protocol", "method", "cells", "unknown AUROC", "unknown F1"]
+    names = {m: m.replace("_", " ") for m in OPEN_SET_METRICS}
+    present = [m for m in OPEN_SET_METRICS if f"{m}_mean" in board]
+    lines = [
+        "| " + " | ".join(header + [names[m] for m in present]) + " |",
+        "|" + "---|" * (6 + len(present)),
+    ]
+    for r in board.dropna(subset=["class_accuracy_mean"]).to_dict("records"):
+        cells = [r["dataset"], r["protocol"], r["method"], str(int(r["cells"]))]
+        cells += [_mean_std(r[f"{m}_mean"], r[f"{m}_std"]) for m in ("auroc", "f1", *present)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _mean_std(mean: float | None, std: float | None) -> str:
     if mean is None or pd.isna(mean):
         return ""
@@ -222,7 +243,12 @@ def write(
         results / f"leaderboard{s}"
         for s in (".md", ".csv", "_by_class.md", "_by_class.csv", "_by_class_std.csv")
     ]
-    paths[0].write_text(to_markdown(board) + ("\n" + friedman_markdown(tests) if tests else ""))
+    open_set = open_set_markdown(board)
+    paths[0].write_text(
+        to_markdown(board)
+        + ("\nOpen-set classification:\n\n" + open_set if open_set else "")
+        + ("\n" + friedman_markdown(tests) if tests else "")
+    )
     board.to_csv(paths[1], index=False)
     paths[2].write_text(by_class_markdown(mean, std))
     mean.to_csv(paths[3], index=False)

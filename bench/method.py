@@ -45,6 +45,7 @@ class Method:
 
     search_space: ClassVar[dict[str, Dim]] = {}
     score_space: ClassVar[dict[str, Dim]] = {}
+    head: ClassVar[str] = "seed001"  # the classification head (bench.heads) put on ``features``
 
     def get_params(self) -> dict[str, Any]:
         """Hyperparameters, read from the ``__init__`` signature (as scikit-learn does)."""
@@ -70,6 +71,13 @@ class Method:
         """
         scores = self.score(x)
         return lambda: scores
+
+    def features(self, x: np.ndarray) -> np.ndarray | None:
+        """Encoder features ``(n, d)`` of images, for methods that have an encoder; None otherwise.
+
+        The open-set protocol trains a classification head on them.
+        """
+        return None
 
     def threshold(self) -> float | None:
         """The method's own decision threshold (anomalous iff score > threshold), if it has one."""

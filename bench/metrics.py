@@ -108,3 +108,30 @@ def detection_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float |
         out.update(asdict(at_threshold(labels, scores, threshold)))
         out["threshold"] = float(threshold)
     return out
+
+
+@dataclass(frozen=True)
+class ClassScores:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+def per_class(y_true: np.ndarray, y_pred: np.ndarray, labels: list) -> dict[object, ClassScores]:
+    """Precision, recall, F1 and support of each label (0 where undefined), as in a classification report."""
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    out = {}
+    for label in labels:
+        tp = int(((p == label) & (t == label)).sum())
+        predicted, actual = int((p == label).sum()), int((t == label).sum())
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        out[label] = ClassScores(precision, recall, f1, actual)
+    return out
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, labels: list) -> float:
+    """Unweighted mean F1 over ``labels``."""
+    return float(np.mean([s.f1 for s in per_class(y_true, y_pred, labels).values()]))

@@ -28,6 +28,8 @@ class ProtocolInfo:
     provides: frozenset[str]
     summary: str
     test_sets: int | None = None  # cells are numbered test sets instead of classes
+    pad: int = 0  # blank pixels added on every side of every image
+    classify: bool = False  # the labeled normal images of validation also train a classifier
 
 
 def protocol_units(info: ProtocolInfo, n_classes: int) -> list[int]:
@@ -42,14 +44,15 @@ class ProtocolOptions:
     contamination: float = 0.0
     anomaly_ratio: float = 0.078
     known_classes: tuple[int, ...] | None = None  # open-set; None = the first half of the classes
+    labels: int = 2000  # open-set: size of the labeled set, drawn evenly from the known classes
 
 
 PROTOCOLS: Registry[Callable[..., tuple[Indices, Indices, Indices]]] = Registry("protocol")
 
 
-def _protocol(name: str, provides: frozenset[str], summary: str, test_sets: int | None = None):
+def _protocol(name: str, provides: frozenset[str], summary: str, **extra: object):
     def decorate(fn):
-        PROTOCOLS.add(ProtocolInfo(name, provides, summary, test_sets), fn)
+        PROTOCOLS.add(ProtocolInfo(name, provides, summary, **extra), fn)
         return fn
 
     return decorate
@@ -147,8 +150,9 @@ def balanced(y_train, y_test, k, rng, opts: ProtocolOptions):
 
 
 # Seeds 000/001 on FashionMNIST: of the 30,000 training images of the 5 known classes,
-# 26,000 form the unlabeled pool and 2,000 the labeled set; each test set has 1,000
-# known and 52 unknown images. Smaller datasets keep these fractions.
+# 26,000 form the unlabeled pool and 2,000 the labeled set (``--labels``, drawn evenly
+# from the known classes); each test set has 1,000 known and 52 unknown images.
+# Smaller datasets keep these fractions. The reports padded images to 32x32.
 OPEN_SET = {
     "pool": (26000, 26000 / 30000),
     "labeled": (2000, 2000 / 30000),
@@ -160,8 +164,11 @@ OPEN_SET = {
 @_protocol(
     "open-set",
     frozenset(),
-    "5 known classes normal, 5 unknown anomalous (~5%); train on the unlabeled pool; 2 test sets",
+    "5 known classes normal, 5 unknown anomalous (~5%); train on the unlabeled pool, classify with "
+    "a few labels; 2 test sets; images padded by 2 pixels (28x28 -> 32x32)",
     test_sets=2,
+    pad=2,
+    classify=True,
 )
 def open_set(y_train, y_test, k, rng, opts: ProtocolOptions):
     n_classes = int(max(y_train.max(), y_test.max())) + 1
@@ -170,7 +177,10 @@ def open_set(y_train, y_test, k, rng, opts: ProtocolOptions):
     train_known = rng.permutation(np.flatnonzero(is_known_tr))
     cap = lambda key, n: min(OPEN_SET[key][0], int(OPEN_SET[key][1] * n))  # noqa: E731
     pool, rest = _take(train_known, cap("pool", len(train_known)), "pool images")
-    labeled, _ = _take(rest, cap("labeled", len(train_known)), "labeled images")
+    per_class = min(opts.labels, cap("labeled", len(train_known))) // len(known)
+    if per_class < 1:
+        raise BenchError(f"--labels {opts.labels} gives no labeled image per known class")
+    labeled = np.concatenate([_take(rest[y_train[rest] == c], per_class, "labeled images")[0] for c in known])
     test_known = rng.permutation(np.flatnonzero(is_known_te))
     test_unknown = rng.permutation(np.flatnonzero(~is_known_te))
     n_known = cap("known", len(test_known))
@@ -210,12 +220,14 @@ def make_split(
         rng = rng_for(dataset.name, protocol, k, seed, opts.contamination, opts.anomaly_ratio)
     parts = fn(dataset.y_train, dataset.y_test, k, rng, opts)
     sources = ("train", "train", "test")
-    built = [_part(dataset, src, idx, lab) for src, (idx, lab) in zip(sources, parts, strict=True)]
+    built = [_part(dataset, src, idx, lab, info.pad) for src, (idx, lab) in zip(sources, parts, strict=True)]
     return Split(*built)
 
 
-def _part(dataset: Dataset, source: str, index: np.ndarray, anomaly: np.ndarray) -> Part:
+def _part(dataset: Dataset, source: str, index: np.ndarray, anomaly: np.ndarray, pad: int = 0) -> Part:
     x, y = dataset.part(source)
     images = x[index].astype(np.float32)
     images /= 255.0
+    if pad:
+        images = np.pad(images, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     return Part(x=images, anomaly=anomaly, classes=y[index], index=index, source=source)

@@ -144,6 +144,7 @@ def _log_cell(
         metrics=result.metrics,
         terminate=False,
         texts={"scores.csv": scores_csv(test.index, test.source, test.anomaly, test.classes, result.scores)},
+        tables={"open_set_report.json": result.report} if result.report is not None else None,
     )
     title = f"{cell.method} · {cell.dataset} · {cell.protocol} {cell.cls}"
     figures.submit(run_id, test.anomaly, result.scores, title, result.metrics["auroc"], result.threshold)
@@ -185,7 +186,10 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
     cfg.save(results / f"config-{report.sweep_id}.json")
     done = set() if cfg.rerun else tracker.finished_cell_keys()
     opts = ProtocolOptions(
-        contamination=cfg.contamination, anomaly_ratio=cfg.anomaly_ratio, known_classes=cfg.known_classes
+        contamination=cfg.contamination,
+        anomaly_ratio=cfg.anomaly_ratio,
+        known_classes=cfg.known_classes,
+        labels=cfg.labels,
     )
     datasets: dict[str, Dataset] = {}
     for name, source in sources.items():
@@ -264,7 +268,7 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
                 split = split or make_split(datasets[d], p, k, s, opts)
                 progress.update(cells_task, description=cell.label)
                 env = Env(device=device, seed=s, on_epoch=on_epoch)
-                result = run_cell(method, info.needs, split, env, cfg.threshold)
+                result = run_cell(method, info.needs, split, env, cfg.threshold, protocol_info(p).classify)
                 progress.update(epoch_task, visible=False)
                 _log_cell(tracker, figures, cell, split, result, report.sweep_id, device)
                 figures.drain(wait=False)

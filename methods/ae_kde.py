@@ -107,6 +107,10 @@ class KdeAE(DeepMethod):
         recon, z = self.model_(x)
         return ((recon - x) ** 2).flatten(1).mean(1), z
 
+    def encoding_forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The 64-d code; open-set classification puts seed 001's head on it."""
+        return model(x)[1]
+
     def _neg_log_kde(self, z: torch.Tensor) -> torch.Tensor:
         d2 = torch.cdist(z, self.reference_) ** 2
         return -(torch.logsumexp(-d2 / (2 * self.bandwidth_**2), dim=1) - np.log(len(self.reference_)))

@@ -81,6 +81,10 @@ class ThresholdAE(DeepMethod):
     def evaluating_forward(self, model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
         return ((model(xb) - xb.flatten(1)) ** 2).mean(dim=1)
 
+    def encoding_forward(self, model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        """The code after the encoder's last ReLU (16-d by default), seed 001's classifier input."""
+        return model[: 1 + 2 * len(self.hidden)](xb)
+
     def after_fit(self, train: TrainData) -> None:
         self.threshold_ = mean_plus_k_std(self.score(train.x), self.k_std)
 

@@ -82,6 +82,7 @@ class ConvVAE(nn.Module):
 
 @register_method("vae-elbo", family="autoencoder", paper="seed 000; seed 003 baseline 2")
 class ElboVAE(DeepMethod):
+    head = "seed000"
     search_space: ClassVar[Space] = {
         "latent_dim": Int(4, 64, log=True),
         "hidden": Int(64, 1024, log=True),
@@ -150,6 +151,10 @@ class ElboVAE(DeepMethod):
 
     def evaluating_forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return self._neg_elbo(model, x, sample=False)
+
+    def encoding_forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The code's mean mu (30-d by default), seed 000's classifier input."""
+        return model.encode(x)[0]
 
     def after_fit(self, train: TrainData) -> None:
         self.threshold_ = mean_plus_k_std(self.score(train.x), self.k_std)

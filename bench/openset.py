@@ -1,0 +1,59 @@
+"""Open-set answers of a fitted method: classify known classes with few labels, reject the unknown.
+
+The head trains on the encoder features of validation's labeled known-class
+images only (never on test). Metrics on a test set: classification accuracy
+and macro-F1 over its known-class images; accuracy over the known images the
+detector accepts (seed 001's figure after removing detected outliers); and
+the seed-001 report over 5 known classes + "unknown", where an image is
+"unknown" when its anomaly score exceeds the method's threshold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.data import Split
+from bench.heads import HEADS, train_head
+from bench.method import Env, Method
+from bench.metrics import macro_f1, per_class
+
+UNKNOWN = -1
+
+
+def classify(
+    method: Method, split: Split, scores: np.ndarray, threshold: float | None, env: Env
+) -> tuple[dict[str, float], pd.DataFrame] | None:
+    """Metrics and the per-class report, or None for a method without an encoder."""
+    labeled = split.val.anomaly == 0
+    train_features = method.features(split.val.x[labeled])
+    if train_features is None:
+        return None
+    known = sorted(int(c) for c in np.unique(split.val.classes[labeled]))
+    position = {c: i for i, c in enumerate(known)}
+    targets = np.array([position[int(c)] for c in split.val.classes[labeled]])
+    head = train_head(HEADS[method.head], train_features, targets, len(known), env.seed, env.device)
+    guess = head.predict(method.features(split.test.x))
+    predicted = np.array([known[i] if i < len(known) else UNKNOWN for i in guess])
+    is_known = split.test.anomaly == 0
+    truth = np.where(is_known, split.test.classes, UNKNOWN)
+    metrics = {
+        "class_accuracy": float(np.mean(predicted[is_known] == truth[is_known])),
+        "class_macro_f1": macro_f1(truth[is_known], predicted[is_known], known),
+        "n_labeled": float(labeled.sum()),
+    }
+    final = predicted
+    if threshold is not None:
+        flagged = scores > threshold
+        accepted = is_known & ~flagged
+        metrics["class_accuracy_accepted"] = float(np.mean(predicted[accepted] == truth[accepted]))
+        final = np.where(flagged, UNKNOWN, predicted)
+    labels = [*known, UNKNOWN]
+    metrics["open_set_accuracy"] = float(np.mean(final == truth))
+    metrics["open_set_macro_f1"] = macro_f1(truth, final, labels)
+    rows = [
+        {"class": "unknown" if c == UNKNOWN else str(c), **vars(s)}
+        for c, s in per_class(truth, final, labels).items()
+    ]
+    rows.append({"class": "accuracy", "f1": metrics["open_set_accuracy"], "support": len(truth)})
+    return metrics, pd.DataFrame(rows)

@@ -18,7 +18,13 @@ def check_no_leak(ds, split):
     assert len(set(split.train.index)) == len(split.train), "duplicate train images"
     for part in (split.train, split.val, split.test):
         x, y = ds.part(part.source)
-        np.testing.assert_array_equal(part.x, x[part.index].astype(np.float32) / 255)
+        pad = (part.x.shape[-1] - x.shape[-1]) // 2  # open-set pads every side
+        inner = part.x[..., pad : part.x.shape[-2] - pad, pad : part.x.shape[-1] - pad]
+        np.testing.assert_array_equal(inner, x[part.index].astype(np.float32) / 255)
+        if pad:
+            border = part.x.copy()
+            border[..., pad:-pad, pad:-pad] = 0
+            assert not border.any(), "padding must be blank"
         np.testing.assert_array_equal(part.classes, y[part.index])
     # No test image content in train/val either (guards against a source mix-up).
     test_bytes = {row.tobytes() for row in ds.x_test[split.test.index]}
@@ -111,6 +117,19 @@ def test_fashion_open_set_seed_sizes(fashion):
     np.testing.assert_array_equal(a.train.index, b.train.index)
     custom = make_split(fashion, "open-set", 0, seed=0, opts=ProtocolOptions(known_classes=(5, 6, 7, 8, 9)))
     assert set(custom.train.classes) == {5, 6, 7, 8, 9}
+    assert a.train.x.shape[1:] == (1, 32, 32), "the reports padded 28x28 to 32x32"
+
+
+def test_open_set_labeled_set_is_even_and_shrinks_without_moving_the_rest(fashion):
+    full = make_split(fashion, "open-set", 0, seed=0)
+    few = make_split(fashion, "open-set", 0, seed=0, opts=ProtocolOptions(labels=50))
+    labeled = few.val.classes[few.val.anomaly == 0]
+    assert np.bincount(labeled, minlength=5)[:5].tolist() == [10] * 5
+    assert np.bincount(full.val.classes[full.val.anomaly == 0], minlength=5)[:5].tolist() == [400] * 5
+    np.testing.assert_array_equal(few.train.index, full.train.index)
+    np.testing.assert_array_equal(few.test.index, full.test.index)
+    with pytest.raises(BenchError, match="no labeled image"):
+        make_split(fashion, "open-set", 0, seed=0, opts=ProtocolOptions(labels=3))
 
 
 def test_bad_inputs(digits):

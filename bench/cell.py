@@ -20,7 +20,7 @@ from bench.method import Env, Method
 from bench.metrics import detection_metrics
 from bench.openset import classify as classify_open_set
 from bench.protocols import ProtocolOptions
-from bench.registry import ANOMALY_LABELS, CLASS_LABELS
+from bench.registry import ANOMALY_LABELS, CLASS_LABELS, LABELED_SET
 from bench.thresholds import TunedThreshold, tune_threshold
 
 CELL_SCHEMA = 1  # bump when what a cell computes changes, so old results are not reused
@@ -103,6 +103,22 @@ def check_scores(scores: Any, n: int) -> np.ndarray:
     return arr
 
 
+def train_data(split: Split, needs: frozenset[str]) -> TrainData:
+    """The training data a method may see: images, plus only the labels it declared it needs.
+
+    The labeled set of protocols that have one (open-set) is validation's labeled
+    normal images.
+    """
+    labeled = split.val.anomaly == 0 if LABELED_SET in needs else None
+    return TrainData(
+        x=split.train.x,
+        anomaly=split.train.anomaly if ANOMALY_LABELS in needs else None,
+        classes=split.train.classes if CLASS_LABELS in needs else None,
+        labeled_x=split.val.x[labeled] if labeled is not None else None,
+        labeled_classes=split.val.classes[labeled] if labeled is not None else None,
+    )
+
+
 def run_cell(
     method: Method,
     needs: frozenset[str],
@@ -119,11 +135,7 @@ def run_cell(
     (open-set protocols) a head is trained on the method's encoder features of
     the labeled validation images and the classification metrics are added.
     """
-    train = TrainData(
-        x=split.train.x,
-        anomaly=split.train.anomaly if ANOMALY_LABELS in needs else None,
-        classes=split.train.classes if CLASS_LABELS in needs else None,
-    )
+    train = train_data(split, needs)
     try:
         seed_everything(env.seed)
         with PeakMemory(env.device) as memory:

@@ -14,7 +14,7 @@ from bench.cell import check_scores, seed_everything
 from bench.data import TrainData
 from bench.method import Env, Method, NotFittedError
 from bench.metrics import auroc
-from bench.registry import ANOMALY_LABELS, METHODS
+from bench.registry import ANOMALY_LABELS, LABELED_SET, METHODS
 
 # method name -> {check name: reason}
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
@@ -35,10 +35,14 @@ def planted_data(
     # Methods that need labels get some labeled anomalies in training; the rest ignore them.
     train_anom = normals(n_outlier)
     train_anom[:, :, 2:6, 2:6] = 0.95
+    # Methods that need a labeled set get a few normals in two classes (by brightness).
+    labeled_x = normals(20) + np.repeat([0.0, 0.2], 10)[:, None, None, None].astype(np.float32)
     train = TrainData(
         x=np.concatenate([train_x, train_anom]),
         anomaly=np.r_[np.zeros(n_normal, np.int8), np.ones(n_outlier, np.int8)],
         classes=np.zeros(n_normal + n_outlier, np.int64),
+        labeled_x=labeled_x,
+        labeled_classes=np.repeat([0, 1], 10),
     )
     test_x = np.concatenate([normals(n_normal // 2), outliers])
     test_y = np.r_[np.zeros(n_normal // 2, np.int8), np.ones(n_outlier, np.int8)]
@@ -50,6 +54,8 @@ def _train_for(name: str, train: TrainData) -> TrainData:
     if ANOMALY_LABELS in info.needs:
         return train
     keep = train.anomaly == 0  # unsupervised methods train on normals, without labels
+    if LABELED_SET in info.needs:
+        return TrainData(x=train.x[keep], labeled_x=train.labeled_x, labeled_classes=train.labeled_classes)
     return TrainData(x=train.x[keep])
 
 

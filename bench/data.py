@@ -69,6 +69,8 @@ class TrainData:
     x: np.ndarray
     anomaly: np.ndarray | None = None
     classes: np.ndarray | None = None
+    labeled_x: np.ndarray | None = None  # the protocol's small labeled set, for methods that need it
+    labeled_classes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.x)

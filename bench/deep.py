@@ -39,10 +39,11 @@ class Batch:
     x: torch.Tensor
     anomaly: torch.Tensor | None = None
     classes: torch.Tensor | None = None
+    index: torch.Tensor | None = None  # positions in the training data, for per-sample state
 
     def take(self, idx: torch.Tensor) -> Batch:
         pick = lambda t: None if t is None else t[idx]  # noqa: E731
-        return Batch(self.x[idx], pick(self.anomaly), pick(self.classes))
+        return Batch(self.x[idx], pick(self.anomaly), pick(self.classes), pick(self.index))
 
     def __len__(self) -> int:
         return len(self.x)
@@ -99,6 +100,9 @@ class DeepMethod(Method):
     def validation_loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         return self.training_forward(model, batch)
 
+    def after_epoch(self, model: nn.Module, data: Batch, train: TrainData, epoch: int) -> None:
+        """Runs after every epoch's steps (e.g. to refresh per-sample targets, by ``Batch.index``)."""
+
     def after_fit(self, train: TrainData) -> None:
         """Runs once training ends (e.g. to score the training data for a threshold rule)."""
 
@@ -129,7 +133,10 @@ class DeepMethod(Method):
         device = torch.device(env.device)
         as_t = lambda a, dt: None if a is None else torch.as_tensor(np.asarray(a), dtype=dt, device=device)  # noqa: E731
         data = Batch(
-            as_t(train.x, torch.float32), as_t(train.anomaly, torch.float32), as_t(train.classes, torch.long)
+            as_t(train.x, torch.float32),
+            as_t(train.anomaly, torch.float32),
+            as_t(train.classes, torch.long),
+            torch.arange(len(train.x), device=device),
         )
         gen = torch.Generator().manual_seed(env.seed)
         plan = self.training_plan()
@@ -147,6 +154,7 @@ class DeepMethod(Method):
                 idx = order[start : start + plan.batch_size]
                 total += self.train_step(model, data.take(idx)) * len(idx)
             self.epochs_run_ = epoch
+            self.after_epoch(model, data, train, epoch)
             loss = float(total) / max(len(order), 1)
             if held is not None:
                 loss = self._held_loss(model, held)

@@ -79,6 +79,11 @@ class Method:
         """
         return None
 
+    def predict_classes(self, x: np.ndarray) -> np.ndarray | None:
+        """Class labels from a method's own classifier, if it trains one (else a head is put on
+        ``features``)."""
+        return None
+
     def threshold(self) -> float | None:
         """The method's own decision threshold (anomalous iff score > threshold), if it has one."""
         return None

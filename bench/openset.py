@@ -1,6 +1,7 @@
 """Open-set answers of a fitted method: classify known classes with few labels, reject the unknown.
 
-The head trains on the encoder features of validation's labeled known-class
+A method with its own classifier (``predict_classes``) answers directly. For
+the others the head on the encoder features of validation's labeled known-class
 images only (never on test). Metrics on a test set: classification accuracy
 and macro-F1 over its known-class images; accuracy over the known images the
 detector accepts (seed 001's figure after removing detected outliers); and
@@ -26,15 +27,17 @@ def classify(
 ) -> tuple[dict[str, float], pd.DataFrame] | None:
     """Metrics and the per-class report, or None for a method without an encoder."""
     labeled = split.val.anomaly == 0
-    train_features = method.features(split.val.x[labeled])
-    if train_features is None:
-        return None
     known = sorted(int(c) for c in np.unique(split.val.classes[labeled]))
-    position = {c: i for i, c in enumerate(known)}
-    targets = np.array([position[int(c)] for c in split.val.classes[labeled]])
-    head = train_head(HEADS[method.head], train_features, targets, len(known), env.seed, env.device)
-    guess = head.predict(method.features(split.test.x))
-    predicted = np.array([known[i] if i < len(known) else UNKNOWN for i in guess])
+    predicted = method.predict_classes(split.test.x)
+    if predicted is None:
+        train_features = method.features(split.val.x[labeled])
+        if train_features is None:
+            return None
+        position = {c: i for i, c in enumerate(known)}
+        targets = np.array([position[int(c)] for c in split.val.classes[labeled]])
+        head = train_head(HEADS[method.head], train_features, targets, len(known), env.seed, env.device)
+        guess = head.predict(method.features(split.test.x))
+        predicted = np.array([known[i] if i < len(known) else UNKNOWN for i in guess])
     is_known = split.test.anomaly == 0
     truth = np.where(is_known, split.test.classes, UNKNOWN)
     metrics = {

@@ -17,7 +17,7 @@ import numpy as np
 
 from bench.data import Dataset, Part, Split
 from bench.errors import BenchError
-from bench.registry import ANOMALY_LABELS, Registry
+from bench.registry import ANOMALY_LABELS, LABELED_SET, Registry
 
 Indices = tuple[np.ndarray, np.ndarray]  # (dataset indices, anomaly labels)
 
@@ -163,7 +163,7 @@ OPEN_SET = {
 
 @_protocol(
     "open-set",
-    frozenset(),
+    frozenset({LABELED_SET}),
     "5 known classes normal, 5 unknown anomalous (~5%); train on the unlabeled pool, classify with "
     "a few labels; 2 test sets; images padded by 2 pixels (28x28 -> 32x32)",
     test_sets=2,

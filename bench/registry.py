@@ -20,7 +20,8 @@ T = TypeVar("T")
 
 ANOMALY_LABELS = "anomaly_labels"
 CLASS_LABELS = "class_labels"
-KNOWN_NEEDS = frozenset({ANOMALY_LABELS, CLASS_LABELS})
+LABELED_SET = "labeled_set"  # a few class-labeled normal images beside unlabeled training data
+KNOWN_NEEDS = frozenset({ANOMALY_LABELS, CLASS_LABELS, LABELED_SET})
 
 
 @dataclass(frozen=True)

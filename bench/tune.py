@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from bench.cell import seed_everything
+from bench.cell import seed_everything, train_data
 from bench.config import parse_overrides
-from bench.data import Split, TrainData
+from bench.data import Split
 from bench.device import resolve_device
 from bench.errors import BenchError
 from bench.method import Env, Method
 from bench.metrics import auroc
 from bench.protocols import ProtocolOptions, make_split, protocol_info, protocol_units
-from bench.registry import ANOMALY_LABELS, CLASS_LABELS, DATASETS, METHODS, load_plugins
+from bench.registry import DATASETS, METHODS, load_plugins
 from bench.space import decode, suggest_all
 from bench.tracking import KIND_TRIAL, KIND_TUNE, Tracker, default_uri
 
@@ -95,12 +95,7 @@ def load_best(spec: str, results: Path) -> Best:
 def validation_auroc(method: Method, needs: frozenset[str], split: Split, env: Env) -> float:
     """Fit on the training split and return AUROC on the validation split (test stays unseen)."""
     seed_everything(env.seed)
-    train = TrainData(
-        x=split.train.x,
-        anomaly=split.train.anomaly if ANOMALY_LABELS in needs else None,
-        classes=split.train.classes if CLASS_LABELS in needs else None,
-    )
-    method.fit(train, env)
+    method.fit(train_data(split, needs), env)
     value = auroc(split.val.anomaly, method.score(split.val.x))
     if not np.isfinite(value):
         raise ValueError(f"validation AUROC is {value}")

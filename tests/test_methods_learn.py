@@ -60,3 +60,16 @@ def test_ae_kde_on_a_fashion_mnist_subset(fashion):
 def test_cnn_weighted_on_a_fashion_mnist_subset(fashion):
     metrics = run("cnn-weighted", subset(fashion, 6000, 2000), "supervised", 0)
     assert metrics["auroc"] > 0.9, metrics
+
+
+def test_vae_cluster_labels_clusters_and_classifies_fashion_mnist(fashion):
+    """Seed 004 on a FashionMNIST subset: the oracle-labeled clusters teach its own classifier."""
+    info, cls = METHODS.get("vae-cluster")
+    split = make_split(subset(fashion, 12000, 4000), "open-set", 0, seed=0)
+    result = run_cell(cls(clusters=20), info.needs, split, Env(seed=0), classify=True)
+    assert result.ok, result.detail
+    m = result.metrics
+    assert m["annotations"] == 20 * 5  # 20 centres labeled after each of the 5 epochs (warm-up 1)
+    assert 1 <= m["annotated_images"] <= 100
+    assert m["class_accuracy"] > 0.45, m  # chance is 0.2
+    assert m["auroc"] > 0.6, m

@@ -30,7 +30,11 @@ from bench.tracking import KIND_CELL, KIND_SWEEP, Tracker, default_uri, scores_c
 from bench.tune import load_best
 
 EPOCH_LINE_EVERY_S = 30
-NEED_WORDS = {"anomaly_labels": "anomaly labels", "class_labels": "class labels"}
+NEED_WORDS = {
+    "anomaly_labels": "anomaly labels",
+    "class_labels": "class labels",
+    "labeled_set": "a labeled set",
+}
 
 
 @dataclass

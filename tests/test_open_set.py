@@ -62,3 +62,10 @@ def test_open_set_run_logs_classification_and_the_report(tmp_path):
     res = run_cli("leaderboard", "--results", "out", "--no-roc", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "Open-set classification" in (tmp_path / "out" / "leaderboard.md").read_text()
+
+
+def test_elbow_picks_the_bend_of_an_inertia_curve():
+    from bench.methods.vae_cluster import elbow
+
+    curve = [100, 50, 20, 15, 12, 10, 9, 8]  # drops steeply until index 2, then flattens
+    assert elbow(curve) == 2

@@ -107,3 +107,14 @@ def test_threshold_tuned_run_reports_own_tuned_and_oracle_f1(tmp_path):
     assert board["tuned_f1_mean"].notna().all() and board["oracle_f1_mean"].notna().all()
     figures = {p.name for p in (tmp_path / "out" / "figures").iterdir()}
     assert {"heatmap_digits_one-class.png", "roc_digits_one-class_class3.png"} <= figures
+
+
+def test_choices_round_trip_through_optuna_storage():
+    from bench.space import Choice, Float, decode, suggest_all
+
+    space = {"hidden": Choice(((32, 16), (64, 32))), "lr": Float(1e-4, 1e-2, log=True)}
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    seen = []
+    study.optimize(lambda t: seen.append(suggest_all(t, space)) or 0.0, n_trials=5)
+    assert all(v["hidden"] in space["hidden"].options for v in seen)
+    assert decode(space, study.trials[0].params) == seen[0]

@@ -117,7 +117,9 @@ def friedman_markdown(tests: dict[str, stats.Friedman]) -> str:
         lines.append(
             f"Friedman test, {protocol}: {len(t.ranks)} methods over {t.n_blocks} complete (dataset, class) "
             f"blocks, chi2 = {t.statistic:.2f}, p = {t.p_value:.2g}; Nemenyi critical difference "
-            f"(alpha 0.05) = {t.critical_difference:.2f} mean ranks.\n\n"
+            f"(alpha 0.05) = {t.critical_difference:.2f} mean ranks."
+            + (f" Left out (fewer blocks): {', '.join(t.left_out)}." if t.left_out else "")
+            + "\n\n"
         )
         lines.append("| method | mean rank |\n|---|---|\n")
         lines += [f"| {m} | {r:.2f} |\n" for m, r in t.ranks.items()]

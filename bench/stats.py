@@ -24,8 +24,10 @@ def blocks(cells: pd.DataFrame, metric: str = "auroc") -> pd.DataFrame:
 
 
 def complete_blocks(table: pd.DataFrame) -> pd.DataFrame:
-    """Only blocks every method has (a Friedman design must be complete); methods with none drop out."""
-    table = table.dropna(axis=1, how="all")
+    """A complete design for the Friedman test: the methods that cover the most blocks, on the
+    blocks they all have (a method run on fewer classes is left out rather than shrinking the test)."""
+    covered = table.notna().sum()
+    table = table.loc[:, covered == covered.max()]
     return table.dropna(axis=0, how="any")
 
 
@@ -63,13 +65,16 @@ class Friedman:
     ranks: pd.Series
     nemenyi: pd.DataFrame
     critical_difference: float
+    left_out: tuple[str, ...] = ()
 
 
 def friedman(table: pd.DataFrame, alpha: float = 0.05) -> Friedman | None:
     """None when fewer than 3 methods or 2 complete blocks are left to compare."""
     import scikit_posthocs as sp
 
-    table = complete_blocks(table)
+    complete = complete_blocks(table)
+    left_out = tuple(c for c in table.columns if c not in complete.columns)
+    table = complete
     k, n = table.shape[1], table.shape[0]
     if k < 3 or n < 2:
         return None
@@ -79,4 +84,4 @@ def friedman(table: pd.DataFrame, alpha: float = 0.05) -> Friedman | None:
     nemenyi.index = nemenyi.columns = table.columns
     q_alpha = stats.studentized_range.ppf(1 - alpha, k, np.inf) / np.sqrt(2)
     cd = float(q_alpha * np.sqrt(k * (k + 1) / (6 * n)))
-    return Friedman(float(statistic), float(p_value), n, mean_ranks(table), nemenyi, cd)
+    return Friedman(float(statistic), float(p_value), n, mean_ranks(table), nemenyi, cd, left_out)

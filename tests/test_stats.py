@@ -39,7 +39,10 @@ def test_friedman_agrees_with_scipy_and_finds_a_real_difference():
 def test_friedman_uses_complete_blocks_only_and_needs_three_methods():
     t = table(np.random.default_rng(2).random((6, 4)))
     t.iloc[0, 1] = np.nan
-    assert stats.friedman(t).n_blocks == 5
+    result = stats.friedman(t)
+    assert result.n_blocks == 6 and result.left_out == ("b",)  # b misses a block: b is left out
+    t.iloc[1, 2] = t.iloc[1, 3] = t.iloc[0, 0] = np.nan
+    assert stats.friedman(t[["a", "c", "d"]]).n_blocks == 4  # all cover 5 blocks: incomplete rows go
     assert stats.friedman(t[["a", "b"]]) is None
 
 

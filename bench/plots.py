@@ -73,7 +73,8 @@ def render_cell_figures(
 def heatmap_figure(table: pd.DataFrame, title: str) -> Figure:
     """Methods x classes, AUROC annotated, best methods on top."""
     table = table.loc[table.mean(axis=1).sort_values(ascending=False).index]
-    size = (1.2 + 0.55 * table.shape[1], 1.0 + 0.32 * table.shape[0])
+    label_width = 0.075 * max((len(str(m)) for m in table.index), default=10)
+    size = (max(1.2 + 0.55 * table.shape[1] + label_width, 0.09 * len(title)), 1.0 + 0.32 * table.shape[0])
     fig = Figure(figsize=size, dpi=100, layout="constrained")
     ax = fig.subplots()
     sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", vmin=0.5, vmax=1.0, ax=ax, cbar=False,

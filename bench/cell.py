@@ -57,7 +57,7 @@ class Cell:
             "contamination": self.options.contamination if self.protocol == "one-class" else None,
             "anomaly_ratio": self.options.anomaly_ratio if self.protocol == "supervised" else None,
             "known_classes": self.options.known_classes if self.protocol == "open-set" else None,
-            **({"labels": self.options.labels, "padded": True} if self.protocol == "open-set" else {}),
+            **({"labels": self.options.labels, "open_set": 2} if self.protocol == "open-set" else {}),
             **({"threshold": self.threshold} if self.threshold != "own" else {}),
         }
 

@@ -197,5 +197,23 @@ class DeepMethod(Method):
     def features(self, x: np.ndarray) -> np.ndarray | None:
         return self._batched(self.encoding_forward, x)
 
+    def encoder(self) -> nn.Module | None:
+        if type(self).encoding_forward is DeepMethod.encoding_forward:
+            return None
+        self._check_fitted("model_")
+        return _Encoder(self, copy.deepcopy(self.model_))
+
     def fit_metrics(self) -> dict[str, float]:
         return {"epochs_run": float(getattr(self, "epochs_run_", 0))}
+
+
+class _Encoder(nn.Module):
+    """A copy of a fitted model, run through the method's ``encoding_forward``: trainable features."""
+
+    def __init__(self, method: DeepMethod, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.forward_fn = method.encoding_forward
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_fn(self.model, x)

@@ -79,6 +79,11 @@ class Method:
         """
         return None
 
+    def encoder(self) -> Any:
+        """A trainable copy of the encoder (a ``torch.nn.Module`` from images to ``features``), for
+        heads that fine-tune it; None where there is none."""
+        return None
+
     def predict_classes(self, x: np.ndarray) -> np.ndarray | None:
         """Class labels from a method's own classifier, if it trains one (else a head is put on
         ``features``)."""

@@ -1,9 +1,12 @@
 """Open-set answers of a fitted method: classify known classes with few labels, reject the unknown.
 
 A method with its own classifier (``predict_classes``) answers directly. For
-the others the head on the encoder features of validation's labeled known-class
-images only (never on test). Metrics on a test set: classification accuracy
-and macro-F1 over its known-class images; accuracy over the known images the
+the others the head trains, with a copy of the method's encoder where it
+offers one (``encoder``) or else on its frozen ``features``, on validation's
+labeled known-class images only (never on test); the fitted method itself is
+not changed, so its anomaly scores stay those of the unsupervised fit.
+Metrics on a test set: classification accuracy and macro-F1 over its
+known-class images; accuracy over the known images the
 detector accepts (seed 001's figure after removing detected outliers); and
 the seed-001 report over 5 known classes + "unknown", where an image is
 "unknown" when its anomaly score exceeds the method's threshold.
@@ -30,13 +33,19 @@ def classify(
     known = sorted(int(c) for c in np.unique(split.val.classes[labeled]))
     predicted = method.predict_classes(split.test.x)
     if predicted is None:
-        train_features = method.features(split.val.x[labeled])
-        if train_features is None:
-            return None
+        spec = HEADS[method.head]
+        encoder = method.encoder() if spec.fine_tune else None
         position = {c: i for i, c in enumerate(known)}
         targets = np.array([position[int(c)] for c in split.val.classes[labeled]])
-        head = train_head(HEADS[method.head], train_features, targets, len(known), env.seed, env.device)
-        guess = head.predict(method.features(split.test.x))
+        if encoder is not None:  # the encoder trains with the head, on images
+            head = train_head(spec, split.val.x[labeled], targets, len(known), env.seed, env.device, encoder)
+            guess = head.predict(split.test.x)
+        else:
+            train_features = method.features(split.val.x[labeled])
+            if train_features is None:
+                return None
+            head = train_head(spec, train_features, targets, len(known), env.seed, env.device)
+            guess = head.predict(method.features(split.test.x))
         predicted = np.array([known[i] if i < len(known) else UNKNOWN for i in guess])
     is_known = split.test.anomaly == 0
     truth = np.where(is_known, split.test.classes, UNKNOWN)

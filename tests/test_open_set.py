@@ -69,3 +69,19 @@ def test_elbow_picks_the_bend_of_an_inertia_curve():
 
     curve = [100, 50, 20, 15, 12, 10, 9, 8]  # drops steeply until index 2, then flattens
     assert elbow(curve) == 2
+
+
+def test_fine_tuning_the_head_leaves_the_detector_untouched(digits):
+    from bench.cell import train_data
+    from bench.method import Env
+    from bench.openset import classify
+    from bench.protocols import make_split
+    from bench.registry import METHODS
+
+    info, cls = METHODS.get("ae-threshold")
+    split = make_split(digits, "open-set", 0, seed=0)
+    method = cls(epochs=5).fit(train_data(split, info.needs), Env(seed=0))
+    before = method.score(split.test.x)
+    metrics, report = classify(method, split, before, method.threshold(), Env(seed=0))
+    np.testing.assert_array_equal(method.score(split.test.x), before)
+    assert 0 <= metrics["class_accuracy"] <= 1 and report["support"].iloc[-1] == len(split.test)

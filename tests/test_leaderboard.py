@@ -17,6 +17,7 @@ def cells():
                     protocol="one-class",
                     cell_key=f"{method}{k}",
                     start_time=k,
+                    **{"class": k},
                     auroc=base + 0.01 * k,
                     auprc=0.5,
                     f1=0.4,
@@ -30,6 +31,7 @@ def cells():
             protocol="one-class",
             cell_key="b0",
             start_time=-1,
+            **{"class": 0},
             auroc=0.0,
             auprc=0.0,
             f1=0.0,
@@ -45,6 +47,8 @@ def test_mean_std_rank_and_dedup():
     assert board.loc["b", "auroc_mean"] == np.mean([0.70, 0.71, 0.72])
     assert np.isclose(board.loc["a", "auroc_std"], np.std([0.90, 0.91, 0.92], ddof=1))
     assert board.loc["c", "note"] == "n/a: needs anomaly labels" and board.loc["c", "cells"] == 0
+    assert board.loc["a", "mean_rank"] == 1 and board.loc["b", "mean_rank"] == 2
+    assert board.loc["a", "auroc_ci_low"] <= 0.91 <= board.loc["a", "auroc_ci_high"]
     md = to_markdown(board.reset_index())
     assert "| 1 | d | one-class | a | 3 | 0.910 ± 0.010 |" in md
     assert "| c | 0 |" in md

@@ -57,10 +57,11 @@ def test_flags_strictly_above_threshold():
 
 def test_detection_metrics_names():
     y, s = np.array([0, 1, 0, 1]), np.array([0.1, 0.9, 0.2, 0.7])
-    assert set(detection_metrics(y, s, None)) == {"auroc", "auprc"}
+    assert set(detection_metrics(y, s, None)) == {"auroc", "auprc", "oracle_f1"}
     assert set(detection_metrics(y, s, 0.5)) == {
         "auroc",
         "auprc",
+        "oracle_f1",
         "f1",
         "precision",
         "recall",

@@ -88,7 +88,8 @@ def cd_figure(ranks: pd.Series, nemenyi: pd.DataFrame, cd: float, title: str) ->
     """Critical-difference diagram: mean ranks, bars joining methods Nemenyi cannot tell apart."""
     import scikit_posthocs as sp
 
-    fig = Figure(figsize=(8, 1.2 + 0.25 * len(ranks)), dpi=100, layout="constrained")
+    longest = max((len(str(m)) for m in ranks.index), default=10)
+    fig = Figure(figsize=(6 + 0.16 * longest, 1.2 + 0.25 * len(ranks)), dpi=100, layout="constrained")
     ax = fig.subplots()
     sp.critical_difference_diagram(ranks, nemenyi, ax=ax, alpha=0.05)
     ax.set_title(f"{title} (critical difference {cd:.2f}, Nemenyi, alpha 0.05)", fontsize=9)

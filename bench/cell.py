@@ -148,14 +148,14 @@ def run_cell(
                 with Stopwatch() as tune_time:
                     tuned = tune_on_validation(method, split.val.x, split.val.anomaly, env.seed)
             with Stopwatch() as score_time:
-                scores = check_scores(method.score(split.test.x), len(split.test))
+                test_scores = method.scorer(split.test.x)  # one pass; score parameters re-mix it
+                scores = check_scores(test_scores(), len(split.test))
             threshold = method.threshold()
             if threshold is not None and not np.isfinite(threshold):
                 raise ValueError(f"threshold is not finite ({threshold})")
+            tuned_scores = scores
             if tuned is not None and tuned.params:
-                tuned_scores = check_scores(method.scorer(split.test.x)(**tuned.params), len(split.test))
-            else:
-                tuned_scores = scores
+                tuned_scores = check_scores(test_scores(**tuned.params), len(split.test))
             answer = classify_open_set(method, split, scores, threshold, env) if classify else None
     except Exception as exc:  # isolate the cell: report it, keep the sweep going
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"

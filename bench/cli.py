@@ -46,6 +46,25 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_cell_options(p: argparse.ArgumentParser, set_help: str) -> None:
+    """What ``run`` and ``tune`` share about how a cell is built and where it runs."""
+    p.add_argument(
+        "--contamination",
+        type=float,
+        default=0.0,
+        help="one-class: fraction of unlabeled anomalies mixed into training (default: 0)",
+    )
+    p.add_argument(
+        "--anomaly-ratio",
+        type=float,
+        default=0.078,
+        help="supervised: ratio of labeled anomalies in train/val/test (default: 0.078)",
+    )
+    p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
+    p.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
+    p.add_argument("--set", action="append", default=[], metavar="METHOD.PARAM=VALUE", help=set_help)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="bench", description="Benchmark image anomaly detectors; results go to MLflow."
@@ -71,17 +90,8 @@ def parser() -> argparse.ArgumentParser:
         default="1",
         help="a count N (seeds 0..N-1) or a comma list of seeds (default: 1)",
     )
-    run.add_argument(
-        "--contamination",
-        type=float,
-        default=0.0,
-        help="one-class: fraction of unlabeled anomalies mixed into training (default: 0)",
-    )
-    run.add_argument(
-        "--anomaly-ratio",
-        type=float,
-        default=0.078,
-        help="supervised: ratio of labeled anomalies in train/val/test (default: 0.078)",
+    _add_cell_options(
+        run, "override a method's hyperparameter, e.g. vae-elbo.arch=conv (repeatable; JSON values)"
     )
     run.add_argument(
         "--known",
@@ -93,15 +103,6 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=2000,
         help="open-set: labeled images for the classifier, evenly over known classes (default: 2000)",
-    )
-    run.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
-    run.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
-    run.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="METHOD.PARAM=VALUE",
-        help="override a method's hyperparameter, e.g. vae-elbo.arch=conv (repeatable; JSON values)",
     )
     run.add_argument(
         "--threshold",
@@ -132,15 +133,7 @@ def parser() -> argparse.ArgumentParser:
     tune.add_argument(
         "--storage", help="Optuna storage URL or .log journal file (default: sqlite:///RESULTS/optuna.db)"
     )
-    tune.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
-    tune.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
-    tune.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="METHOD.PARAM=VALUE",
-        help="fix a hyperparameter for every trial, e.g. vae-elbo.epochs=10 (repeatable)",
-    )
+    _add_cell_options(tune, "fix a hyperparameter for every trial, e.g. vae-elbo.epochs=10 (repeatable)")
     _add_common(tune)
 
     sub.add_parser("list", help="list methods, datasets and protocols").add_argument(
@@ -206,6 +199,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
             experiment=args.experiment,
             device=args.device,
             data_dir=args.data_dir,
+            contamination=args.contamination,
+            anomaly_ratio=args.anomaly_ratio,
             overrides=tuple(args.set),
         )
     )

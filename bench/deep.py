@@ -183,22 +183,23 @@ class DeepMethod(Method):
         return total / len(held)
 
     @torch.no_grad()
-    def _batched(self, forward: Callable[..., torch.Tensor | None], x: np.ndarray) -> np.ndarray | None:
+    def _batched(self, forward: Callable[..., torch.Tensor], x: np.ndarray) -> np.ndarray:
         self._check_fitted("model_")
         xt = torch.as_tensor(x, dtype=torch.float32, device=self.device_)
         out = [forward(self.model_, xt[i : i + SCORE_BATCH]) for i in range(0, len(xt), SCORE_BATCH)]
-        if any(o is None for o in out):
-            return None
         return torch.cat(out).double().cpu().numpy() if out else np.zeros(0)
 
     def score(self, x: np.ndarray) -> np.ndarray:
         return self._batched(self.evaluating_forward, x)
 
+    def _has_encoder(self) -> bool:
+        return type(self).encoding_forward is not DeepMethod.encoding_forward
+
     def features(self, x: np.ndarray) -> np.ndarray | None:
-        return self._batched(self.encoding_forward, x)
+        return self._batched(self.encoding_forward, x) if self._has_encoder() else None
 
     def encoder(self) -> nn.Module | None:
-        if type(self).encoding_forward is DeepMethod.encoding_forward:
+        if not self._has_encoder():
             return None
         self._check_fitted("model_")
         return _Encoder(self, copy.deepcopy(self.model_))

@@ -153,8 +153,6 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
     dataset = DATASETS.get(cfg.dataset)[1].load(cfg.data_dir)
     units = protocol_units(pinfo, dataset.n_classes)
     classes = list(cfg.classes) if cfg.classes is not None else units
-    if not set(classes) <= set(units):
-        raise BenchError(f"--classes {max(classes)} is out of range for {cfg.dataset} under {cfg.protocol}")
     opts = ProtocolOptions(contamination=cfg.contamination, anomaly_ratio=cfg.anomaly_ratio)
     splits = {k: make_split(dataset, cfg.protocol, k, cfg.seed, opts) for k in classes}
     for k, split in splits.items():
@@ -263,10 +261,9 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
             catch=(Exception,),
             n_trials=remaining + 2,  # room for failed trials; the callback stops at cfg.trials counted
         )
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if not complete:
+    if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         raise BenchError(f"study {name}: no trial completed (see the FAILED trial runs in MLflow)")
-    best_trial = max(complete, key=lambda t: t.value)
+    best_trial = study.best_trial
     best = Best(
         method=cfg.method,
         study=name,

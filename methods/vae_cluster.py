@@ -18,7 +18,8 @@ centre with the class of the labeled image (the protocol's labeled set)
 whose code is nearest the centre, and each answer counts as one annotation
 (``annotations`` metric; the number of distinct labeled images it consulted
 is ``annotated_images``). The clustering and labeling repeat after every
-epoch from ``warmup`` on, as the issue asks (the report: every 300 steps).
+epoch from ``warmup`` on but the last, whose labels would train nothing, as
+the issue asks (the report: every 300 steps).
 
 Choices the report leaves open: the first two layer widths (256, 128), the
 code size (10, where the report saw accuracy level off), Adam lr 1e-3,
@@ -151,8 +152,8 @@ class VaeCluster(DeepMethod):
 
     @torch.no_grad()
     def after_epoch(self, model: nn.Module, data: Batch, train: TrainData, epoch: int) -> None:
-        if epoch < self.warmup:
-            return
+        if epoch < self.warmup or epoch >= self.epochs:
+            return  # labels after the last epoch would train nothing: no annotations spent on them
         model.eval()
         codes = torch.cat([model.encode(data.x[i : i + 4096])[0] for i in range(0, len(data), 4096)])
         codes = codes.cpu().numpy()

@@ -69,7 +69,7 @@ def test_vae_cluster_labels_clusters_and_classifies_fashion_mnist(fashion):
     result = run_cell(cls(clusters=20), info.needs, split, Env(seed=0), classify=True)
     assert result.ok, result.detail
     m = result.metrics
-    assert m["annotations"] == 20 * 5  # 20 centres labeled after each of the 5 epochs (warm-up 1)
-    assert 1 <= m["annotated_images"] <= 100
+    assert m["annotations"] == 20 * 4  # 20 centres labeled after epochs 1-4; epoch 5's would train nothing
+    assert 1 <= m["annotated_images"] <= 80
     assert m["class_accuracy"] > 0.45, m  # chance is 0.2
     assert m["auroc"] > 0.6, m

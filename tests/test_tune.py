@@ -33,8 +33,8 @@ def test_tune_logs_nested_trials_saves_best_and_run_uses_it(tmp_path):
     out = tmp_path / "out"
     best = json.loads((out / "tuned" / f"{STUDY}.json").read_text())
     assert best["method"] == "pyod-knn" and set(best["params"]) == {"n_neighbors", "method"}
-    assert 0.5 < best["default_value"] <= best["value"] or best["value"] >= best["default_value"]
     study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{out / 'optuna.db'}")
+    assert 0.5 < best["default_value"] <= 1 and study.user_attrs["default_val_auroc"] == best["default_value"]
     assert len(study.trials) == 6 and study.best_value == best["value"]
     _, (tune_run,) = runs(out, "tune")
     _, trials = runs(out, "trial")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -13,23 +11,7 @@ from pathlib import Path
 
 from bench.config import RunConfig, parse_classes, parse_seeds, split_list
 from bench.errors import BenchError
-
-
-def load_user_plugin(spec: str) -> None:
-    """Import a plugin given as a module name or a path to a .py file; its decorators register it."""
-    path = Path(spec)
-    if spec.endswith(".py"):
-        if not path.is_file():
-            raise BenchError(f"--plugin {spec}: no such file")
-        mod_spec = importlib.util.spec_from_file_location(f"bench_user_plugin_{path.stem}", path)
-        module = importlib.util.module_from_spec(mod_spec)
-        sys.modules[mod_spec.name] = module
-        mod_spec.loader.exec_module(module)
-    else:
-        try:
-            importlib.import_module(spec)
-        except ImportError as exc:
-            raise BenchError(f"--plugin {spec}: {exc}") from None
+from bench.registry import load_user_plugin
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -63,6 +45,41 @@ def _add_cell_options(p: argparse.ArgumentParser, set_help: str) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
     p.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
     p.add_argument("--set", action="append", default=[], metavar="METHOD.PARAM=VALUE", help=set_help)
+
+
+def _jobs(text: str) -> int:
+    if text == "auto":
+        return 0
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes auto or a count >= 1, not {text!r}")
+    return int(text)
+
+
+def _add_scale_options(p: argparse.ArgumentParser, unit: str) -> None:
+    """How many workers run ``unit``s at once, and where."""
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=0,
+        help=f"{unit}s at once in local worker processes, or auto: one per core on CPU (at most 4, "
+        "for larger sweeps), 1 on a GPU (default: auto)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help=f"local: this machine; ray: {unit}s as Ray tasks (default: local)",
+    )
+    p.add_argument(
+        "--ray-address", help="Ray cluster to join, e.g. ray://head:10001 or auto (default: a local instance)"
+    )
+    p.add_argument("--cpus-per-cell", type=float, default=1.0, help="Ray: CPUs per task (default: 1)")
+    p.add_argument(
+        "--gpus-per-cell",
+        type=float,
+        default=None,
+        help="Ray: GPUs per task, fractions share one, e.g. 0.25 (default: 1 where the cluster has GPUs)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -118,6 +135,7 @@ def parser() -> argparse.ArgumentParser:
         help="use a tune study's best hyperparameters for its method (repeatable)",
     )
     run.add_argument("--rerun", action="store_true", help="run cells again even if they finished before")
+    _add_scale_options(run, "cell")
     _add_common(run)
 
     tune = sub.add_parser("tune", help="search a method's hyperparameters for the best validation AUROC")
@@ -175,6 +193,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides=tuple(args.set),
         threshold=args.threshold,
         params_from=tuple(args.params_from),
+        jobs=args.jobs,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        cpus_per_cell=args.cpus_per_cell,
+        gpus_per_cell=args.gpus_per_cell,
     )
     return run_sweep(cfg).exit_code
 

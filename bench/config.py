@@ -32,6 +32,11 @@ class RunConfig:
     overrides: tuple[str, ...] = field(default_factory=tuple)  # "method.param=value"
     threshold: str = "own"  # "tuned": also choose a threshold on validation (Optuna where needed)
     params_from: tuple[str, ...] = field(default_factory=tuple)  # tune studies or their JSON files
+    jobs: int = 1  # cells at once on this machine (local executor); 0 = auto
+    executor: str = "local"  # or "ray"
+    ray_address: str | None = None  # None: start a local Ray instance
+    cpus_per_cell: float = 1.0  # Ray resources one cell asks for
+    gpus_per_cell: float | None = None  # None: 1 where the Ray cluster has GPUs, else 0
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from bench.errors import BenchError, UnknownNameError
@@ -145,3 +148,20 @@ def load_plugins() -> None:
 
 def loaded_plugins() -> list[str]:
     return list(_state.plugins)
+
+
+def load_user_plugin(spec: str) -> None:
+    """Import a plugin given as a module name or a path to a .py file; its decorators register it."""
+    path = Path(spec)
+    if spec.endswith(".py"):
+        if not path.is_file():
+            raise BenchError(f"--plugin {spec}: no such file")
+        mod_spec = importlib.util.spec_from_file_location(f"bench_user_plugin_{path.stem}", path)
+        module = importlib.util.module_from_spec(mod_spec)
+        sys.modules[mod_spec.name] = module
+        mod_spec.loader.exec_module(module)
+    else:
+        try:
+            importlib.import_module(spec)
+        except ImportError as exc:
+            raise BenchError(f"--plugin {spec}: {exc}") from None

@@ -17,14 +17,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bench.cell import Cell, CellResult, run_cell
+from bench.cell import Cell, CellResult
 from bench.config import RunConfig, parse_overrides
-from bench.data import Dataset, Split
+from bench.data import Dataset
 from bench.device import resolve_device
 from bench.errors import BenchError
+from bench.executors import Job, Outcome, auto_jobs, make_executor
 from bench.figures import FigureWorker
-from bench.method import Env
-from bench.protocols import ProtocolOptions, make_split, protocol_info, protocol_units
+from bench.protocols import ProtocolOptions, protocol_info, protocol_units
 from bench.registry import DATASETS, METHODS, load_plugins
 from bench.tracking import KIND_CELL, KIND_SWEEP, Tracker, default_uri, scores_csv
 from bench.tune import load_best
@@ -115,21 +115,14 @@ def _cell_tags(cell: Cell, sweep_id: str, device: str, result: CellResult) -> di
     return tags
 
 
-def _log_cell(
-    tracker: Tracker,
-    figures: FigureWorker,
-    cell: Cell,
-    split: Split,
-    result: CellResult,
-    sweep_id: str,
-    device: str,
-) -> None:
-    params = {**cell.params, **split.sizes(), "contamination": cell.options.contamination}
+def _log_cell(tracker: Tracker, figures: FigureWorker, cell: Cell, outcome: Outcome, sweep_id: str) -> None:
+    result = outcome.result
+    params = {**cell.params, **outcome.sizes, "contamination": cell.options.contamination}
     if cell.protocol == "supervised":
         params["anomaly_ratio"] = cell.options.anomaly_ratio
     if result.tuned is not None:
         params.update({f"tuned.{k}": v for k, v in result.tuned.params.items()})
-    tags = _cell_tags(cell, sweep_id, device, result)
+    tags = _cell_tags(cell, sweep_id, outcome.device, result)
     if not result.ok:
         tracker.log_run(
             name=cell.label,
@@ -137,10 +130,10 @@ def _log_cell(
             params=params,
             metrics={},
             status="FAILED",
-            texts={"error.txt": result.detail},
+            texts={"error.txt": result.detail or result.error},
         )
         return
-    test = split.test
+    test = outcome.test
     run_id = tracker.log_run(
         name=cell.label,
         tags=tags,
@@ -183,7 +176,8 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
     for name in cfg.protocols:
         protocol_info(name)
     sources = {name: DATASETS.get(name)[1] for name in cfg.datasets}
-    device = resolve_device(cfg.device)
+    # Ray workers resolve `auto` themselves: the driver may have no GPU where they do.
+    device = cfg.device if cfg.executor == "ray" else resolve_device(cfg.device)
     results = Path(cfg.results)
     tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
     report = SweepReport(sweep_id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6])
@@ -204,7 +198,8 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
                 raise BenchError(f"--classes {max(cfg.classes)} is out of range for {name} under {p}")
     console.print(
         f"bench sweep {report.sweep_id}: {len(methods)} methods x {len(datasets)} datasets x "
-        f"{len(cfg.protocols)} protocols x {len(cfg.seeds)} seeds on {device}; tracking {tracker.uri}"
+        f"{len(cfg.protocols)} protocols x {len(cfg.seeds)} seeds on {device}; "
+        f"tracking {tracker.uri}"
     )
     grid = [
         (d, p, k, s)
@@ -241,22 +236,22 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
                 last_line[0] = time.monotonic()  # no live bars: a line now and then for logs
                 console.print(f"          epoch {epoch}/{epochs}  loss {loss:.4g}", markup=False)
 
+        jobs: list[Job] = []
         for d, p, k, s in grid:
-            split: Split | None = None
             provides = protocol_info(p).provides
             for name in methods:
                 info, cls = METHODS.get(name)
-                progress.advance(cells_task)
                 missing = info.needs - provides
                 if missing:
+                    progress.advance(cells_task)
                     reason = "n/a: needs " + ", ".join(NEED_WORDS.get(n, n) for n in sorted(missing))
                     if (name, p, reason) not in report.na:
                         report.na.append((name, p, reason))
                     continue
-                method = cls(**overrides.get(name, {}))
+                settings = overrides.get(name, {})
                 cell = Cell(
                     name,
-                    method.get_params(),
+                    cls(**settings).get_params(),
                     d,
                     p,
                     k,
@@ -267,15 +262,35 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
                     tuned_from=tuned_from.get(name),
                 )
                 if cell.key in done:
+                    progress.advance(cells_task)
                     report.skipped += 1
                     continue
-                split = split or make_split(datasets[d], p, k, s, opts)
-                progress.update(cells_task, description=cell.label)
-                env = Env(device=device, seed=s, on_epoch=on_epoch)
-                result = run_cell(method, info.needs, split, env, cfg.threshold, protocol_info(p).classify)
+                jobs.append(Job(len(jobs), cell, settings, device))
+
+        n_jobs = cfg.jobs or auto_jobs(device, len(jobs))
+        if cfg.executor == "ray":
+            console.print(f"  {len(jobs)} cells as Ray tasks ({cfg.ray_address or 'local instance'})")
+        elif n_jobs > 1:
+            console.print(f"  {len(jobs)} cells, {n_jobs} at once in worker processes")
+        executor = make_executor(
+            cfg.executor,
+            n_jobs,
+            datasets,
+            cfg.plugins,
+            results,
+            on_epoch,
+            ray_address=cfg.ray_address,
+            cpus_per_cell=cfg.cpus_per_cell,
+            gpus_per_cell=cfg.gpus_per_cell,
+        )
+        with contextlib.closing(executor):
+            for outcome in executor.run(jobs):
+                cell = jobs[outcome.job_id].cell
                 progress.update(epoch_task, visible=False)
-                _log_cell(tracker, figures, cell, split, result, report.sweep_id, device)
+                progress.advance(cells_task)
+                _log_cell(tracker, figures, cell, outcome, report.sweep_id)
                 figures.drain(wait=False)
+                result = outcome.result
                 if result.ok:
                     report.ok.append((cell, result.metrics))
                     console.print(

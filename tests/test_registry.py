@@ -107,7 +107,7 @@ def test_readme_add_a_method_example_runs_word_for_word(tmp_path):
 
 def test_readme_example_passes_the_contract_checks(tmp_path):
     from bench.checks import run_checks
-    from bench.cli import load_user_plugin
+    from bench.registry import load_user_plugin
 
     code, _ = readme_example()
     (tmp_path / "readme_method.py").write_text(code)

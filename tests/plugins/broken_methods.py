@@ -42,3 +42,17 @@ class ConstantScores(_Base):
 class NeedsLabels(_Base):
     def score(self, x):
         return x.reshape(len(x), -1).mean(axis=1)
+
+
+@register_method("test-kills-its-process")
+class KillsItsProcess(_Base):
+    """Dies as a segfault or the kernel's OOM killer would: only worker executors can survive it."""
+
+    def fit(self, train, env):
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def score(self, x):
+        return x.reshape(len(x), -1).mean(axis=1)

@@ -1,0 +1,91 @@
+"""Cells in local worker processes (``--jobs N``) and as Ray tasks give the serial run's results."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.leaderboard import latest_per_cell, leaderboard
+from bench.tracking import Tracker, default_uri
+from tests.conftest import ROOT, require, run_cli
+
+BROKEN = str(ROOT / "tests" / "plugins" / "broken_methods.py")
+# A PyOD detector, PyOD's numba-compiled HBOS, and two torch methods (whose float
+# sums may differ in the last bits with the number of threads a worker has).
+METHODS = "pyod-knn,pyod-hbos,ae-threshold,vae-elbo"
+GRID = ["--methods", METHODS, "--classes", "0,1,2", "--results", "out"]
+pytestmark = pytest.mark.slow
+
+
+def has_ray() -> bool:
+    return importlib.util.find_spec("ray") is not None
+
+
+def cells(results: Path, experiment: str) -> pd.DataFrame:
+    tracker = Tracker(default_uri(results), experiment)
+    return latest_per_cell(tracker.cell_table()).set_index("cell_key").sort_index()
+
+
+def assert_same_results(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    assert list(a.index) == list(b.index), "the same cells, by resume key"
+    for metric in ("auroc", "auprc", "f1", "threshold"):
+        np.testing.assert_allclose(b[metric].to_numpy(), a[metric].to_numpy(), rtol=1e-5, atol=1e-6)
+    board_a, board_b = leaderboard(a.reset_index()), leaderboard(b.reset_index())
+    assert board_a["method"].tolist() == board_b["method"].tolist()
+    np.testing.assert_allclose(board_b["auroc_mean"], board_a["auroc_mean"], atol=1e-6)
+
+
+def test_jobs_and_ray_give_the_serial_leaderboard(tmp_path):
+    serial = run_cli("run", *GRID, "--experiment", "serial", "--jobs", "1", cwd=tmp_path)
+    assert serial.returncode == 0, serial.stderr
+    pooled = run_cli("run", *GRID, "--experiment", "pooled", "--jobs", "2", cwd=tmp_path)
+    assert pooled.returncode == 0, pooled.stderr
+    assert "12 cells, 2 at once in worker processes" in pooled.stdout
+    reference = cells(tmp_path / "out", "serial")
+    assert len(reference) == 12
+    assert_same_results(reference, cells(tmp_path / "out", "pooled"))
+
+    require("ray", has_ray())
+    args = ["run", *GRID, "--experiment", "ray", "--executor", "ray", "--cpus-per-cell", "0.5"]
+    first = run_cli(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "12 cells as Ray tasks (local instance)" in first.stdout
+    assert_same_results(reference, cells(tmp_path / "out", "ray"))
+    again = run_cli(*args, cwd=tmp_path)  # resume by cell_key: nothing left to run
+    assert again.returncode == 0, again.stderr
+    assert "0 cells ok, 0 failed, 12 already done" in again.stdout
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_a_cell_that_kills_its_process_fails_alone(tmp_path, executor):
+    """A worker SIGKILLed by its cell (as by a segfault or the OOM killer) fails that cell only."""
+    if executor == "ray":
+        require("ray", has_ray())
+    res = run_cli(
+        "--plugin",
+        BROKEN,
+        "run",
+        "--methods",
+        "test-kills-its-process,pyod-pca,ae-threshold",
+        "--classes",
+        "0,1",
+        "--results",
+        "out",
+        "--jobs",
+        "2",
+        "--executor",
+        executor,
+        cwd=tmp_path,
+    )
+    assert res.returncode == 1, res.stderr
+    assert "4 cells ok, 2 failed" in res.stdout
+    tracker = Tracker(default_uri(tmp_path / "out"), "bench")
+    failed = tracker._runs("tags.`bench.kind` = 'cell' and attributes.status = 'FAILED'")
+    assert sorted(r.data.tags["method"] for r in failed) == ["test-kills-its-process"] * 2
+    assert all("WorkerCrashed" in r.data.tags["bench.error"] for r in failed)
+    ok = tracker.cell_table()
+    assert sorted(ok["method"]) == ["ae-threshold"] * 2 + ["pyod-pca"] * 2

@@ -40,6 +40,7 @@ class Cell:
     overrides: dict[str, Any] = field(default_factory=dict)
     threshold: str = "own"  # or "tuned": also choose a threshold on validation
     tuned_from: str | None = None  # the tune study the parameters came from
+    precision: str = "auto"  # keyed only when asked for explicitly (auto is fp32 on CPU, bf16 on CUDA)
 
     @property
     def label_name(self) -> str:
@@ -59,12 +60,17 @@ class Cell:
             "known_classes": self.options.known_classes if self.protocol == "open-set" else None,
             **({"labels": self.options.labels, "open_set": 2} if self.protocol == "open-set" else {}),
             **({"threshold": self.threshold} if self.threshold != "own" else {}),
+            **({"precision": self.precision} if self.precision != "auto" else {}),
         }
 
     @property
     def key(self) -> str:
         blob = json.dumps(self.identity(), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+    @property
+    def title(self) -> str:
+        return f"{self.method} · {self.dataset} · {self.protocol} {self.cls}"
 
     @property
     def label(self) -> str:

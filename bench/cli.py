@@ -43,6 +43,13 @@ def _add_cell_options(p: argparse.ArgumentParser, set_help: str) -> None:
         help="supervised: ratio of labeled anomalies in train/val/test (default: 0.078)",
     )
     p.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda[:N]")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="training precision of torch methods: auto is bf16 on CUDA where a method allows it, "
+        "fp32 on CPU (default: auto)",
+    )
     p.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
     p.add_argument("--set", action="append", default=[], metavar="METHOD.PARAM=VALUE", help=set_help)
 
@@ -55,20 +62,19 @@ def _jobs(text: str) -> int:
     return int(text)
 
 
-def _add_scale_options(p: argparse.ArgumentParser, unit: str) -> None:
+def _add_scale_options(p: argparse.ArgumentParser, unit: str, auto: str) -> None:
     """How many workers run ``unit``s at once, and where."""
     p.add_argument(
         "--jobs",
         type=_jobs,
         default=0,
-        help=f"{unit}s at once in local worker processes, or auto: one per core on CPU (at most 4, "
-        "for larger sweeps), 1 on a GPU (default: auto)",
+        help=f"{unit} at once, or auto: {auto} (default: auto)",
     )
     p.add_argument(
         "--executor",
         choices=("local", "ray"),
         default="local",
-        help=f"local: this machine; ray: {unit}s as Ray tasks (default: local)",
+        help="local: this machine; ray: as Ray tasks, on a local instance or a cluster (default: local)",
     )
     p.add_argument(
         "--ray-address", help="Ray cluster to join, e.g. ray://head:10001 or auto (default: a local instance)"
@@ -135,7 +141,11 @@ def parser() -> argparse.ArgumentParser:
         help="use a tune study's best hyperparameters for its method (repeatable)",
     )
     run.add_argument("--rerun", action="store_true", help="run cells again even if they finished before")
-    _add_scale_options(run, "cell")
+    _add_scale_options(
+        run,
+        "local worker processes running cells (Ray schedules by --cpus/gpus-per-cell)",
+        "one per core on CPU (at most 4, for sweeps of 8+ cells each), 1 on a GPU",
+    )
     _add_common(run)
 
     tune = sub.add_parser("tune", help="search a method's hyperparameters for the best validation AUROC")
@@ -152,6 +162,7 @@ def parser() -> argparse.ArgumentParser:
         "--storage", help="Optuna storage URL or .log journal file (default: sqlite:///RESULTS/optuna.db)"
     )
     _add_cell_options(tune, "fix a hyperparameter for every trial, e.g. vae-elbo.epochs=10 (repeatable)")
+    _add_scale_options(tune, "workers running trials of the one study (processes or Ray tasks)", "1")
     _add_common(tune)
 
     sub.add_parser("list", help="list methods, datasets and protocols").add_argument(
@@ -193,6 +204,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         overrides=tuple(args.set),
         threshold=args.threshold,
         params_from=tuple(args.params_from),
+        precision=args.precision,
         jobs=args.jobs,
         executor=args.executor,
         ray_address=args.ray_address,
@@ -221,10 +233,17 @@ def cmd_tune(args: argparse.Namespace) -> int:
             tracking_uri=args.tracking_uri,
             experiment=args.experiment,
             device=args.device,
+            precision=args.precision,
             data_dir=args.data_dir,
             contamination=args.contamination,
             anomaly_ratio=args.anomaly_ratio,
             overrides=tuple(args.set),
+            plugins=tuple(args.plugin),
+            jobs=args.jobs or 1,
+            executor=args.executor,
+            ray_address=args.ray_address,
+            cpus_per_cell=args.cpus_per_cell,
+            gpus_per_cell=args.gpus_per_cell,
         )
     )
     return 0

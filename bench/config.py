@@ -32,6 +32,7 @@ class RunConfig:
     overrides: tuple[str, ...] = field(default_factory=tuple)  # "method.param=value"
     threshold: str = "own"  # "tuned": also choose a threshold on validation (Optuna where needed)
     params_from: tuple[str, ...] = field(default_factory=tuple)  # tune studies or their JSON files
+    precision: str = "auto"  # "fp32", "bf16", or auto: bf16 on CUDA where a method allows it
     jobs: int = 1  # cells at once on this machine (local executor); 0 = auto
     executor: str = "local"  # or "ray"
     ray_address: str | None = None  # None: start a local Ray instance

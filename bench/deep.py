@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -64,6 +65,9 @@ class DeepMethod(Method):
     batch_size: int
     patience: int | None = None
     holdout: float = 0.1
+    # bf16 autocast of the training steps under ``--precision bf16`` (``auto`` on CUDA); a method
+    # whose results move beyond seed noise in bf16 sets this False and always trains in fp32.
+    bf16: ClassVar[bool] = True
 
     # ---- hooks -------------------------------------------------------------------
 
@@ -89,9 +93,14 @@ class DeepMethod(Method):
         """Epochs, batch size and patience; by default the hyperparameters of those names."""
         return Plan(self.epochs, self.batch_size, self.patience)
 
+    def autocast(self) -> torch.autocast:
+        """bf16 autocast for the training forward passes when this fit runs in bf16; scores stay fp32."""
+        return torch.autocast(self.device_.type, dtype=torch.bfloat16, enabled=self.precision_ == "bf16")
+
     def train_step(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         """One optimisation step; returns the detached loss. Override for several optimisers."""
-        loss = self.training_forward(model, batch)
+        with self.autocast():
+            loss = self.training_forward(model, batch)
         self.optimizer_.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer_.step()
@@ -142,6 +151,8 @@ class DeepMethod(Method):
         plan = self.training_plan()
         fit_idx, held_idx = self._split(data, gen, plan)
         held = data.take(held_idx.to(device)) if held_idx is not None else None
+        self.device_ = device
+        self.precision_ = "bf16" if env.precision == "bf16" and self.bf16 else "fp32"
         model = self.build_model(tuple(data.x.shape[1:])).to(device)
         self.optimizer_ = self.make_optimizer(model)
         best, best_state, stale = float("inf"), None, 0
@@ -168,7 +179,6 @@ class DeepMethod(Method):
         if best_state is not None:
             model.load_state_dict(best_state)
         self.model_ = model.eval()
-        self.device_ = device
         self.seed_ = env.seed
         self.after_fit(train)
         return self
@@ -205,7 +215,10 @@ class DeepMethod(Method):
         return _Encoder(self, copy.deepcopy(self.model_))
 
     def fit_metrics(self) -> dict[str, float]:
-        return {"epochs_run": float(getattr(self, "epochs_run_", 0))}
+        return {
+            "epochs_run": float(getattr(self, "epochs_run_", 0)),
+            "bf16": float(getattr(self, "precision_", "fp32") == "bf16"),
+        }
 
 
 class _Encoder(nn.Module):

@@ -16,3 +16,12 @@ def resolve_device(choice: str) -> str:
     if choice != "cpu" and not choice.startswith("cuda"):
         raise BenchError(f"--device takes auto, cpu or cuda[:N], not {choice!r}")
     return choice
+
+
+def resolve_precision(choice: str, device: str) -> str:
+    """``auto`` trains in bf16 on CUDA (methods may still refuse it) and in fp32 on CPU."""
+    if choice == "auto":
+        return "bf16" if device.startswith("cuda") else "fp32"
+    if choice not in ("fp32", "bf16"):
+        raise BenchError(f"--precision takes auto, fp32 or bf16, not {choice!r}")
+    return choice

@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench import plots
 from bench.cell import Cell, CellResult, run_cell
 from bench.data import Dataset, Split
-from bench.device import resolve_device
+from bench.device import resolve_device, resolve_precision
 from bench.errors import BenchError
 from bench.figures import exit_with_parent
 from bench.method import Env
@@ -45,6 +46,7 @@ class Job:
     cell: Cell
     settings: dict[str, Any]  # keyword arguments of the method's class (overrides incl. tuned ones)
     device: str  # "auto" is resolved where the job runs (a Ray worker may have a GPU the driver lacks)
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,17 @@ class Outcome:
     device: str
     sizes: dict[str, float] = field(default_factory=dict)
     test: TestLabels | None = None
+    figures: dict[str, bytes] | None = None  # drawn by the worker; None: the driver has them drawn
+
+
+def _with_figures(outcome: Outcome, cell: Cell) -> Outcome:
+    """Draw the cell's figures where it ran: workers share the drawing, no process lags behind."""
+    result = outcome.result
+    if result.ok and outcome.test is not None:
+        outcome.figures = plots.cell_figures(
+            outcome.test.anomaly, result.scores, cell.title, result.metrics["auroc"], result.threshold
+        )
+    return outcome
 
 
 # ---- in the process that runs the cell -------------------------------------------------
@@ -93,7 +106,8 @@ def execute(
     split = _split(job, datasets)
     info, cls = METHODS.get(job.cell.method)
     device = resolve_device(job.device)
-    env = Env(device=device, seed=job.cell.seed, on_epoch=on_epoch)
+    precision = resolve_precision(job.precision, device)
+    env = Env(device=device, seed=job.cell.seed, on_epoch=on_epoch, precision=precision)
     try:
         method = cls(**job.settings)
     except Exception as exc:
@@ -131,7 +145,7 @@ def _pool_execute(job: Job) -> Outcome:
     """Run a job in a pool worker, leaving a marker while it runs: a crash then names its cell."""
     marker = Path(_SCRATCH) / f"{job.id}.running"
     marker.touch()
-    outcome = execute(job)
+    outcome = _with_figures(execute(job), job.cell)
     marker.unlink()
     return outcome
 
@@ -288,7 +302,7 @@ def _ray_execute(job: Job, dataset: Dataset, plugins: tuple[str, ...], cpus: flo
     if not _RAY_READY:  # Ray reuses its worker processes: set each up once
         init_worker(plugins, int(max(1, cpus)), None)
         _RAY_READY = True
-    return execute(job, {job.cell.dataset: dataset})
+    return _with_figures(execute(job, {job.cell.dataset: dataset}), job.cell)
 
 
 _RAY_READY = False

@@ -24,11 +24,12 @@ class NotFittedError(RuntimeError):
 
 @dataclass(frozen=True)
 class Env:
-    """What the harness hands a method at fit time: device, seed and a progress hook."""
+    """What the harness hands a method at fit time: device, seed, precision and a progress hook."""
 
     device: str = "cpu"
     seed: int = 0
     on_epoch: Callable[[int, int, float], None] | None = None
+    precision: str = "fp32"  # "bf16": mixed-precision training where the method allows it
 
     def report_epoch(self, epoch: int, epochs: int, loss: float) -> None:
         if self.on_epoch is not None:

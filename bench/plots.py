@@ -6,6 +6,9 @@ close) and fixed margins: ``tight_layout`` doubled the cost of a cell on digits.
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -51,23 +54,35 @@ def histogram_figure(labels: np.ndarray, scores: np.ndarray, title: str, thresho
     return fig
 
 
-def render_cell_figures(
-    labels: np.ndarray, scores: np.ndarray, title: str, auroc: float, threshold: float | None, folder: str
-) -> dict[str, str]:
-    """Draw both per-cell figures into ``folder``; returns {artifact name: file path}.
-
-    Runs in a worker process (see ``bench.runner.FigureWorker``), so it takes and
-    returns plain data only.
-    """
+def cell_figures(
+    labels: np.ndarray, scores: np.ndarray, title: str, auroc: float, threshold: float | None
+) -> dict[str, bytes]:
+    """Both per-cell figures as PNG bytes, by artifact name: plain data, drawn in any process."""
     out = {}
     for name, fig in (
         ("roc.png", roc_figure(labels, scores, title, auroc)),
         ("score_histogram.png", histogram_figure(labels, scores, title, threshold)),
     ):
-        path = f"{folder}/{name}"
-        fig.savefig(path, format="png")
-        out[name] = path
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        out[name] = buf.getvalue()
     return out
+
+
+def write_files(figures: dict[str, bytes], folder: str) -> dict[str, str]:
+    """Write named PNG bytes into ``folder``; returns {artifact name: file path}."""
+    paths = {}
+    for name, data in figures.items():
+        paths[name] = str(Path(folder) / name)
+        Path(paths[name]).write_bytes(data)
+    return paths
+
+
+def render_cell_figures(
+    labels: np.ndarray, scores: np.ndarray, title: str, auroc: float, threshold: float | None, folder: str
+) -> dict[str, str]:
+    """Draw both per-cell figures into ``folder`` (the serial sweep's figure worker calls this)."""
+    return write_files(cell_figures(labels, scores, title, auroc, threshold), folder)
 
 
 def heatmap_figure(table: pd.DataFrame, title: str) -> Figure:

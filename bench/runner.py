@@ -143,8 +143,11 @@ def _log_cell(tracker: Tracker, figures: FigureWorker, cell: Cell, outcome: Outc
         texts={"scores.csv": scores_csv(test.index, test.source, test.anomaly, test.classes, result.scores)},
         tables={"open_set_report.json": result.report} if result.report is not None else None,
     )
-    title = f"{cell.method} · {cell.dataset} · {cell.protocol} {cell.cls}"
-    figures.submit(run_id, test.anomaly, result.scores, title, result.metrics["auroc"], result.threshold)
+    if outcome.figures is None:
+        auroc = result.metrics["auroc"]
+        figures.submit(run_id, test.anomaly, result.scores, cell.title, auroc, result.threshold)
+    else:
+        figures.finish(run_id, outcome.figures)
 
 
 def _summary_table(report: SweepReport) -> Table:
@@ -260,12 +263,13 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
                     explicit.get(name, {}),
                     threshold=cfg.threshold,
                     tuned_from=tuned_from.get(name),
+                    precision=cfg.precision,
                 )
                 if cell.key in done:
                     progress.advance(cells_task)
                     report.skipped += 1
                     continue
-                jobs.append(Job(len(jobs), cell, settings, device))
+                jobs.append(Job(len(jobs), cell, settings, device, cfg.precision))
 
         n_jobs = cfg.jobs or auto_jobs(device, len(jobs))
         if cfg.executor == "ray":

@@ -13,8 +13,11 @@ Every trial is an MLflow run nested under the study's tune run.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,12 +28,12 @@ from rich.console import Console
 from bench.cell import seed_everything, train_data
 from bench.config import parse_overrides
 from bench.data import Split
-from bench.device import resolve_device
+from bench.device import resolve_device, resolve_precision
 from bench.errors import BenchError
 from bench.method import Env, Method
 from bench.metrics import auroc
 from bench.protocols import ProtocolOptions, make_split, protocol_info, protocol_units
-from bench.registry import DATASETS, METHODS, load_plugins
+from bench.registry import DATASETS, METHODS, load_plugins, load_user_plugin
 from bench.space import decode, suggest_all
 from bench.tracking import KIND_TRIAL, KIND_TUNE, Tracker, default_uri
 
@@ -51,10 +54,17 @@ class TuneConfig:
     tracking_uri: str | None = None
     experiment: str = "bench"
     device: str = "auto"
+    precision: str = "auto"
     data_dir: str | None = None
     contamination: float = 0.0
     anomaly_ratio: float = 0.078
     overrides: tuple[str, ...] = field(default_factory=tuple)  # fixed for every trial
+    plugins: tuple[str, ...] = field(default_factory=tuple)
+    jobs: int = 1  # workers running trials of the one study at once
+    executor: str = "local"  # or "ray"
+    ray_address: str | None = None
+    cpus_per_cell: float = 1.0
+    gpus_per_cell: float | None = None
 
 
 @dataclass(frozen=True)
@@ -125,12 +135,24 @@ def _storage(url: str) -> Any:
     )
 
 
-def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
-    """Run (or resume) the study until it holds ``cfg.trials`` finished trials; save and return the best."""
-    import optuna
+@dataclass
+class _Setup:
+    """What every process that runs trials of one study rebuilds the same way."""
 
-    console = console or Console()
+    info: Any
+    cls: type[Method]
+    fixed: dict[str, Any]
+    space: dict[str, Any]
+    device: str
+    precision: str
+    classes: list[int]
+    splits: dict[int, Split]
+
+
+def _setup(cfg: TuneConfig) -> _Setup:
     load_plugins()
+    for spec in cfg.plugins:
+        load_user_plugin(spec)
     info, cls = METHODS.get(cfg.method)
     if not cls.search_space:
         raise BenchError(f"{cfg.method} declares no search_space, so there is nothing to tune")
@@ -148,7 +170,6 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
         cls(**fixed_params)
     except TypeError as exc:
         raise BenchError(f"--set for {cfg.method}: {exc}") from None
-    space = {k: v for k, v in cls.search_space.items() if k not in fixed_params}
     device = resolve_device(cfg.device)
     dataset = DATASETS.get(cfg.dataset)[1].load(cfg.data_dir)
     units = protocol_units(pinfo, dataset.n_classes)
@@ -160,65 +181,66 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
             raise BenchError(
                 f"{cfg.protocol} class {k}: validation needs normal and anomalous images to tune on"
             )
+    return _Setup(
+        info=info,
+        cls=cls,
+        fixed=fixed_params,
+        space={k: v for k, v in cls.search_space.items() if k not in fixed_params},
+        device=device,
+        precision=resolve_precision(cfg.precision, device),
+        classes=classes,
+        splits=splits,
+    )
 
-    results = Path(cfg.results)
-    name = study_name(cfg)
-    storage_url = cfg.storage or f"sqlite:///{(results / 'optuna.db').resolve()}"
-    tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
+
+def _storage_url(cfg: TuneConfig) -> str:
+    return cfg.storage or f"sqlite:///{(Path(cfg.results) / 'optuna.db').resolve()}"
+
+
+def _study(cfg: TuneConfig, name: str, worker: int = 0) -> Any:
+    """The stored study, with this worker's sampler (seeded apart, so workers do not propose alike)."""
+    import optuna
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        storage=_storage(storage_url),
+    return optuna.create_study(
+        storage=_storage(_storage_url(cfg)),
         study_name=name,
         load_if_exists=True,
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=cfg.seed),
+        sampler=optuna.samplers.TPESampler(seed=cfg.seed + 1000 * worker),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0),
     )
-    counted = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    parent = tracker.find_run(KIND_TUNE, "bench.study", name) or tracker.log_run(
-        name=f"tune {name}",
-        tags={
-            "bench.kind": KIND_TUNE,
-            "bench.study": name,
-            "method": cfg.method,
-            "dataset": cfg.dataset,
-            "protocol": cfg.protocol,
-            "classes": ",".join(map(str, classes)),
-            "device": device,
-        },
-        params={"storage": storage_url, "search_space": repr(space), "fixed": json.dumps(fixed_params)},
-        metrics={},
-        terminate=False,
-    )
-    done = len(study.get_trials(deepcopy=False, states=counted))
-    console.print(
-        f"bench tune {name}: {cfg.method} on {cfg.dataset} {cfg.protocol} classes "
-        f"{','.join(map(str, classes))}, {done} of {cfg.trials} trials done; storage {storage_url}"
-    )
 
-    if "default_val_auroc" not in study.user_attrs:  # the baseline tuning must beat, measured once
-        started = time.perf_counter()
-        values = [
-            validation_auroc(cls(**fixed_params), info.needs, splits[k], Env(device=device, seed=cfg.seed))
-            for k in classes
-        ]
-        study.set_user_attr("default_val_auroc", float(np.mean(values)))
-        console.print(
-            f"  defaults   val AUROC {np.mean(values):.4f} ({time.perf_counter() - started:.0f}s)",
-            markup=False,
-        )
-    default_value = float(study.user_attrs["default_val_auroc"])
+
+COUNTED = ("COMPLETE", "PRUNED")
+
+
+def _counted(study: Any) -> int:
+    import optuna
+
+    return len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState[s] for s in COUNTED]))
+
+
+def optimize(cfg: TuneConfig, name: str, parent: str, worker: int = 0, setup: _Setup | None = None) -> None:
+    """Run trials until the study holds ``cfg.trials`` finished ones; any number of these share a study."""
+    import optuna
+
+    setup = setup or _setup(cfg)
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    tracker = Tracker(cfg.tracking_uri or default_uri(Path(cfg.results)), cfg.experiment)
+    study = _study(cfg, name, worker)
+    who = f"w{worker} " if cfg.jobs != 1 or cfg.executor != "local" else ""
 
     def objective(trial: optuna.Trial) -> float:
-        params = {**fixed_params, **suggest_all(trial, space)}
+        params = {**setup.fixed, **suggest_all(trial, setup.space)}
         started = time.perf_counter()
         per_class: dict[str, float] = {}
         state, error = "COMPLETE", ""
         try:
-            for step, k in enumerate(classes):
-                env = Env(device=device, seed=cfg.seed)
+            for step, k in enumerate(setup.classes):
+                env = Env(device=setup.device, seed=cfg.seed, precision=setup.precision)
                 per_class[f"val_auroc_class_{k}"] = validation_auroc(
-                    cls(**params), info.needs, splits[k], env
+                    setup.cls(**params), setup.info.needs, setup.splits[k], env
                 )
                 trial.report(float(np.mean(list(per_class.values()))), step)
                 if trial.should_prune():
@@ -232,8 +254,8 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
         finally:
             value = float(np.mean(list(per_class.values()))) if per_class else float("nan")
             console.print(
-                f"  trial {trial.number:3d} {state:8s} val AUROC {value:.4f} over {len(per_class)} classes "
-                f"({time.perf_counter() - started:.0f}s)  {error or _short(params)}",
+                f"  {who}trial {trial.number:3d} {state:8s} val AUROC {value:.4f} over {len(per_class)} "
+                f"classes ({time.perf_counter() - started:.0f}s)  {error or _short(params)}",
                 markup=False,
                 soft_wrap=True,
             )
@@ -245,6 +267,7 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
                     "mlflow.parentRunId": parent,
                     "trial": str(trial.number),
                     "trial_state": state,
+                    "worker": str(worker),
                     **({"bench.error": error} if error else {}),
                 },
                 params=params,
@@ -253,24 +276,115 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
             )
         return float(np.mean(list(per_class.values())))
 
-    remaining = cfg.trials - done
+    remaining = cfg.trials - _counted(study)
     if remaining > 0:
+        states = tuple(optuna.trial.TrialState[s] for s in COUNTED)
         study.optimize(
             objective,
-            callbacks=[optuna.study.MaxTrialsCallback(cfg.trials, states=counted)],
+            callbacks=[optuna.study.MaxTrialsCallback(cfg.trials, states=states)],
             catch=(Exception,),
             n_trials=remaining + 2,  # room for failed trials; the callback stops at cfg.trials counted
         )
+
+
+def _optimize_in_workers(cfg: TuneConfig, name: str, parent: str) -> None:
+    """``--jobs N`` local processes or Ray tasks, each running trials of the one stored study."""
+    from bench.executors import cores, init_worker
+
+    workers = max(cfg.jobs, 1)
+    if cfg.executor == "ray":
+        try:
+            import ray
+        except ImportError:
+            raise BenchError("--executor ray needs Ray: pip install 'ray>=2.9'") from None
+        started_here = not ray.is_initialized()
+        if started_here:
+            ray.init(address=cfg.ray_address, include_dashboard=False, log_to_driver=True)
+        has_gpu = ray.cluster_resources().get("GPU", 0) > 0
+        gpus = (cfg.gpus_per_cell if cfg.gpus_per_cell is not None else 1.0) if has_gpu else 0.0
+        task = ray.remote(optimize).options(num_cpus=cfg.cpus_per_cell, num_gpus=gpus, max_retries=1)
+        try:
+            ray.get([task.remote(cfg, name, parent, w) for w in range(workers)])
+        finally:
+            if started_here:
+                ray.shutdown()
+        return
+    threads = max(1, cores() // workers)
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(cfg.plugins, threads, None),
+    ) as pool:
+        for future in [pool.submit(optimize, cfg, name, parent, w) for w in range(workers)]:
+            future.result()
+
+
+def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
+    """Run (or resume) the study until it holds ``cfg.trials`` finished trials; save and return the best."""
+    import optuna
+
+    console = console or Console()
+    setup = _setup(cfg)
+    results = Path(cfg.results)
+    name = study_name(cfg)
+    tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
+    study = _study(cfg, name)
+    parent = tracker.find_run(KIND_TUNE, "bench.study", name) or tracker.log_run(
+        name=f"tune {name}",
+        tags={
+            "bench.kind": KIND_TUNE,
+            "bench.study": name,
+            "method": cfg.method,
+            "dataset": cfg.dataset,
+            "protocol": cfg.protocol,
+            "classes": ",".join(map(str, setup.classes)),
+            "device": setup.device,
+        },
+        params={
+            "storage": _storage_url(cfg),
+            "search_space": repr(setup.space),
+            "fixed": json.dumps(setup.fixed),
+        },
+        metrics={},
+        terminate=False,
+    )
+    console.print(
+        f"bench tune {name}: {cfg.method} on {cfg.dataset} {cfg.protocol} classes "
+        f"{','.join(map(str, setup.classes))}, {_counted(study)} of {cfg.trials} trials done; "
+        f"storage {_storage_url(cfg)}"
+    )
+
+    if "default_val_auroc" not in study.user_attrs:  # the baseline tuning must beat, measured once
+        started = time.perf_counter()
+        env = Env(device=setup.device, seed=cfg.seed, precision=setup.precision)
+        values = [
+            validation_auroc(setup.cls(**setup.fixed), setup.info.needs, setup.splits[k], env)
+            for k in setup.classes
+        ]
+        study.set_user_attr("default_val_auroc", float(np.mean(values)))
+        console.print(
+            f"  defaults   val AUROC {np.mean(values):.4f} ({time.perf_counter() - started:.0f}s)",
+            markup=False,
+        )
+    default_value = float(study.user_attrs["default_val_auroc"])
+
+    if cfg.jobs == 1 and cfg.executor == "local":
+        optimize(cfg, name, parent, setup=setup)
+    else:
+        console.print(f"  {max(cfg.jobs, 1)} workers share the study ({cfg.executor})")
+        _optimize_in_workers(cfg, name, parent)
+
     if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         raise BenchError(f"study {name}: no trial completed (see the FAILED trial runs in MLflow)")
     best_trial = study.best_trial
     best = Best(
         method=cfg.method,
         study=name,
-        params={**fixed_params, **decode(space, best_trial.params)},
+        params={**setup.fixed, **decode(setup.space, best_trial.params)},
         value=float(best_trial.value),
         default_value=default_value,
-        trials=len(study.get_trials(deepcopy=False, states=counted)),
+        trials=_counted(study),
     )
     path = best_path(results, name)
     path.parent.mkdir(parents=True, exist_ok=True)

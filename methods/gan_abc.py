@@ -88,6 +88,7 @@ def score_of(d: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 @register_method("gan-abc", needs={ANOMALY_LABELS}, family="gan", paper="seed 003 SOTA; Kim et al. 2020")
 class GanABC(DeepMethod):
+    bf16: ClassVar[bool] = False  # its own train_step (three optimisers) stays in fp32
     search_space: ClassVar[Space] = {
         "lr": Float(1e-5, 1e-3, log=True),
         "w_patch": Float(0.1, 10.0, log=True),

@@ -89,3 +89,26 @@ def test_a_cell_that_kills_its_process_fails_alone(tmp_path, executor):
     assert all("WorkerCrashed" in r.data.tags["bench.error"] for r in failed)
     ok = tracker.cell_table()
     assert sorted(ok["method"]) == ["ae-threshold"] * 2 + ["pyod-pca"] * 2
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_tune_workers_share_one_stored_study(tmp_path, executor):
+    """Two workers (processes or Ray tasks) run trials of one Optuna study in the RDB storage."""
+    import optuna
+
+    if executor == "ray":
+        require("ray", has_ray())
+    args = ["tune", "--method", "pyod-knn", "--classes", "0,1", "--trials", "8", "--results", "out"]
+    res = run_cli(*args, "--jobs", "2", "--executor", executor, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert f"2 workers share the study ({executor})" in res.stdout
+    storage = f"sqlite:///{tmp_path / 'out' / 'optuna.db'}"
+    study = optuna.load_study(study_name="pyod-knn.digits.one-class.c0-1.s0", storage=storage)
+    counted = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert 8 <= len(counted) <= 9, "the workers stop together at the study's count (one may be in flight)"
+    assert len({t.number for t in study.trials}) == len(study.trials)
+    tracker = Tracker(default_uri(tmp_path / "out"), "bench")
+    trials = tracker._runs("tags.`bench.kind` = 'trial'")
+    assert {r.data.tags["worker"] for r in trials} == {"0", "1"}, "both workers ran trials"
+    assert len(trials) == len(study.trials)
+    assert (tmp_path / "out" / "tuned" / "pyod-knn.digits.one-class.c0-1.s0.json").is_file()

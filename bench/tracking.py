@@ -68,7 +68,10 @@ class Tracker:
             with _quiet_probe():
                 exp = self.client.get_experiment_by_name(experiment)
                 if exp is None:
-                    location = artifact_root.resolve().as_uri() if artifact_root else None
+                    # A local store keeps artifacts beside it; a server keeps them where it was told to
+                    # (e.g. --artifacts-destination), so that every client of a shared server sees them.
+                    local = not uri.startswith(("http://", "https://", "databricks"))
+                    location = artifact_root.resolve().as_uri() if artifact_root and local else None
                     self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
                 else:
                     self.experiment_id = exp.experiment_id

@@ -9,10 +9,10 @@ Pairs, each with the same epochs and batch size (``--epochs``, ``--batch-size``)
 the same images (the one-class split of each class, seed 0): bench's methods the
 image tensors, PyOD's detectors the flattened pixels, fitted and scored by their
 own ``fit`` and ``decision_function``. Every measurement runs in a fresh process
-(so peak memory is its own); the table gives fit and score seconds, test AUROC,
-peak memory (CPU: the process's sampled resident set; CUDA: the allocator's
-peak) and, per pair, PyOD's time over bench's. Writes the table to
-``results/speed-DEVICE.md`` as well.
+(so peak memory is its own), after the imports that a sweep pays once per
+process; the table gives fit and score seconds, test AUROC, peak memory (CPU:
+the process's sampled resident set; CUDA: the allocator's peak) and, per pair,
+PyOD's time over bench's. Writes the table to ``results/speed-DEVICE.md`` too.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def measure(spec: dict) -> dict:
     from bench.registry import DATASETS, METHODS, load_plugins
 
     load_plugins()
+    import torch._dynamo  # torch's optimizers import it on first use: ~2 s once per process
+
     device = resolve_device(spec["device"])
     dataset = DATASETS.get(spec["dataset"])[1].load(None)
     split = make_split(dataset, "one-class", spec["class"], 0, ProtocolOptions())

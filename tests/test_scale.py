@@ -112,3 +112,57 @@ def test_tune_workers_share_one_stored_study(tmp_path, executor):
     assert {r.data.tags["worker"] for r in trials} == {"0", "1"}, "both workers ran trials"
     assert len(trials) == len(study.trials)
     assert (tmp_path / "out" / "tuned" / "pyod-knn.digits.one-class.c0-1.s0.json").is_file()
+
+
+def test_ray_cells_log_to_a_shared_tracking_server(tmp_path):
+    """``--executor ray --tracking-uri http://...``: runs, metrics and figures land on the server."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from mlflow.tracking import MlflowClient
+
+    from tests.conftest import free_port
+
+    require("ray", has_ray())
+    port = free_port()
+    store = ["--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}"]
+    store += ["--artifacts-destination", str(tmp_path / "server-artifacts")]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), *store],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                if urllib.request.urlopen(f"{uri}/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.time() < deadline and server.poll() is None, "the MLflow server did not start"
+            time.sleep(1)
+        args = ["run", "--methods", "pyod-pca,ae-threshold", "--classes", "0,1", "--executor", "ray"]
+        res = run_cli(*args, "--tracking-uri", uri, "--results", "out", cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        client = MlflowClient(uri)
+        exp = client.get_experiment_by_name("bench")
+        runs = client.search_runs([exp.experiment_id], "tags.`bench.kind` = 'cell'")
+        assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}
+        artifacts = {f.path for f in client.list_artifacts(runs[0].info.run_id)}
+        assert {"roc.png", "score_histogram.png", "scores.csv"} <= artifacts
+        assert list((tmp_path / "server-artifacts").rglob("roc.png")), "artifacts stored by the server"
+        assert not (tmp_path / "out" / "artifacts").exists(), "nothing written beside a remote store"
+        board = run_cli("leaderboard", "--tracking-uri", uri, "--results", "out", "--no-roc", cwd=tmp_path)
+        assert board.returncode == 0, board.stderr
+        board_csv = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
+        assert set(board_csv["method"]) == {"pyod-pca", "ae-threshold"}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

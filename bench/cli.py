@@ -77,7 +77,9 @@ def _add_scale_options(p: argparse.ArgumentParser, unit: str, auto: str) -> None
         help="local: this machine; ray: as Ray tasks, on a local instance or a cluster (default: local)",
     )
     p.add_argument(
-        "--ray-address", help="Ray cluster to join, e.g. ray://head:10001 or auto (default: a local instance)"
+        "--ray-address",
+        help="Ray cluster to join: auto (the cluster this machine was started in) or HEAD_IP:6379 "
+        "(default: start a local instance)",
     )
     p.add_argument("--cpus-per-cell", type=float, default=1.0, help="Ray: CPUs per task (default: 1)")
     p.add_argument(

@@ -202,7 +202,10 @@ class PoolExecutor:
     def run(self, jobs: list[Job]) -> Iterator[Outcome]:
         todo = list(jobs)
         while todo:
+            before = len(todo)
             suspects, todo = yield from self._round(todo, self.jobs)
+            if not suspects and len(todo) == before:  # e.g. a plugin that fails to import in a worker
+                raise BenchError("the worker processes died before running any cell (see the errors above)")
             for job in suspects:  # alone, so that a crash names its cell
                 crashed, _ = yield from self._round([job], 1)
                 for dead in crashed:

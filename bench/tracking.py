@@ -154,6 +154,11 @@ class Tracker:
         runs = self._runs(query)
         return max(runs, key=lambda r: r.info.start_time).info.run_id if runs else None
 
+    def trial_numbers(self, study: str) -> set[int]:
+        """The trial numbers of ``study`` that already have a run."""
+        runs = self._runs(f"tags.`bench.kind` = '{KIND_TRIAL}' and tags.`bench.study` = '{study}'")
+        return {int(r.data.tags["trial"]) for r in runs if "trial" in r.data.tags}
+
     def cell_scores(self, run_id: str, scratch: Path) -> pd.DataFrame:
         """The ``scores.csv`` a cell run logged (index, source, anomaly, class, score)."""
         path = self.client.download_artifacts(run_id, "scores.csv", str(scratch))

@@ -7,7 +7,9 @@ trial fits on each class's training split and scores its validation split;
 test images are never scored in a trial. After each class
 the running mean is reported, and the median pruner stops trials that trail.
 The defaults are evaluated once per study on the same splits, as the baseline.
-Every trial is an MLflow run nested under the study's tune run.
+Every trial is an MLflow run nested under the study's tune run, written by
+the driver from what the trial left in the Optuna storage, so that ``--jobs N``
+workers (processes or Ray tasks) share one study without writing to MLflow.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import multiprocessing
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ from bench.registry import DATASETS, METHODS, load_plugins, load_user_plugin
 from bench.space import decode, suggest_all
 from bench.tracking import KIND_TRIAL, KIND_TUNE, Tracker, default_uri
 
+LOG_EVERY_S = 5  # how often the driver logs the trials that workers finished
 HEARTBEAT_S = 10  # a trial whose process died is marked failed (and retried once) after 3 missed beats
 
 
@@ -221,13 +225,22 @@ def _counted(study: Any) -> int:
     return len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState[s] for s in COUNTED]))
 
 
-def optimize(cfg: TuneConfig, name: str, parent: str, worker: int = 0, setup: _Setup | None = None) -> None:
-    """Run trials until the study holds ``cfg.trials`` finished ones; any number of these share a study."""
+def optimize(
+    cfg: TuneConfig,
+    name: str,
+    worker: int = 0,
+    setup: _Setup | None = None,
+    callbacks: tuple[Callable[..., None], ...] = (),
+) -> None:
+    """Run trials until the study holds ``cfg.trials`` finished ones; any number of these share a study.
+
+    A trial's per-class AUROCs, time and error go into the study's storage (trial
+    user attributes); the driver turns them into MLflow runs (``_TrialLogger``).
+    """
     import optuna
 
     setup = setup or _setup(cfg)
     console = Console(width=None if sys.stdout.isatty() else 160)
-    tracker = Tracker(cfg.tracking_uri or default_uri(Path(cfg.results)), cfg.experiment)
     study = _study(cfg, name, worker)
     who = f"w{worker} " if cfg.jobs != 1 or cfg.executor != "local" else ""
 
@@ -252,27 +265,18 @@ def optimize(cfg: TuneConfig, name: str, parent: str, worker: int = 0, setup: _S
             state, error = "FAILED", f"{type(exc).__name__}: {str(exc).strip()[:300]}"
             raise
         finally:
+            seconds = time.perf_counter() - started
+            trial.set_user_attr("per_class", per_class)
+            trial.set_user_attr("seconds", seconds)
+            trial.set_user_attr("worker", worker)
+            if error:
+                trial.set_user_attr("error", error)
             value = float(np.mean(list(per_class.values()))) if per_class else float("nan")
             console.print(
                 f"  {who}trial {trial.number:3d} {state:8s} val AUROC {value:.4f} over {len(per_class)} "
-                f"classes ({time.perf_counter() - started:.0f}s)  {error or _short(params)}",
+                f"classes ({seconds:.0f}s)  {error or _short(params)}",
                 markup=False,
                 soft_wrap=True,
-            )
-            tracker.log_run(
-                name=f"trial {trial.number}",
-                tags={
-                    "bench.kind": KIND_TRIAL,
-                    "bench.study": name,
-                    "mlflow.parentRunId": parent,
-                    "trial": str(trial.number),
-                    "trial_state": state,
-                    "worker": str(worker),
-                    **({"bench.error": error} if error else {}),
-                },
-                params=params,
-                metrics={"val_auroc": value, **per_class, "trial_seconds": time.perf_counter() - started},
-                status="FAILED" if state == "FAILED" else "FINISHED",
             )
         return float(np.mean(list(per_class.values())))
 
@@ -281,14 +285,58 @@ def optimize(cfg: TuneConfig, name: str, parent: str, worker: int = 0, setup: _S
         states = tuple(optuna.trial.TrialState[s] for s in COUNTED)
         study.optimize(
             objective,
-            callbacks=[optuna.study.MaxTrialsCallback(cfg.trials, states=states)],
+            callbacks=[optuna.study.MaxTrialsCallback(cfg.trials, states=states), *callbacks],
             catch=(Exception,),
             n_trials=remaining + 2,  # room for failed trials; the callback stops at cfg.trials counted
         )
 
 
-def _optimize_in_workers(cfg: TuneConfig, name: str, parent: str) -> None:
-    """``--jobs N`` local processes or Ray tasks, each running trials of the one stored study."""
+class _TrialLogger:
+    """Logs each finished trial of a study once, as an MLflow run nested under the tune run.
+
+    It reads the trials from the Optuna storage, so trials run by other
+    processes are logged by the driver too: only the driver writes to MLflow.
+    """
+
+    def __init__(self, tracker: Tracker, study: Any, name: str, parent: str, setup: _Setup) -> None:
+        self.tracker, self.study, self.name, self.parent, self.setup = tracker, study, name, parent, setup
+        self.logged = tracker.trial_numbers(name)
+
+    def __call__(self, *_: Any) -> None:
+        states = {"COMPLETE": "COMPLETE", "PRUNED": "PRUNED", "FAIL": "FAILED"}
+        for trial in self.study.get_trials(deepcopy=False):
+            if trial.number in self.logged or trial.state.name not in states:
+                continue
+            state = states[trial.state.name]
+            per_class = trial.user_attrs.get("per_class", {})
+            error = trial.user_attrs.get("error", "")
+            if state == "FAILED" and not error:
+                error = "no heartbeat: the process running this trial died"
+            self.tracker.log_run(
+                name=f"trial {trial.number}",
+                tags={
+                    "bench.kind": KIND_TRIAL,
+                    "bench.study": self.name,
+                    "mlflow.parentRunId": self.parent,
+                    "trial": str(trial.number),
+                    "trial_state": state,
+                    "worker": str(trial.user_attrs.get("worker", "")),
+                    **({"bench.error": error} if error else {}),
+                },
+                params={**self.setup.fixed, **decode(self.setup.space, trial.params)},
+                metrics={
+                    "val_auroc": float(np.mean(list(per_class.values()))) if per_class else float("nan"),
+                    **per_class,
+                    "trial_seconds": trial.user_attrs.get("seconds", float("nan")),
+                },
+                status="FAILED" if state == "FAILED" else "FINISHED",
+            )
+            self.logged.add(trial.number)
+
+
+def _optimize_in_workers(cfg: TuneConfig, name: str, log: _TrialLogger) -> None:
+    """``--jobs N`` local processes or Ray tasks, each running trials of the one stored study;
+    meanwhile the driver logs the trials they finish."""
     from bench.executors import cores, init_worker
 
     workers = max(cfg.jobs, 1)
@@ -304,20 +352,27 @@ def _optimize_in_workers(cfg: TuneConfig, name: str, parent: str) -> None:
         gpus = (cfg.gpus_per_cell if cfg.gpus_per_cell is not None else 1.0) if has_gpu else 0.0
         task = ray.remote(optimize).options(num_cpus=cfg.cpus_per_cell, num_gpus=gpus, max_retries=1)
         try:
-            ray.get([task.remote(cfg, name, parent, w) for w in range(workers)])
+            pending = [task.remote(cfg, name, w) for w in range(workers)]
+            while pending:
+                done, pending = ray.wait(pending, num_returns=len(pending), timeout=LOG_EVERY_S)
+                ray.get(done)
+                log()
         finally:
             if started_here:
                 ray.shutdown()
         return
-    threads = max(1, cores() // workers)
     with ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=init_worker,
-        initargs=(cfg.plugins, threads, None),
+        initargs=(cfg.plugins, max(1, cores() // workers), None),
     ) as pool:
-        for future in [pool.submit(optimize, cfg, name, parent, w) for w in range(workers)]:
-            future.result()
+        futures = {pool.submit(optimize, cfg, name, w) for w in range(workers)}
+        while futures:
+            done, futures = wait(futures, timeout=LOG_EVERY_S)
+            for future in done:
+                future.result()
+            log()
 
 
 def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
@@ -369,11 +424,14 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
         )
     default_value = float(study.user_attrs["default_val_auroc"])
 
+    log = _TrialLogger(tracker, study, name, parent, setup)
+    log()  # trials a killed run left unlogged
     if cfg.jobs == 1 and cfg.executor == "local":
-        optimize(cfg, name, parent, setup=setup)
+        optimize(cfg, name, setup=setup, callbacks=(log,))
     else:
         console.print(f"  {max(cfg.jobs, 1)} workers share the study ({cfg.executor})")
-        _optimize_in_workers(cfg, name, parent)
+        _optimize_in_workers(cfg, name, log)
+    log()
 
     if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         raise BenchError(f"study {name}: no trial completed (see the FAILED trial runs in MLflow)")

@@ -166,3 +166,28 @@ def test_ray_cells_log_to_a_shared_tracking_server(tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_workers_that_cannot_start_end_the_sweep_in_one_line(tmp_path):
+    """A plugin that imports in the sweep process but not in its workers: an error, not a hang."""
+    plugin = tmp_path / "only_here.py"
+    plugin.write_text(
+        "import multiprocessing\n"
+        "from bench import Method, register_method\n"
+        "if multiprocessing.parent_process() is not None:\n"
+        "    raise ImportError('this plugin refuses worker processes')\n"
+        "@register_method('test-only-here')\n"
+        "class OnlyHere(Method):\n"
+        "    def fit(self, train, env):\n"
+        "        return self\n"
+        "    def score(self, x):\n"
+        "        return x.reshape(len(x), -1).mean(axis=1)\n"
+    )
+    res = run_cli(
+        "--plugin", str(plugin), "run", "--methods", "test-only-here", "--classes", "0,1", "--jobs", "2",
+        "--results", "out", cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines()[-1] == (
+        "bench: error: the worker processes died before running any cell (see the errors above)"
+    )

@@ -88,6 +88,11 @@ def test_killed_tune_resumes_the_same_study(tmp_path):
     assert [t.number for t in after.trials][: len(before.trials)] == [t.number for t in before.trials]
     counted = [t for t in after.trials if t.state.name in ("COMPLETE", "PRUNED")]
     assert len(counted) == len(kept) + 2
+    _, trial_runs = runs(tmp_path / "out", "trial")  # each finished trial logged once, by the driver
+    logged = [int(r.data.tags["trial"]) for r in trial_runs]
+    assert len(logged) == len(set(logged))
+    finished = {t.number for t in after.trials if t.state.is_finished()}
+    assert {t.number for t in counted} <= set(logged) <= finished
 
 
 def test_threshold_tuned_run_reports_own_tuned_and_oracle_f1(tmp_path):

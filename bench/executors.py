@@ -273,8 +273,11 @@ class RayExecutor:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 where = address or "a local instance"
                 raise BenchError(f"cannot start or join Ray at {where}: {first}") from None
-        has_gpu = ray.cluster_resources().get("GPU", 0) > 0
-        self.gpus = (gpus if gpus is not None else 1.0) if has_gpu else 0.0
+        try:
+            self.gpus = gpus_per_task(ray, gpus)
+        except BenchError:
+            self.close()
+            raise
         self.cpus = cpus
         self.plugins = plugins
         self.datasets = {name: ray.put(ds) for name, ds in datasets.items()}
@@ -298,6 +301,17 @@ class RayExecutor:
     def close(self) -> None:
         if self.started_here:
             self.ray.shutdown()
+
+
+def gpus_per_task(ray: Any, asked: float | None) -> float:
+    """GPUs per Ray task: as asked, 1 by default where the cluster has GPUs, 0 where it has none.
+
+    Asking for GPUs on a cluster without any is an error now: Ray would wait for them forever.
+    """
+    has_gpu = ray.cluster_resources().get("GPU", 0) > 0
+    if asked and not has_gpu:
+        raise BenchError(f"--gpus-per-cell {asked:g}: the Ray cluster has no GPUs")
+    return (asked if asked is not None else 1.0) if has_gpu else 0.0
 
 
 def _ray_execute(job: Job, dataset: Dataset, plugins: tuple[str, ...], cpus: float) -> Outcome:

@@ -337,7 +337,7 @@ class _TrialLogger:
 def _optimize_in_workers(cfg: TuneConfig, name: str, log: _TrialLogger) -> None:
     """``--jobs N`` local processes or Ray tasks, each running trials of the one stored study;
     meanwhile the driver logs the trials they finish."""
-    from bench.executors import cores, init_worker
+    from bench.executors import cores, gpus_per_task, init_worker
 
     workers = max(cfg.jobs, 1)
     if cfg.executor == "ray":
@@ -348,8 +348,7 @@ def _optimize_in_workers(cfg: TuneConfig, name: str, log: _TrialLogger) -> None:
         started_here = not ray.is_initialized()
         if started_here:
             ray.init(address=cfg.ray_address, include_dashboard=False, log_to_driver=True)
-        has_gpu = ray.cluster_resources().get("GPU", 0) > 0
-        gpus = (cfg.gpus_per_cell if cfg.gpus_per_cell is not None else 1.0) if has_gpu else 0.0
+        gpus = gpus_per_task(ray, cfg.gpus_per_cell)
         task = ray.remote(optimize).options(num_cpus=cfg.cpus_per_cell, num_gpus=gpus, max_retries=1)
         try:
             pending = [task.remote(cfg, name, w) for w in range(workers)]

@@ -191,3 +191,12 @@ def test_workers_that_cannot_start_end_the_sweep_in_one_line(tmp_path):
     assert res.stderr.strip().splitlines()[-1] == (
         "bench: error: the worker processes died before running any cell (see the errors above)"
     )
+
+
+def test_asking_a_gpu_less_ray_cluster_for_gpus_is_one_line(tmp_path):
+    require("ray", has_ray())
+    res = run_cli("run", "--methods", "pyod-pca", "--classes", "0", "--executor", "ray", "--gpus-per-cell",
+                  "0.5", "--results", "out", cwd=tmp_path, timeout=300)  # fmt: skip
+    assert res.returncode == 2
+    last = res.stderr.strip().splitlines()[-1]
+    assert last == "bench: error: --gpus-per-cell 0.5: the Ray cluster has no GPUs"

@@ -223,6 +223,7 @@ class PoolExecutor:
         except BrokenProcessPool:  # a job submitted first has killed its worker already
             pass
         pending = set(futures)
+        broken: list[Future] = []
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -234,6 +235,11 @@ class PoolExecutor:
                     pending |= set(broken)
                     break
         finally:
+            if broken or pending:
+                # The dead worker may have died holding the result queue's lock; the survivors
+                # would then block on it, and the pool's shutdown would wait for them forever.
+                for process in list((getattr(pool, "_processes", None) or {}).values()):
+                    process.kill()
             pool.shutdown(wait=True, cancel_futures=True)
         running = {int(p.name.split(".")[0]) for p in self.scratch.glob("*.running")}
         left = [futures[f] for f in pending] + jobs[len(futures) :]

@@ -46,7 +46,6 @@ class Job:
     cell: Cell
     settings: dict[str, Any]  # keyword arguments of the method's class (overrides incl. tuned ones)
     device: str  # "auto" is resolved where the job runs (a Ray worker may have a GPU the driver lacks)
-    precision: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -106,14 +105,10 @@ def execute(
     split = _split(job, datasets)
     info, cls = METHODS.get(job.cell.method)
     device = resolve_device(job.device)
-    precision = resolve_precision(job.precision, device)
+    precision = resolve_precision(job.cell.precision, device)
     env = Env(device=device, seed=job.cell.seed, on_epoch=on_epoch, precision=precision)
-    try:
-        method = cls(**job.settings)
-    except Exception as exc:
-        return Outcome(job.id, CellResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500]), device)
     classify = protocol_info(job.cell.protocol).classify
-    result = run_cell(method, info.needs, split, env, job.cell.threshold, classify)
+    result = run_cell(cls(**job.settings), info.needs, split, env, job.cell.threshold, classify)
     test = split.test
     labels = TestLabels(test.index, test.source, test.anomaly, test.classes)
     return Outcome(job.id, result, device, split.sizes(), labels)
@@ -150,12 +145,38 @@ def _pool_execute(job: Job) -> Outcome:
     return outcome
 
 
-def _crashed(job: Job, device: str, how: str) -> Outcome:
+def _crashed(job: Job, how: str) -> Outcome:
     reason = f"WorkerCrashed: the process running this cell died ({how})"
-    return Outcome(job.id, CellResult(ok=False, error=reason, detail=reason), device)
+    return Outcome(job.id, CellResult(ok=False, error=reason, detail=reason), job.device)
 
 
 # ---- executors -------------------------------------------------------------------------
+
+
+def spawn_pool(workers: int, initializer: Callable[..., None], initargs: tuple) -> ProcessPoolExecutor:
+    """Fresh worker processes: spawned, since forking a process that holds torch threads is unsafe."""
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=initializer, initargs=initargs
+    )
+
+
+def connect_ray(address: str | None, worker_output: bool = False) -> tuple[Any, bool]:
+    """Ray, started locally (``address`` None) or joined; and whether this call started it.
+
+    ``worker_output`` shows what tasks print (tune's trial lines); cells report through results.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise BenchError("--executor ray needs Ray: pip install 'ray>=2.9'") from None
+    if ray.is_initialized():
+        return ray, False
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=worker_output)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BenchError(f"cannot start or join Ray at {address or 'a local instance'}: {first}") from None
+    return ray, True
 
 
 class SerialExecutor:
@@ -192,12 +213,8 @@ class PoolExecutor:
         self.scratch = Path(tempfile.mkdtemp(prefix=".cells-", dir=scratch))
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("spawn"),  # no fork of a process holding torch threads
-            initializer=_pool_worker_init,
-            initargs=(os.getpid(), str(self.scratch), self.plugins, self.threads, self.datasets),
-        )
+        args = (os.getpid(), str(self.scratch), self.plugins, self.threads, self.datasets)
+        return spawn_pool(workers, _pool_worker_init, args)
 
     def run(self, jobs: list[Job]) -> Iterator[Outcome]:
         todo = list(jobs)
@@ -209,7 +226,7 @@ class PoolExecutor:
             for job in suspects:  # alone, so that a crash names its cell
                 crashed, _ = yield from self._round([job], 1)
                 for dead in crashed:
-                    yield _crashed(dead, dead.device, "killed, out of memory or a crash in native code")
+                    yield _crashed(dead, "killed, out of memory or a crash in native code")
 
     def _round(self, jobs: list[Job], workers: int) -> Generator[Outcome, None, tuple[list[Job], list[Job]]]:
         """Run ``jobs`` in a fresh pool; after a crash return (the jobs running then, those not started)."""
@@ -266,19 +283,8 @@ class RayExecutor:
         cpus: float,
         gpus: float | None,
     ) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise BenchError("--executor ray needs Ray: pip install 'ray>=2.9'") from None
+        ray, self.started_here = connect_ray(address)
         self.ray = ray
-        self.started_here = not ray.is_initialized()
-        if self.started_here:
-            try:
-                ray.init(address=address, include_dashboard=False, log_to_driver=False)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                where = address or "a local instance"
-                raise BenchError(f"cannot start or join Ray at {where}: {first}") from None
         try:
             self.gpus = gpus_per_task(ray, gpus)
         except BenchError:
@@ -302,7 +308,7 @@ class RayExecutor:
                 yield ray.get(done[0])
             except ray.exceptions.RayError as exc:  # the worker died, or the task could not run
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                yield _crashed(job, job.device, f"{type(exc).__name__}: {first}"[:300])
+                yield _crashed(job, f"{type(exc).__name__}: {first}"[:300])
 
     def close(self) -> None:
         if self.started_here:

@@ -269,7 +269,7 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
                     progress.advance(cells_task)
                     report.skipped += 1
                     continue
-                jobs.append(Job(len(jobs), cell, settings, device, cfg.precision))
+                jobs.append(Job(len(jobs), cell, settings, device))
 
         n_jobs = cfg.jobs or auto_jobs(device, len(jobs))
         if cfg.executor == "ray":

@@ -15,12 +15,11 @@ workers (processes or Ray tasks) share one study without writing to MLflow.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import sys
 import time
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures import wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -337,20 +336,14 @@ class _TrialLogger:
 def _optimize_in_workers(cfg: TuneConfig, name: str, log: _TrialLogger) -> None:
     """``--jobs N`` local processes or Ray tasks, each running trials of the one stored study;
     meanwhile the driver logs the trials they finish."""
-    from bench.executors import cores, gpus_per_task, init_worker
+    from bench.executors import connect_ray, cores, gpus_per_task, init_worker, spawn_pool
 
     workers = max(cfg.jobs, 1)
     if cfg.executor == "ray":
+        ray, started_here = connect_ray(cfg.ray_address, worker_output=True)
         try:
-            import ray
-        except ImportError:
-            raise BenchError("--executor ray needs Ray: pip install 'ray>=2.9'") from None
-        started_here = not ray.is_initialized()
-        if started_here:
-            ray.init(address=cfg.ray_address, include_dashboard=False, log_to_driver=True)
-        gpus = gpus_per_task(ray, cfg.gpus_per_cell)
-        task = ray.remote(optimize).options(num_cpus=cfg.cpus_per_cell, num_gpus=gpus, max_retries=1)
-        try:
+            gpus = gpus_per_task(ray, cfg.gpus_per_cell)
+            task = ray.remote(optimize).options(num_cpus=cfg.cpus_per_cell, num_gpus=gpus, max_retries=1)
             pending = [task.remote(cfg, name, w) for w in range(workers)]
             while pending:
                 done, pending = ray.wait(pending, num_returns=len(pending), timeout=LOG_EVERY_S)
@@ -360,12 +353,7 @@ def _optimize_in_workers(cfg: TuneConfig, name: str, log: _TrialLogger) -> None:
             if started_here:
                 ray.shutdown()
         return
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=init_worker,
-        initargs=(cfg.plugins, max(1, cores() // workers), None),
-    ) as pool:
+    with spawn_pool(workers, init_worker, (cfg.plugins, max(1, cores() // workers), None)) as pool:
         futures = {pool.submit(optimize, cfg, name, w) for w in range(workers)}
         while futures:
             done, futures = wait(futures, timeout=LOG_EVERY_S)

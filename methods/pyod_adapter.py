@@ -51,7 +51,7 @@ ALIASES: dict[str, tuple[str, str, dict[str, Any], Space]] = {
     "pyod-deepsvdd": ("pyod.models.deep_svdd", "DeepSVDD", {}, {}),
 }
 
-_CACHED: set[int] = set()
+_SCANNED: set[str] = set()
 
 
 def cache_compiled_helpers() -> None:
@@ -68,12 +68,12 @@ def cache_compiled_helpers() -> None:
     if not os.environ.get("NUMBA_CACHE_DIR"):
         numba.config.CACHE_DIR = str(cache_dir() / "numba")
     for name, module in list(sys.modules.items()):
-        if not name.startswith("pyod.") or module is None:
+        if not name.startswith("pyod.") or module is None or name in _SCANNED:
             continue
+        _SCANNED.add(name)  # detector_class runs on every construction: scan each module once
         for value in vars(module).values():
-            if isinstance(value, CPUDispatcher) and id(value) not in _CACHED:
+            if isinstance(value, CPUDispatcher):
                 value.enable_caching()
-                _CACHED.add(id(value))
 
 
 # Arguments the harness sets itself: never hyperparameters.

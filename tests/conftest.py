@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until_healthy(base: str, server: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait for an MLflow server's ``/health``; fail if it exits or does not answer in time."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            if urllib.request.urlopen(f"{base}/health", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        assert time.time() < deadline and server.poll() is None, f"the MLflow server at {base} did not start"
+        time.sleep(1)

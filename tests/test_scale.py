@@ -120,12 +120,10 @@ def test_ray_cells_log_to_a_shared_tracking_server(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
-    import urllib.request
 
     from mlflow.tracking import MlflowClient
 
-    from tests.conftest import free_port
+    from tests.conftest import free_port, wait_until_healthy
 
     require("ray", has_ray())
     port = free_port()
@@ -139,15 +137,7 @@ def test_ray_cells_log_to_a_shared_tracking_server(tmp_path):
     )
     uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                if urllib.request.urlopen(f"{uri}/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.time() < deadline and server.poll() is None, "the MLflow server did not start"
-            time.sleep(1)
+        wait_until_healthy(uri, server)
         args = ["run", "--methods", "pyod-pca,ae-threshold", "--classes", "0,1", "--executor", "ray"]
         res = run_cli(*args, "--tracking-uri", uri, "--results", "out", cwd=tmp_path)
         assert res.returncode == 0, res.stderr

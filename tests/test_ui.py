@@ -7,13 +7,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import free_port, require, run_cli
+from tests.conftest import free_port, require, run_cli, wait_until_healthy
 
 pytestmark = pytest.mark.slow
 CHROMIUM_FLAGS = [
@@ -56,15 +54,7 @@ def test_ui_shows_runs_and_metrics(tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while True:
-            try:
-                if urllib.request.urlopen(f"{base}/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.time() < deadline and server.poll() is None, "the MLflow UI did not start"
-            time.sleep(1)
+        wait_until_healthy(base, server)
         listing = chromium("--dump-dom", f"{base}/#/experiments/{exp}/runs", profile=tmp_path / "p1").stdout
         assert "ae-threshold | digits | one-class | class 0 | seed 0" in listing
         assert "pyod-pca | digits | one-class | class 0 | seed 0" in listing

@@ -23,7 +23,7 @@ from bench.protocols import ProtocolOptions
 from bench.registry import ANOMALY_LABELS, CLASS_LABELS, LABELED_SET
 from bench.thresholds import TunedThreshold, tune_threshold
 
-CELL_SCHEMA = 1  # bump when what a cell computes changes, so old results are not reused
+CELL_SCHEMA = 2  # bump when what a cell computes changes, so old results are not reused
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ def test_open_set_run_logs_classification_and_the_report(tmp_path):
     vae = runs["vae-elbo"].data.metrics
     assert vae["n_labeled"] == 20 and 0.5 < vae["class_accuracy"] <= 1
     assert {"class_macro_f1", "class_accuracy_accepted", "open_set_accuracy", "open_set_macro_f1"} <= set(vae)
+    assert vae["class_accuracy_labeled"] > vae["class_accuracy"]  # 20 images the head trained on, not test
     assert "class_accuracy" not in runs["pyod-pca"].data.metrics  # no encoder, no classification
     path = client.download_artifacts(runs["vae-elbo"].info.run_id, "open_set_report.json", str(tmp_path))
     report = pd.read_json(path, orient="split")

@@ -19,7 +19,7 @@ from bench.data import Split, TrainData
 from bench.method import Env, Method
 from bench.metrics import detection_metrics
 from bench.openset import classify as classify_open_set
-from bench.protocols import ProtocolOptions
+from bench.protocols import ProtocolOptions, protocol_label, protocol_settings
 from bench.registry import ANOMALY_LABELS, CLASS_LABELS, LABELED_SET
 from bench.thresholds import TunedThreshold, tune_threshold
 
@@ -55,10 +55,7 @@ class Cell:
             "protocol": self.protocol,
             "class": self.cls,
             "seed": self.seed,
-            "contamination": self.options.contamination if self.protocol == "one-class" else None,
-            "anomaly_ratio": self.options.anomaly_ratio if self.protocol == "supervised" else None,
-            "known_classes": self.options.known_classes if self.protocol == "open-set" else None,
-            **({"labels": self.options.labels, "open_set": 2} if self.protocol == "open-set" else {}),
+            "protocol_options": protocol_settings(self.protocol, self.options),
             **({"threshold": self.threshold} if self.threshold != "own" else {}),
             **({"precision": self.precision} if self.precision != "auto" else {}),
         }
@@ -69,12 +66,17 @@ class Cell:
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
     @property
+    def protocol_label(self) -> str:
+        return protocol_label(self.protocol, self.options)
+
+    @property
     def title(self) -> str:
         return f"{self.method} · {self.dataset} · {self.protocol} {self.cls}"
 
     @property
     def label(self) -> str:
-        return f"{self.label_name} | {self.dataset} | {self.protocol} | class {self.cls} | seed {self.seed}"
+        where = f"{self.dataset} | {self.protocol_label} | class {self.cls} | seed {self.seed}"
+        return f"{self.label_name} | {where}"
 
 
 @dataclass

@@ -30,14 +30,16 @@ KEYS = ["dataset", "protocol", "method"]
 def latest_per_cell(cells: pd.DataFrame) -> pd.DataFrame:
     """One run per cell_key (the newest), so a rerun never counts a cell twice.
 
-    Methods run with ``--set`` overrides are named by their ``method_label``.
+    Methods run with ``--set`` overrides are named by their ``method_label``, and protocols run
+    with non-default options (``--known``, ``--labels``, ...) by their ``protocol_label``.
     """
     if cells.empty:
         return cells
     cells = cells.sort_values("start_time", ascending=False).drop_duplicates("cell_key")
     cells = cells.rename(columns={"bench.tuned_from": "tuned_from"})
-    if "method_label" in cells:
-        cells = cells.assign(method=cells["method_label"].fillna(cells["method"]))
+    for column in ("method", "protocol"):
+        if f"{column}_label" in cells:
+            cells = cells.assign(**{column: cells[f"{column}_label"].fillna(cells[column])})
     return cells
 
 
@@ -66,9 +68,10 @@ def leaderboard(cells: pd.DataFrame, na: list[tuple[str, str, str]] = ()) -> pd.
     board["note"] = ""
     seen = set(zip(board["dataset"], board["protocol"], strict=True))
     extra = [
-        {"dataset": d, "protocol": p, "method": m, "cells": 0, "note": reason}
+        {"dataset": d, "protocol": label, "method": m, "cells": 0, "note": reason}
         for m, p, reason in na
-        for d in sorted({d for d, pp in seen if pp == p})
+        for d, label in sorted(seen)
+        if label.partition("[")[0] == p  # every setting of the protocol
     ]
     board = pd.concat([board, pd.DataFrame(extra)], ignore_index=True) if extra else board
     board = board.sort_values(["dataset", "protocol", "rank"], na_position="last").reset_index(drop=True)

@@ -30,6 +30,7 @@ class ProtocolInfo:
     test_sets: int | None = None  # cells are numbered test sets instead of classes
     pad: int = 0  # blank pixels added on every side of every image
     classify: bool = False  # the labeled normal images of validation also train a classifier
+    options: tuple[str, ...] = ()  # the ProtocolOptions fields it reads
 
 
 def protocol_units(info: ProtocolInfo, n_classes: int) -> list[int]:
@@ -45,6 +46,23 @@ class ProtocolOptions:
     anomaly_ratio: float = 0.078
     known_classes: tuple[int, ...] | None = None  # open-set; None = the first half of the classes
     labels: int = 2000  # open-set: size of the labeled set, drawn evenly from the known classes
+
+
+def protocol_settings(protocol: str, opts: ProtocolOptions) -> dict[str, object]:
+    """The options ``protocol`` reads, with their values: part of a cell's identity."""
+    return {name: getattr(opts, name) for name in protocol_info(protocol).options}
+
+
+def protocol_label(protocol: str, opts: ProtocolOptions) -> str:
+    """``open-set[known=1,3,5,7,9 labels=40]``: the protocol with its non-default options, as
+    leaderboards name it, so that cells run under different settings are never averaged together."""
+    default = ProtocolOptions()
+    changed = [
+        f"{name.removesuffix('_classes')}={','.join(map(str, value)) if isinstance(value, tuple) else value}"
+        for name, value in protocol_settings(protocol, opts).items()
+        if value != getattr(default, name)
+    ]
+    return f"{protocol}[{' '.join(changed)}]" if changed else protocol
 
 
 PROTOCOLS: Registry[Callable[..., tuple[Indices, Indices, Indices]]] = Registry("protocol")
@@ -81,7 +99,12 @@ def _join(normal: np.ndarray, anomalous: np.ndarray, rng: np.random.Generator) -
     return idx[order], lab[order]
 
 
-@_protocol("one-class", frozenset(), "class k normal, all others anomalous; train on class k only")
+@_protocol(
+    "one-class",
+    frozenset(),
+    "class k normal, all others anomalous; train on class k only",
+    options=("contamination",),
+)
 def one_class(y_train, y_test, k, rng, opts: ProtocolOptions):
     normal = rng.permutation(np.flatnonzero(y_train == k))
     others = rng.permutation(np.flatnonzero(y_train != k))
@@ -133,6 +156,7 @@ def _hold_out(normal, anomalous, fraction, rng) -> tuple[Indices, Indices]:
     "supervised",
     frozenset({ANOMALY_LABELS}),
     "class k normal plus labeled anomalies from other classes at ratio r (default 0.078)",
+    options=("anomaly_ratio",),
 )
 def supervised(y_train, y_test, k, rng, opts: ProtocolOptions):
     train, val = _hold_out(*_labeled_pool(y_train, k, opts.anomaly_ratio, rng), 0.1, rng)
@@ -169,6 +193,7 @@ OPEN_SET = {
     test_sets=2,
     pad=2,
     classify=True,
+    options=("known_classes", "labels"),
 )
 def open_set(y_train, y_test, k, rng, opts: ProtocolOptions):
     n_classes = int(max(y_train.max(), y_test.max())) + 1

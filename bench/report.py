@@ -7,6 +7,7 @@ MLflow table artifact that the UI shows), so the UI and the files agree.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -42,11 +43,12 @@ def _figures(cells: pd.DataFrame, tests: dict[str, stats.Friedman]) -> dict[str,
     out = {}
     for (dataset, protocol), group in cells.groupby(["dataset", "protocol"]):
         table = stats.blocks(group).droplevel("dataset").T
-        out[f"heatmap_{dataset}_{protocol}.png"] = plots.heatmap_figure(
+        out[f"heatmap_{dataset}_{_slug(protocol)}.png"] = plots.heatmap_figure(
             table, f"AUROC, {dataset} {protocol} (mean over seeds)"
         )
     for protocol, t in tests.items():
-        out[f"cd_{protocol}.png"] = plots.cd_figure(t.ranks, t.nemenyi, t.critical_difference, protocol)
+        figure = plots.cd_figure(t.ranks, t.nemenyi, t.critical_difference, protocol)
+        out[f"cd_{_slug(protocol)}.png"] = figure
     return out
 
 
@@ -66,8 +68,14 @@ def _roc_overlays(tracker: Tracker, cells: pd.DataFrame) -> dict[str, object]:
                 curves[method] = (scores["anomaly"].to_numpy(), scores["score"].to_numpy(np.float64))
             if curves:
                 title = f"ROC, {dataset} {protocol} class {cls} (lowest seed)"
-                out[f"roc_{dataset}_{protocol}_class{cls}.png"] = plots.roc_overlay_figure(curves, title)
+                name = f"roc_{dataset}_{_slug(protocol)}_class{cls}.png"
+                out[name] = plots.roc_overlay_figure(curves, title)
     return out
+
+
+def _slug(label: str) -> str:
+    """A protocol label such as ``open-set[known=1,3,5,7,9 labels=40]`` as a plain file name part."""
+    return re.sub(r"[^A-Za-z0-9=.-]+", "_", label).strip("_")
 
 
 def _save(folder: Path, figures: dict[str, object]) -> list[Path]:

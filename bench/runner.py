@@ -99,6 +99,7 @@ def _cell_tags(cell: Cell, sweep_id: str, device: str, result: CellResult) -> di
         "method_label": cell.label_name,
         "dataset": cell.dataset,
         "protocol": cell.protocol,
+        "protocol_label": cell.protocol_label,
         "class": str(cell.cls),
         "normal_class": normal,
         "seed": str(cell.seed),
@@ -161,7 +162,7 @@ def _summary_table(report: SweepReport) -> Table:
         table.add_column(col, justify="left" if col in ("method", "dataset", "protocol") else "right")
     groups: dict[tuple[str, str, str], list[dict[str, float]]] = {}
     for cell, metrics in report.ok:
-        groups.setdefault((cell.label_name, cell.dataset, cell.protocol), []).append(metrics)
+        groups.setdefault((cell.label_name, cell.dataset, cell.protocol_label), []).append(metrics)
     for (m, d, p), rows in sorted(groups.items(), key=lambda kv: -np.mean([r["auroc"] for r in kv[1]])):
         means = {k: float(np.nanmean([r.get(k, np.nan) for r in rows])) for k in columns}
         shown = [f"{v:.2f}" if k == "fit_seconds" else f"{v:.3f}" for k, v in means.items()]

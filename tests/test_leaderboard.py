@@ -86,3 +86,30 @@ def test_by_class_std_over_seeds():
     assert np.isclose(mean.loc[0, "0"], 0.9) and np.isclose(std.loc[0, "0"], 0.1)
     assert np.isclose(std.loc[0, "mean"], 0.1)  # seed means 0.805, 0.905, 1.005
     assert "0.900 ± 0.100" in by_class_markdown(mean, std)
+
+
+def test_cells_of_other_protocol_settings_are_never_averaged_together():
+    from bench.cell import Cell
+    from bench.protocols import ProtocolOptions
+
+    def cell(**opts):
+        return Cell("m", {}, "d", "open-set", 0, 0, ProtocolOptions(**opts))
+
+    default, other = cell(), cell(known_classes=(1, 3, 5, 7, 9), labels=40)
+    assert default.protocol_label == "open-set"
+    assert other.protocol_label == "open-set[known=1,3,5,7,9 labels=40]"
+    assert default.key != other.key != cell(known_classes=(1, 3, 5, 7, 9)).key
+    assert (
+        Cell("m", {}, "d", "one-class", 0, 0, ProtocolOptions(labels=40)).key
+        == Cell("m", {}, "d", "one-class", 0, 0, ProtocolOptions()).key
+    ), "an option the protocol does not read is not part of the cell"
+    rows = [
+        dict(method="m", dataset="d", protocol="open-set", protocol_label=c.protocol_label,
+             cell_key=f"{i}{k}", start_time=0, auroc=auroc, auprc=0.5, f1=0.4, **{"class": k})
+        for i, (c, auroc) in enumerate(((default, 0.9), (other, 0.5)))
+        for k in (0, 1)
+    ]  # fmt: skip
+    board = leaderboard(pd.DataFrame(rows), [("n", "open-set", "n/a: no encoder")])
+    means = board.dropna(subset=["auroc_mean"]).set_index("protocol")["auroc_mean"]
+    assert means.to_dict() == {"open-set": 0.9, "open-set[known=1,3,5,7,9 labels=40]": 0.5}
+    assert sorted(board.loc[board["method"] == "n", "protocol"]) == sorted(means.index)

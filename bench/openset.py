@@ -6,13 +6,13 @@ offers one (``encoder``) or else on its frozen ``features``, on validation's
 labeled known-class images only (never on test); the fitted method itself is
 not changed, so its anomaly scores stay those of the unsupervised fit.
 Metrics on a test set: classification accuracy and macro-F1 over its
-known-class images; accuracy over the known images the
-detector accepts (seed 001's figure after removing detected outliers);
-accuracy on the labeled images the classifier was trained on (seed 000's
-"89/100" is this kind of figure: a sample of its labeled set), a check of
-fit, not a result; and
-the seed-001 report over 5 known classes + "unknown", where an image is
-"unknown" when its anomaly score exceeds the method's threshold.
+known-class images; accuracy over the known images the detector accepts
+(seed 001's figure after removing detected outliers); accuracy on the labeled
+set, which a head trains on and a method's own classifier may have learned
+from (seed 000's "89/100" is this kind of figure: a sample of its labeled
+set), a check of fit, not a result; and the seed-001 report over 5 known
+classes + "unknown", where an image is "unknown" when its anomaly score
+exceeds the method's threshold.
 """
 
 from __future__ import annotations

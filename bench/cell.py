@@ -16,6 +16,7 @@ import torch
 from bench.config import variant_label
 from bench.cost import PeakMemory, Stopwatch
 from bench.data import Split, TrainData
+from bench.errors import first_line
 from bench.method import Env, Method
 from bench.metrics import detection_metrics
 from bench.openset import classify as classify_open_set
@@ -71,7 +72,7 @@ class Cell:
 
     @property
     def title(self) -> str:
-        return f"{self.method} · {self.dataset} · {self.protocol} {self.cls}"
+        return f"{self.method} · {self.dataset} · {self.protocol_label} {self.cls}"
 
     @property
     def label(self) -> str:
@@ -166,7 +167,7 @@ def run_cell(
                 tuned_scores = check_scores(test_scores(**tuned.params), len(split.test))
             answer = classify_open_set(method, split, scores, threshold, env) if classify else None
     except Exception as exc:  # isolate the cell: report it, keep the sweep going
-        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        reason = f"{type(exc).__name__}: {first_line(exc)}"
         return CellResult(ok=False, error=reason[:500], detail=traceback.format_exc())
     metrics = detection_metrics(split.test.anomaly, scores, threshold)
     if tuned is not None:

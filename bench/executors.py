@@ -1,8 +1,9 @@
 """Where cells run: in this process, in local worker processes (``--jobs N``), or as Ray tasks.
 
 Executors turn jobs into outcomes and nothing else; the driver alone logs to
-MLflow, checks resume keys and draws figures, so every executor gives the same
-runs. A job carries what a fresh process needs to rebuild its cell (method
+MLflow and checks resume keys, so every executor gives the same runs (worker
+processes and Ray tasks also draw their cells' figures, returned as PNG
+bytes). A job carries what a fresh process needs to rebuild its cell (method
 settings, split recipe); datasets travel once per worker (local processes) or
 once per sweep (Ray's object store). Every cell seeds itself, so results do
 not depend on which worker ran it, only, within floating-point noise, on the
@@ -29,7 +30,7 @@ from bench import plots
 from bench.cell import Cell, CellResult, run_cell
 from bench.data import Dataset, Split
 from bench.device import resolve_device, resolve_precision
-from bench.errors import BenchError
+from bench.errors import BenchError, first_line
 from bench.figures import exit_with_parent
 from bench.method import Env
 from bench.protocols import make_split, protocol_info
@@ -174,7 +175,7 @@ def connect_ray(address: str | None, worker_output: bool = False) -> tuple[Any, 
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=worker_output)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc) or type(exc).__name__
         raise BenchError(f"cannot start or join Ray at {address or 'a local instance'}: {first}") from None
     return ray, True
 
@@ -307,8 +308,7 @@ class RayExecutor:
             try:
                 yield ray.get(done[0])
             except ray.exceptions.RayError as exc:  # the worker died, or the task could not run
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                yield _crashed(job, f"{type(exc).__name__}: {first}"[:300])
+                yield _crashed(job, f"{type(exc).__name__}: {first_line(exc)}"[:300])
 
     def close(self) -> None:
         if self.started_here:

@@ -24,7 +24,7 @@ from bench.device import resolve_device
 from bench.errors import BenchError
 from bench.executors import Job, Outcome, auto_jobs, make_executor
 from bench.figures import FigureWorker
-from bench.protocols import ProtocolOptions, protocol_info, protocol_units
+from bench.protocols import ProtocolOptions, protocol_info, protocol_settings, protocol_units
 from bench.registry import DATASETS, METHODS, load_plugins
 from bench.tracking import KIND_CELL, KIND_SWEEP, Tracker, default_uri, scores_csv
 from bench.tune import load_best
@@ -118,9 +118,9 @@ def _cell_tags(cell: Cell, sweep_id: str, device: str, result: CellResult) -> di
 
 def _log_cell(tracker: Tracker, figures: FigureWorker, cell: Cell, outcome: Outcome, sweep_id: str) -> None:
     result = outcome.result
-    params = {**cell.params, **outcome.sizes, "contamination": cell.options.contamination}
-    if cell.protocol == "supervised":
-        params["anomaly_ratio"] = cell.options.anomaly_ratio
+    # Prefixed: a method may have a hyperparameter of the same name (PyOD's contamination).
+    settings = {f"protocol.{k}": v for k, v in protocol_settings(cell.protocol, cell.options).items()}
+    params = {**cell.params, **outcome.sizes, **settings}
     if result.tuned is not None:
         params.update({f"tuned.{k}": v for k, v in result.tuned.params.items()})
     tags = _cell_tags(cell, sweep_id, outcome.device, result)

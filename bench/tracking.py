@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.errors import TrackingError
+from bench.errors import TrackingError, first_line
 
 KIND_CELL, KIND_SWEEP, KIND_TUNE, KIND_TRIAL = "cell", "sweep", "tune", "trial"
 MAX_PARAM = 6000
@@ -76,7 +76,7 @@ class Tracker:
                 else:
                     self.experiment_id = exp.experiment_id
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc) or type(exc).__name__
             raise TrackingError(f"cannot use MLflow tracking store {uri}: {first[:300]}") from None
 
     # ---- writing -------------------------------------------------------------

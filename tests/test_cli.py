@@ -73,6 +73,9 @@ def test_digits_run_logs_runs_tags_metrics_artifacts(tmp_path):
         assert 0.5 < metrics["auroc"] <= 1.0
         params = run.data.params
         assert int(params["n_test"]) == 539 and "n_train" in params
+        assert params["protocol.contamination"] == "0.0"  # the protocol's, beside the method's own
+        if tags["method"] == "pyod-pca":
+            assert params["contamination"] == "0.1", "PyOD's hyperparameter is not overwritten"
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"roc.png", "score_histogram.png", "scores.csv"} <= artifacts
         scores = pd.read_csv(client.download_artifacts(run.info.run_id, "scores.csv", str(tmp_path)))

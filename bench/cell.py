@@ -20,7 +20,7 @@ from bench.errors import first_line
 from bench.method import Env, Method
 from bench.metrics import detection_metrics
 from bench.openset import classify as classify_open_set
-from bench.protocols import ProtocolOptions, protocol_label, protocol_settings
+from bench.protocols import ProtocolOptions, protocol_info, protocol_label, protocol_settings
 from bench.registry import ANOMALY_LABELS, CLASS_LABELS, LABELED_SET
 from bench.thresholds import TunedThreshold, tune_threshold
 
@@ -35,13 +35,15 @@ class Cell:
     params: dict[str, Any]
     dataset: str
     protocol: str
-    cls: int
+    unit: int  # the class index, or the test set under protocols with numbered test sets
     seed: int
     options: ProtocolOptions
     overrides: dict[str, Any] = field(default_factory=dict)
     threshold: str = "own"  # or "tuned": also choose a threshold on validation
     tuned_from: str | None = None  # the tune study the parameters came from
     precision: str = "auto"  # keyed only when asked for explicitly (auto is fp32 on CPU, bf16 on CUDA)
+    # The keyword arguments that rebuild the method in any process; ``params`` is what they mean.
+    settings: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def label_name(self) -> str:
@@ -54,7 +56,7 @@ class Cell:
             "params": self.params,
             "dataset": self.dataset,
             "protocol": self.protocol,
-            "class": self.cls,
+            "class": self.unit,
             "seed": self.seed,
             "protocol_options": protocol_settings(self.protocol, self.options),
             **({"threshold": self.threshold} if self.threshold != "own" else {}),
@@ -72,12 +74,20 @@ class Cell:
 
     @property
     def title(self) -> str:
-        return f"{self.method} · {self.dataset} · {self.protocol_label} {self.cls}"
+        return f"{self.method} · {self.dataset} · {self.protocol_label} {self.unit}"
 
     @property
     def label(self) -> str:
-        where = f"{self.dataset} | {self.protocol_label} | class {self.cls} | seed {self.seed}"
+        where = f"{self.dataset} | {self.protocol_label} | class {self.unit} | seed {self.seed}"
         return f"{self.label_name} | {where}"
+
+    @property
+    def normal_class(self) -> str:
+        """What is normal in this cell, in the protocol's words (the ``normal_class`` tag)."""
+        known = self.options.known_classes
+        return protocol_info(self.protocol).normal.format(
+            k=self.unit, known=f" {','.join(map(str, known))}" if known else ""
+        )
 
 
 @dataclass
@@ -159,9 +169,7 @@ def run_cell(
             with Stopwatch() as score_time:
                 test_scores = method.scorer(split.test.x)  # one pass; score parameters re-mix it
                 scores = check_scores(test_scores(), len(split.test))
-            threshold = method.threshold()
-            if threshold is not None and not np.isfinite(threshold):
-                raise ValueError(f"threshold is not finite ({threshold})")
+            threshold = _own_threshold(method)
             tuned_scores = scores
             if tuned is not None and tuned.params:
                 tuned_scores = check_scores(test_scores(**tuned.params), len(split.test))
@@ -171,19 +179,14 @@ def run_cell(
         return CellResult(ok=False, error=reason[:500], detail=traceback.format_exc())
     metrics = detection_metrics(split.test.anomaly, scores, threshold)
     if tuned is not None:
-        at = detection_metrics(split.test.anomaly, tuned_scores, tuned.threshold)
-        metrics.update({f"tuned_{k}": at[k] for k in ("f1", "precision", "recall", "accuracy", "threshold")})
-        metrics.update(tuned_val_f1=tuned.val_f1, tune_seconds=tune_time.seconds)
+        metrics.update(_tuned_metrics(split.test.anomaly, tuned_scores, tuned, tune_time.seconds))
     report = None
     if answer is not None:
-        metrics.update(answer[0])
-        report = answer[1]
-    metrics.update(method.fit_metrics())
+        class_metrics, report = answer
+        metrics.update(class_metrics)
+    metrics.update(method.fit_metrics(), fit_seconds=fit_time.seconds, score_seconds=score_time.seconds)
     metrics.update(
-        fit_seconds=fit_time.seconds,
-        score_seconds=score_time.seconds,
-        images_per_second=len(split.test) / max(score_time.seconds, 1e-9),
-        peak_memory_mb=memory.peak_mb,
+        images_per_second=len(split.test) / max(score_time.seconds, 1e-9), peak_memory_mb=memory.peak_mb
     )
     source = "none" if threshold is None else ("val-tuned" if method.calibrates() else "method-rule")
     return CellResult(
@@ -195,6 +198,22 @@ def run_cell(
         tuned=tuned,
         report=report,
     )
+
+
+def _own_threshold(method: Method) -> float | None:
+    threshold = method.threshold()
+    if threshold is not None and not np.isfinite(threshold):
+        raise ValueError(f"threshold is not finite ({threshold})")
+    return threshold
+
+
+def _tuned_metrics(
+    anomaly: np.ndarray, scores: np.ndarray, tuned: TunedThreshold, seconds: float
+) -> dict[str, float]:
+    """Test metrics at the threshold (and score parameters) chosen on validation, as ``tuned_*``."""
+    at = detection_metrics(anomaly, scores, tuned.threshold)
+    named = {f"tuned_{k}": at[k] for k in ("f1", "precision", "recall", "accuracy", "threshold")}
+    return {**named, "tuned_val_f1": tuned.val_f1, "tune_seconds": seconds}
 
 
 def tune_on_validation(method: Method, x: np.ndarray, anomaly: np.ndarray, seed: int) -> TunedThreshold:

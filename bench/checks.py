@@ -2,11 +2,16 @@
 
 Plugin authors can run them on their own methods: ``run_checks("my-method")``.
 Known failures are data (``EXPECTED_FAILED_CHECKS``), never branches in the checks.
+Fitting checks use the method's ``fast_params`` and share one fit per method
+(``fitted``): what they ask of a fit is read from the same fitted object.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -14,6 +19,7 @@ from bench.cell import check_scores, seed_everything
 from bench.data import TrainData
 from bench.method import Env, Method, NotFittedError
 from bench.metrics import auroc
+from bench.params import check_space
 from bench.registry import ANOMALY_LABELS, LABELED_SET, METHODS
 
 # method name -> {check name: reason}
@@ -59,16 +65,37 @@ def _train_for(name: str, train: TrainData) -> TrainData:
     return TrainData(x=train.x[keep])
 
 
-def _fit(name: str, seed: int = 0) -> tuple[Method, np.ndarray, np.ndarray]:
-    _, cls = METHODS.get(name)
-    train, test_x, test_y = planted_data()
+def fit_on(method: Method, name: str, data_seed: int = 0, seed: int = 0) -> np.ndarray:
+    """Seed, fit ``method`` on planted data, calibrate where it does; the test images' scores."""
+    train, test_x, _ = planted_data(seed=data_seed)
     seed_everything(seed)
-    method = cls()
     assert method.fit(_train_for(name, train), Env(seed=seed)) is method, "fit must return self"
     if method.calibrates():
-        _, val_x, val_y = planted_data(seed=seed + 100)
+        _, val_x, val_y = planted_data(seed=data_seed + 100)
         method.calibrate(val_x, val_y)
-    return method, test_x, test_y
+    return method.score(test_x)
+
+
+def fast(name: str) -> Method:
+    _, cls = METHODS.get(name)
+    return cls(**cls.fast_params)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    method: Method
+    params_before: dict[str, Any]
+    scores: np.ndarray
+    test_y: np.ndarray
+
+
+@functools.cache
+def fitted(name: str) -> Fitted:
+    """The one shared fit of ``name`` (fast parameters, planted data, seed 0) that checks read."""
+    method = fast(name)
+    before = method.get_params()
+    scores = fit_on(method, name)
+    return Fitted(method, before, scores, planted_data()[2])
 
 
 def check_init_stores_params(name: str) -> None:
@@ -77,6 +104,31 @@ def check_init_stores_params(name: str) -> None:
     assert isinstance(params, dict)
     rebuilt = cls(**params).get_params()
     assert rebuilt == params, "cls(**get_params()) must give the same parameters"
+
+
+def check_init_only_stores(name: str) -> None:
+    """``__init__`` stores its arguments as given and learns nothing (no ``name_`` state)."""
+    _, cls = METHODS.get(name)
+    given = dict(cls.fast_params)
+    method = cls(**given)
+    learned = [k for k in vars(method) if k.endswith("_") and not k.startswith("_")]
+    assert not learned, f"__init__ sets learned state {learned}"
+    params = method.get_params()
+    for key, value in given.items():
+        stored = params[key]
+        assert stored == value and type(stored) is type(value), f"__init__ must store {key} as given"
+
+
+def check_declared_hyperparameters(name: str) -> None:
+    """Defaults satisfy their own declarations; the search spaces propose only valid values."""
+    _, cls = METHODS.get(name)
+    declared = cls.hyperparameters()
+    for key, value in cls().get_params().items():
+        declared[key].check(value)
+    check_space(name, declared, cls.search_space)
+    check_space(name, declared, cls.score_space)
+    unknown = set(cls.fast_params) - set(declared)
+    assert not unknown, f"fast_params names {sorted(unknown)}, which are not hyperparameters"
 
 
 def check_score_before_fit_raises(name: str) -> None:
@@ -89,34 +141,47 @@ def check_score_before_fit_raises(name: str) -> None:
 
 
 def check_scores_shape_and_finite(name: str) -> None:
-    method, test_x, _ = _fit(name)
-    scores = check_scores(method.score(test_x), len(test_x))
+    fit = fitted(name)
+    scores = check_scores(fit.scores, len(fit.test_y))
     assert scores.dtype == np.float64
-    threshold = method.threshold()
+    threshold = fit.method.threshold()
     assert threshold is None or np.isfinite(threshold)
 
 
-def check_deterministic_under_seed(name: str) -> None:
-    """Seed, fit, score, twice: the same numbers (as the harness runs a cell)."""
-    runs = []
-    for _ in range(2):
-        method, test_x, _ = _fit(name, seed=3)
-        runs.append(method.score(test_x))
-    np.testing.assert_allclose(runs[0], runs[1], rtol=1e-5, atol=1e-7)
+def check_fit_leaves_params_unchanged(name: str) -> None:
+    fit = fitted(name)
+    assert fit.method.get_params() == fit.params_before, "fit must not change the hyperparameters"
 
 
 def check_planted_outliers_found(name: str) -> None:
-    method, test_x, test_y = _fit(name)
-    got = auroc(test_y, method.score(test_x))
+    fit = fitted(name)
+    got = auroc(fit.test_y, fit.scores)
     assert got > 0.8, f"AUROC {got:.3f} on planted outliers (want > 0.8)"
+
+
+def check_deterministic_under_seed(name: str) -> None:
+    """A second fit from scratch, seeded as the harness seeds a cell, gives the same numbers."""
+    again = fit_on(fast(name), name)
+    np.testing.assert_allclose(again, fitted(name).scores, rtol=1e-5, atol=1e-7)
+
+
+def check_fit_twice_replaces_the_first_fit(name: str) -> None:
+    """Fitted on other data first, then as the shared fit: the shared fit's scores, nothing kept over."""
+    method = fast(name)
+    fit_on(method, name, data_seed=7, seed=5)
+    np.testing.assert_allclose(fit_on(method, name), fitted(name).scores, rtol=1e-5, atol=1e-7)
 
 
 CHECKS: list[Callable[[str], None]] = [
     check_init_stores_params,
+    check_init_only_stores,
+    check_declared_hyperparameters,
     check_score_before_fit_raises,
     check_scores_shape_and_finite,
-    check_deterministic_under_seed,
+    check_fit_leaves_params_unchanged,
     check_planted_outliers_found,
+    check_deterministic_under_seed,
+    check_fit_twice_replaces_the_first_fit,
 ]
 
 
@@ -128,4 +193,5 @@ def run_checks(name: str) -> dict[str, str]:
             check(name)
         except Exception as exc:
             failures[check.__name__] = f"{type(exc).__name__}: {exc}"
+    fitted.cache_clear()
     return failures

@@ -1,43 +1,76 @@
-"""The one run configuration: CLI flags fill it, it is saved as JSON and logged to MLflow."""
+"""The one configuration of a sweep or a study: CLI flags fill it by field name, saved as JSON.
+
+``SweepConfig`` holds what ``run`` and ``tune`` share (the grid, the protocol
+settings, where cells run, where results go); ``RunConfig`` and ``TuneConfig``
+add what only one of them reads. Every default lives here: the CLI shows these
+defaults and fills only the fields a user gave (``from_args``).
+"""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.errors import BenchError
+from bench.protocols import ProtocolOptions
+
+C = TypeVar("C", bound="SweepConfig")
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    methods: tuple[str, ...] = ("all",)
+class SweepConfig:
     datasets: tuple[str, ...] = ("digits",)
     protocols: tuple[str, ...] = ("one-class",)
-    classes: tuple[int, ...] | None = None  # None = every class of each dataset
+    classes: tuple[int, ...] | None = None  # None = every class (or test set) of each protocol
     seeds: tuple[int, ...] = (0,)
-    contamination: float = 0.0
-    anomaly_ratio: float = 0.078
-    known_classes: tuple[int, ...] | None = None
-    labels: int = 2000
+    contamination: float = 0.0  # one-class: unlabeled anomalies mixed into training
+    anomaly_ratio: float = 0.078  # supervised: labeled anomalies in train, val and test
+    known_classes: tuple[int, ...] | None = None  # open-set; None = the first half of the classes
+    labels: int = 2000  # open-set: labeled images for the classifier
+    overrides: tuple[str, ...] = ()  # "method.param=value"
+    data_dir: str | None = None
+    device: str = "auto"
+    precision: str = "auto"  # "fp32", "bf16", or auto: bf16 on CUDA where a method allows it
+    plugins: tuple[str, ...] = ()
+    jobs: int = 0  # workers at once; 0 = auto (run: per core on CPU; tune: 1)
+    executor: str = "local"  # or "ray"
+    ray_address: str | None = None  # None: start a local Ray instance
+    cpus_per_cell: float = 1.0
+    gpus_per_cell: float | None = None  # None: 1 where the Ray cluster has GPUs, else 0
     results: str = "results"
     tracking_uri: str | None = None
     experiment: str = "bench"
-    device: str = "auto"
-    data_dir: str | None = None
-    rerun: bool = False
-    plugins: tuple[str, ...] = field(default_factory=tuple)
-    overrides: tuple[str, ...] = field(default_factory=tuple)  # "method.param=value"
-    threshold: str = "own"  # "tuned": also choose a threshold on validation (Optuna where needed)
-    params_from: tuple[str, ...] = field(default_factory=tuple)  # tune studies or their JSON files
-    precision: str = "auto"  # "fp32", "bf16", or auto: bf16 on CUDA where a method allows it
-    jobs: int = 1  # cells at once on this machine (local executor); 0 = auto
-    executor: str = "local"  # or "ray"
-    ray_address: str | None = None  # None: start a local Ray instance
-    cpus_per_cell: float = 1.0  # Ray resources one cell asks for
-    gpus_per_cell: float | None = None  # None: 1 where the Ray cluster has GPUs, else 0
+
+    @classmethod
+    def from_args(cls: type[C], args: argparse.Namespace) -> C:
+        """The config with every field the parsed arguments hold, by name; the rest at defaults."""
+        given = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()}
+        config = cls(**{f.name: given[f.name] for f in dataclasses.fields(cls) if f.name in given})
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Settings that are wrong whatever the dataset: one line each (names are checked by ``plan``)."""
+        if not 0.0 <= self.contamination < 1.0:
+            raise BenchError(f"--contamination must be in [0, 1), not {self.contamination}")
+        if not 0.0 < self.anomaly_ratio < 1.0:
+            raise BenchError(f"--anomaly-ratio must be in (0, 1), not {self.anomaly_ratio}")
+        if self.labels < 1:
+            raise BenchError(f"--labels must be at least 1, not {self.labels}")
+        if self.cpus_per_cell <= 0 or (self.gpus_per_cell is not None and self.gpus_per_cell < 0):
+            raise BenchError("--cpus-per-cell must be > 0 and --gpus-per-cell >= 0")
+
+    def protocol_options(self) -> ProtocolOptions:
+        return ProtocolOptions(
+            contamination=self.contamination,
+            anomaly_ratio=self.anomaly_ratio,
+            known_classes=self.known_classes,
+            labels=self.labels,
+        )
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
@@ -46,6 +79,40 @@ class RunConfig:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.to_json())
         return path
+
+
+@dataclass(frozen=True)
+class RunConfig(SweepConfig):
+    methods: tuple[str, ...] = ("all",)
+    threshold: str = "own"  # "tuned": also choose a threshold on validation (Optuna where needed)
+    params_from: tuple[str, ...] = ()  # tune studies or their JSON files
+    rerun: bool = False
+
+
+@dataclass(frozen=True)
+class TuneConfig(SweepConfig):
+    method: str = ""
+    trials: int = 30  # finished (complete or pruned) trials the study should hold
+    study: str | None = None  # default: METHOD.DATASET.PROTOCOL.cCLASSES.sSEED
+    storage: str | None = None  # default: sqlite:///RESULTS/optuna.db
+
+    def check(self) -> None:
+        super().check()
+        if self.trials < 1:
+            raise BenchError("--trials needs at least 1")
+        for option, values in (("--dataset", self.datasets), ("--protocol", self.protocols)):
+            if len(values) != 1:
+                raise BenchError(f"tune takes one {option}, not {','.join(values)}")
+        if len(self.seeds) != 1:
+            raise BenchError(f"tune takes one --seed, not {','.join(map(str, self.seeds))}")
+
+    @property
+    def seed(self) -> int:
+        return self.seeds[0]
+
+
+def default(cls: type[SweepConfig], name: str) -> Any:
+    return next(f.default for f in dataclasses.fields(cls) if f.name == name)
 
 
 def split_list(text: str) -> tuple[str, ...]:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from bench.data import TrainData
-from bench.method import Env, Method
+from bench.method import Env, Method, mean_plus_k_std
 
 SCORE_BATCH = 4096
 
@@ -55,16 +55,17 @@ class DeepMethod(Method):
 
     Subclasses define the hyperparameters ``epochs`` and ``batch_size`` and,
     for early stopping, ``patience`` (epochs without a better held-out loss;
-    ``None`` trains all epochs). With early stopping, ``holdout`` of the
-    training data (stratified by anomaly label where there is one) is kept
-    out of the gradient steps to measure that loss, and the best epoch's
-    weights are restored at the end.
+    ``None`` trains all epochs) and ``holdout``: the fraction of the training
+    data (stratified by anomaly label where there is one) kept out of the
+    gradient steps to measure that loss. The best epoch's weights are
+    restored at the end. Both are declared hyperparameters of the methods
+    that early-stop, since they change results.
     """
 
     epochs: int
     batch_size: int
     patience: int | None = None
-    holdout: float = 0.1
+    holdout: float
     # bf16 autocast of the training steps under ``--precision bf16`` (``auto`` on CUDA); a method
     # whose results move beyond seed noise in bf16 sets this False and always trains in fp32.
     bf16: ClassVar[bool] = True
@@ -196,8 +197,9 @@ class DeepMethod(Method):
     def _batched(self, forward: Callable[..., torch.Tensor], x: np.ndarray) -> np.ndarray:
         self._check_fitted("model_")
         xt = torch.as_tensor(x, dtype=torch.float32, device=self.device_)
-        out = [forward(self.model_, xt[i : i + SCORE_BATCH]) for i in range(0, len(xt), SCORE_BATCH)]
-        return torch.cat(out).double().cpu().numpy() if out else np.zeros(0)
+        if not len(xt):
+            return np.zeros(0)
+        return in_batches(lambda xb: forward(self.model_, xb), xt).double().cpu().numpy()
 
     def score(self, x: np.ndarray) -> np.ndarray:
         return self._batched(self.evaluating_forward, x)
@@ -219,6 +221,29 @@ class DeepMethod(Method):
             "epochs_run": float(getattr(self, "epochs_run_", 0)),
             "bf16": float(getattr(self, "precision_", "fp32") == "bf16"),
         }
+
+
+def in_batches(fn: Callable[[torch.Tensor], Any], x: torch.Tensor, size: int = SCORE_BATCH) -> Any:
+    """``fn`` over ``x`` in slices of ``size``, outputs concatenated (each part of a tuple output
+    on its own): bounded memory for scoring and encoding many images."""
+    parts = [fn(x[i : i + size]) for i in range(0, len(x), size)]
+    if isinstance(parts[0], tuple):
+        return tuple(torch.cat(column) for column in zip(*parts, strict=True))
+    return torch.cat(parts)
+
+
+class MeanKStdThreshold:
+    """The rule of seeds 000/001: anomalous iff the score exceeds mean + ``k_std`` std of the training
+    images' scores (population std), set once training ends. Mix in before ``DeepMethod``."""
+
+    k_std: float
+
+    def after_fit(self, train: TrainData) -> None:
+        self.threshold_ = mean_plus_k_std(self.score(train.x), self.k_std)
+
+    def threshold(self) -> float:
+        self._check_fitted("threshold_")
+        return self.threshold_
 
 
 def _prefer_foreach(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:

@@ -7,7 +7,6 @@ nothing else, learns in ``fit`` (which returns ``self``; learned state ends in
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -15,6 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.data import TrainData
+from bench.params import Hyper, declared_from_signature
 from bench.space import Dim
 
 
@@ -39,23 +39,33 @@ class Env:
 class Method:
     """Base class of every registered method.
 
-    ``search_space`` declares the hyperparameters ``bench tune`` may search;
-    ``score_space`` the parameters of ``scorer`` that ``--threshold tuned``
-    searches with the threshold after fit (both next to the defaults they vary).
+    Hyperparameters are the keyword arguments of ``__init__``, typed and ranged
+    there (``bench.params``). ``search_space`` declares the ones ``bench tune``
+    may search; ``score_space`` the parameters of ``scorer`` that
+    ``--threshold tuned`` searches with the threshold after fit (both next to
+    the defaults they vary). ``fast_params`` are the settings the contract
+    checks fit with: small enough for seconds on a CPU, as scikit-learn's test
+    tags and PyOD's test configurations keep them.
     """
 
     search_space: ClassVar[dict[str, Dim]] = {}
     score_space: ClassVar[dict[str, Dim]] = {}
+    fast_params: ClassVar[dict[str, Any]] = {}
     head: ClassVar[str] = "seed001"  # the classification head (bench.heads) put on ``features``
+
+    @classmethod
+    def hyperparameters(cls) -> dict[str, Hyper]:
+        """The declared hyperparameters: type, range and default of each ``__init__`` argument."""
+        return declared_from_signature(cls)
 
     def get_params(self) -> dict[str, Any]:
         """Hyperparameters, read from the ``__init__`` signature (as scikit-learn does)."""
-        names = [
-            p.name
-            for p in inspect.signature(type(self).__init__).parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in self.hyperparameters()}
+
+    def effective_params(self) -> dict[str, Any]:
+        """The hyperparameters as ``fit`` uses them: logged and keyed, so no ``None`` stands for a
+        default chosen later. Methods whose defaults depend on other settings override it."""
+        return self.get_params()
 
     def fit(self, train: TrainData, env: Env) -> Method:
         raise NotImplementedError

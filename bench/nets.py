@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import torch
 from torch import nn
 
 
@@ -58,3 +59,8 @@ def check_square(image_shape: tuple[int, ...], who: str) -> tuple[int, int]:
     if h != w:
         raise ValueError(f"{who} needs square images, got {h}x{w}")
     return channels, h
+
+
+def gaussian_kl(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, 1)) per sample, summed over the code: the VAE's regulariser."""
+    return 0.5 * (mu**2 + torch.exp(2 * log_sigma) - 2 * log_sigma - 1).sum(1)

@@ -31,6 +31,7 @@ class ProtocolInfo:
     pad: int = 0  # blank pixels added on every side of every image
     classify: bool = False  # the labeled normal images of validation also train a classifier
     options: tuple[str, ...] = ()  # the ProtocolOptions fields it reads
+    normal: str = "{k}"  # what is normal in cell k ({known}: the known classes, where given)
 
 
 def protocol_units(info: ProtocolInfo, n_classes: int) -> list[int]:
@@ -122,7 +123,7 @@ def one_class(y_train, y_test, k, rng, opts: ProtocolOptions):
     )
 
 
-@_protocol("leave-one-out", frozenset(), "class k anomalous, all others normal")
+@_protocol("leave-one-out", frozenset(), "class k anomalous, all others normal", normal="not {k}")
 def leave_one_out(y_train, y_test, k, rng, opts: ProtocolOptions):
     normal = rng.permutation(np.flatnonzero(y_train != k))
     anomalous = rng.permutation(np.flatnonzero(y_train == k))
@@ -194,6 +195,7 @@ OPEN_SET = {
     pad=2,
     classify=True,
     options=("known_classes", "labels"),
+    normal="known classes{known}",
 )
 def open_set(y_train, y_test, k, rng, opts: ProtocolOptions):
     n_classes = int(max(y_train.max(), y_test.max())) + 1

@@ -9,19 +9,23 @@ terminated last, so a run left RUNNING by a killed sweep never counts.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from bench.errors import TrackingError, first_line
+from bench.protocols import protocol_settings
+
+if TYPE_CHECKING:
+    from bench.cell import Cell
+    from bench.execute import Outcome
 
 KIND_CELL, KIND_SWEEP, KIND_TUNE, KIND_TRIAL = "cell", "sweep", "tune", "trial"
 MAX_PARAM = 6000
@@ -34,17 +38,15 @@ def default_uri(results: Path) -> str:
 @contextlib.contextmanager
 def _quiet_probe() -> Iterator[None]:
     """Fail fast against a dead server instead of MLflow's minutes of retries."""
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
-    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "5"
+    probe = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    saved = {k: os.environ.get(k) for k in probe}
+    os.environ.update(probe)
     try:
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+        for k in [k for k, v in saved.items() if v is None]:
+            del os.environ[k]
 
 
 class Tracker:
@@ -52,13 +54,11 @@ class Tracker:
 
     def __init__(self, uri: str, experiment: str, artifact_root: Path | None = None) -> None:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        logging.getLogger("mlflow").setLevel(logging.ERROR)
         logging.getLogger("alembic").setLevel(logging.WARNING)
         warnings.filterwarnings("ignore", module="mlflow")
         from mlflow.tracking import MlflowClient
 
-        logging.getLogger("mlflow").setLevel(logging.ERROR)
-
+        logging.getLogger("mlflow").setLevel(logging.ERROR)  # again: importing MLflow resets it
         if uri.startswith("sqlite:///"):
             Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.uri = uri
@@ -118,6 +118,49 @@ class Tracker:
         if terminate:
             self.client.set_terminated(run_id, status=status)
         return run_id
+
+    def log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str) -> str:
+        """A finished cell as one flat run: tags, hyperparameters as used, split sizes, the protocol's
+        settings, metrics, per-sample scores. A cell that succeeded stays RUNNING until its figures
+        are attached (``finish_run``), so a sweep killed in between does not count it as done."""
+        result = outcome.result
+        # Prefixed: a method may have a hyperparameter of the same name (PyOD's contamination).
+        settings = {f"protocol.{k}": v for k, v in protocol_settings(cell.protocol, cell.options).items()}
+        params = {**cell.params, **outcome.sizes, **settings}
+        if result.tuned is not None:
+            params.update({f"tuned.{k}": v for k, v in result.tuned.params.items()})
+        tags = cell_tags(cell, sweep_id, outcome.device, result)
+        if not result.ok:
+            texts = {"error.txt": result.detail or result.error}
+            return self.log_run(
+                name=cell.label, tags=tags, params=params, metrics={}, status="FAILED", texts=texts
+            )
+        return self.log_run(
+            name=cell.label,
+            tags=tags,
+            params=params,
+            metrics=result.metrics,
+            terminate=False,
+            texts={"scores.csv": outcome.test.scores_csv(result.scores)},
+            tables={"open_set_report.json": result.report} if result.report is not None else None,
+        )
+
+    def log_sweep(
+        self, sweep_id: str, config_json: str, na: tuple[Any, ...], counts: dict[str, float]
+    ) -> str:
+        """The sweep's own run: its config, its n/a pairs (for leaderboards) and its cell counts."""
+        return self.log_run(
+            name=f"sweep {sweep_id}",
+            tags={
+                "bench.kind": KIND_SWEEP,
+                "sweep_id": sweep_id,
+                "bench.na": json.dumps([[n.method, n.protocol, n.reason] for n in na]),
+            },
+            params={"config": config_json},
+            metrics=counts,
+            status="FAILED" if counts.get("cells_failed") else "FINISHED",
+            texts={"config.json": config_json},
+        )
 
     def finish_run(self, run_id: str, files: dict[str, str], status: str = "FINISHED") -> None:
         """Upload local files as top-level artifacts, then terminate the run."""
@@ -214,16 +257,33 @@ class Tracker:
         return notes
 
 
+def cell_tags(cell: Cell, sweep_id: str, device: str, result: Any) -> dict[str, str]:
+    """The tags that let the UI and the leaderboard filter and group cell runs."""
+    tags = {
+        "bench.kind": KIND_CELL,
+        "bench.status": "OK" if result.ok else "FAILED",
+        "sweep_id": sweep_id,
+        "method": cell.method,
+        "method_label": cell.label_name,
+        "dataset": cell.dataset,
+        "protocol": cell.protocol,
+        "protocol_label": cell.protocol_label,
+        "class": str(cell.unit),
+        "normal_class": cell.normal_class,
+        "seed": str(cell.seed),
+        "cell_key": cell.key,
+        "device": device,
+        "threshold_source": result.threshold_source,
+    }
+    if result.tuned is not None:
+        tags["tuned_threshold_source"] = result.tuned.source
+    if cell.tuned_from:
+        tags["bench.tuned_from"] = cell.tuned_from
+    if not result.ok:
+        tags["bench.error"] = result.error
+    return tags
+
+
 def _param_value(value: Any) -> str:
     text = json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
     return text[:MAX_PARAM]
-
-
-def scores_csv(
-    index: np.ndarray, source: str, labels: np.ndarray, classes: np.ndarray, scores: np.ndarray
-) -> str:
-    buf = io.StringIO()
-    pd.DataFrame(
-        {"index": index, "source": source, "anomaly": labels, "class": classes, "score": scores}
-    ).to_csv(buf, index=False)
-    return buf.getvalue()

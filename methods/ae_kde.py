@@ -24,7 +24,7 @@ Choices the report leaves open: the bandwidth (``bandwidth_scale`` times the
 median distance between training codes, the median heuristic; default scale
 1); the KDE reference set (at most ``kde_reference`` training codes drawn with
 the run's seed, to bound cost);
-early stopping holds out 10% of the training images and restores the best
+early stopping holds out 10% of the training images (``holdout``) and restores the best
 epoch's weights; channel widths 32 and 64 before the 64-d code.
 """
 
@@ -39,8 +39,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from bench.data import TrainData
-from bench.deep import Batch, DeepMethod
+from bench.deep import Batch, DeepMethod, in_batches
 from bench.nets import check_square, conv_autoencoder
+from bench.params import Annotated, Count, Fraction, NonNegative, Positive, Range
 from bench.registry import register_method
 from bench.space import Float, Int, Space
 from bench.thresholds import max_accuracy_threshold
@@ -67,23 +68,26 @@ class KdeAE(DeepMethod):
         "bandwidth_scale": Float(0.05, 20.0, log=True),
     }
     score_space: ClassVar[Space] = {"mix": Float(0.0, 1.0)}
+    fast_params: ClassVar[dict] = {"epochs": 3, "batch_size": 64}
 
     def __init__(
         self,
         *,
-        latent_dim: int = 64,
-        epochs: int = 100,
-        patience: int | None = 3,
-        batch_size: int = 512,
-        lr: float = 1e-4,
-        weight_decay: float = 1e-5,
-        mix: float = 0.5,
-        bandwidth_scale: float = 1.0,
-        kde_reference: int = 5000,
+        latent_dim: Count = 64,
+        epochs: Count = 100,
+        patience: Count | None = 3,
+        holdout: Fraction = 0.1,
+        batch_size: Count = 512,
+        lr: Positive = 1e-4,
+        weight_decay: NonNegative = 1e-5,
+        mix: Annotated[float, Range(ge=0, le=1)] = 0.5,
+        bandwidth_scale: Positive = 1.0,
+        kde_reference: Count = 5000,
     ) -> None:
         self.latent_dim = latent_dim
         self.epochs = epochs
         self.patience = patience
+        self.holdout = holdout
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -117,14 +121,13 @@ class KdeAE(DeepMethod):
 
     def after_fit(self, train: TrainData) -> None:
         x = torch.as_tensor(train.x, dtype=torch.float32, device=self.device_)
-        mse, codes = zip(*(self._signals(x[i : i + 4096]) for i in range(0, len(x), 4096)), strict=True)
-        mse, codes = torch.cat(mse), torch.cat(codes)
+        mse, codes = in_batches(self._signals, x)
         gen = torch.Generator().manual_seed(self.seed_)
         pick = torch.randperm(len(codes), generator=gen)[: self.kde_reference].to(self.device_)
         self.reference_ = codes[pick]
         d = torch.pdist(self.reference_[:1000])
         self.bandwidth_ = max(self.bandwidth_scale * (float(d.median()) if len(d) else 1.0), 1e-6)
-        nll = torch.cat([self._neg_log_kde(codes[i : i + 2048]) for i in range(0, len(codes), 2048)])
+        nll = in_batches(self._neg_log_kde, codes, 2048)
         self.stats_ = [(float(v.mean()), float(v.std()) + 1e-12) for v in (mse, nll)]
 
     def evaluating_forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:

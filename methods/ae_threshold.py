@@ -17,44 +17,37 @@ seed 001's 16-32-32-(5+1) head on the 16-d code, trained with the encoder
 
 from __future__ import annotations
 
-import itertools
 from typing import ClassVar
 
 import torch
 from torch import nn
 
-from bench.data import TrainData
-from bench.deep import Batch, DeepMethod
-from bench.method import mean_plus_k_std
+from bench.deep import Batch, DeepMethod, MeanKStdThreshold
+from bench.nets import dense
+from bench.params import Count, NonNegative, Positive, Widths
 from bench.registry import register_method
 from bench.space import Choice, Float, Int, Space
 
 
-def _dense(sizes: list[int]) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    for a, b in itertools.pairwise(sizes):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return layers
-
-
 @register_method("ae-threshold", family="autoencoder", paper="seed 001")
-class ThresholdAE(DeepMethod):
+class ThresholdAE(MeanKStdThreshold, DeepMethod):
     search_space: ClassVar[Space] = {
         "hidden": Choice(((32, 16, 16), (64, 32, 16), (128, 64, 32), (256, 64, 16), (64, 32))),
         "lr": Float(1e-4, 3e-2, log=True),
         "weight_decay": Float(1e-6, 1e-1, log=True),
         "batch_size": Int(16, 256, log=True),
     }
+    fast_params: ClassVar[dict] = {"epochs": 3}
 
     def __init__(
         self,
         *,
-        hidden: tuple[int, ...] = (32, 16, 16),
-        epochs: int = 20,
-        batch_size: int = 64,
-        lr: float = 1e-2,
-        weight_decay: float = 1e-2,
-        k_std: float = 3.0,
+        hidden: Widths = (32, 16, 16),
+        epochs: Count = 20,
+        batch_size: Count = 64,
+        lr: Positive = 1e-2,
+        weight_decay: NonNegative = 1e-2,
+        k_std: NonNegative = 3.0,
     ) -> None:
         self.hidden = hidden
         self.epochs = epochs
@@ -66,8 +59,8 @@ class ThresholdAE(DeepMethod):
     def build_model(self, image_shape: tuple[int, ...]) -> nn.Module:
         d = int(torch.tensor(image_shape).prod())
         sizes = [d, *self.hidden]
-        decoder = [*_dense(sizes[::-1][:-1]), nn.Linear(sizes[1], d), nn.Sigmoid()]
-        return nn.Sequential(nn.Flatten(), *_dense(sizes), *decoder)
+        decoder = dense(sizes[::-1], nn.Sigmoid())  # built first: the initialisation draws in this order
+        return nn.Sequential(nn.Flatten(), *dense(sizes, nn.ReLU()), *decoder)
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         return torch.optim.AdamW(
@@ -87,10 +80,3 @@ class ThresholdAE(DeepMethod):
     def encoding_forward(self, model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
         """The code after the encoder's last ReLU (16-d by default), seed 001's classifier input."""
         return model[: 1 + 2 * len(self.hidden)](xb)
-
-    def after_fit(self, train: TrainData) -> None:
-        self.threshold_ = mean_plus_k_std(self.score(train.x), self.k_std)
-
-    def threshold(self) -> float:
-        self._check_fitted("threshold_")
-        return self.threshold_

@@ -25,6 +25,7 @@ from torch.nn import functional as F
 from bench.data import TrainData
 from bench.deep import Batch, DeepMethod
 from bench.method import Env
+from bench.params import Annotated, Count, Fraction, Range
 from bench.registry import ANOMALY_LABELS, register_method
 from bench.space import Choice, Float, Int, Space
 
@@ -56,17 +57,18 @@ class WeightedCNN(DeepMethod):
         "lr": Float(1e-4, 1e-2, log=True),
         "batch_size": Int(16, 256, log=True),
     }
+    fast_params: ClassVar[dict] = {"epochs": 2}
 
     def __init__(
         self,
         *,
-        filters: tuple[int, int] = (32, 64),
-        dropout: float = 0.2,
-        epochs: int = 10,
-        patience: int | None = 3,
-        holdout: float = 0.5,
-        batch_size: int = 32,
-        lr: float = 1e-3,
+        filters: Annotated[tuple[int, int], Range(ge=1)] = (32, 64),
+        dropout: Annotated[float, Range(ge=0, lt=1)] = 0.2,
+        epochs: Count = 10,
+        patience: Count | None = 3,
+        holdout: Fraction = 0.5,
+        batch_size: Count = 32,
+        lr: Annotated[float, Range(gt=0)] = 1e-3,
     ) -> None:
         self.filters = filters
         self.dropout = dropout

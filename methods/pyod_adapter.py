@@ -6,6 +6,10 @@ threshold is PyOD's ``threshold_``: the (1 - contamination) quantile of the
 training scores, with PyOD's default contamination 0.1. Hyperparameters are
 the detector's own constructor arguments with PyOD's defaults, except where
 ``ALIASES`` says otherwise; ``pyod:<ClassName>`` reaches any other detector.
+PyOD's signatures carry no annotations, so a value is checked against the
+type of its default where that is a number or a bool (PyOD's string and None
+defaults stand for modes such as "auto" beside numbers, so those take any
+value), and against ``RANGES`` where the name has one.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from bench.data import TrainData
 from bench.errors import UnknownNameError
 from bench.fetch import cache_dir
 from bench.method import Env, Method, flatten
+from bench.params import Hyper, Range
 from bench.registry import METHODS, MethodInfo
 from bench.space import Choice, Float, Int, Space
 
@@ -50,6 +55,22 @@ ALIASES: dict[str, tuple[str, str, dict[str, Any], Space]] = {
     "pyod-vae": ("pyod.models.vae", "VAE", {}, {}),
     "pyod-deepsvdd": ("pyod.models.deep_svdd", "DeepSVDD", {}, {}),
 }
+
+# Bounds by parameter name, for every detector that has a parameter of that name.
+RANGES: dict[str, Range] = {
+    "contamination": Range(gt=0, le=0.5),  # PyOD's own check
+    "n_neighbors": Range(ge=1),
+    "n_estimators": Range(ge=1),
+    "n_bins": Range(ge=1),
+    "epoch_num": Range(ge=1),
+    "epochs": Range(ge=1),
+    "batch_size": Range(ge=1),
+    "lr": Range(gt=0),
+    "nu": Range(gt=0, le=1),
+    "max_features": Range(gt=0, le=1),
+}
+# Fast settings for the contract checks: PyOD's deep detectors train 10+ epochs by default.
+FAST_PARAMS = {"pyod-ae": {"epoch_num": 2}, "pyod-vae": {"epoch_num": 2}, "pyod-deepsvdd": {"epochs": 2}}
 
 _SCANNED: set[str] = set()
 
@@ -112,6 +133,16 @@ class PyODMethod(Method):
         }
         return {**params, **cls.overrides}
 
+    @classmethod
+    def hyperparameters(cls) -> dict[str, Hyper]:
+        def kind(default: Any) -> Any:
+            return type(default) if isinstance(default, (bool, int, float)) else None
+
+        return {
+            name: Hyper(name, kind(default), default, RANGES.get(name))
+            for name, default in cls.default_params().items()
+        }
+
     def get_params(self) -> dict[str, Any]:
         return dict(self.params)
 
@@ -146,6 +177,7 @@ def _adapter(name: str, module: str, class_name: str, overrides: dict[str, Any],
         "overrides": overrides,
         "search_space": space,
         "__doc__": f"PyOD {class_name}.",
+        "fast_params": FAST_PARAMS.get(name, {}),
     }
     return type(f"PyOD_{class_name}", (PyODMethod,), attrs)
 

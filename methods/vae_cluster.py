@@ -43,9 +43,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from bench.data import TrainData
-from bench.deep import Batch, DeepMethod, Plan
-from bench.method import Env, mean_plus_k_std
-from bench.nets import dense
+from bench.deep import Batch, DeepMethod, MeanKStdThreshold, Plan, in_batches
+from bench.method import Env
+from bench.nets import dense, gaussian_kl
+from bench.params import Annotated, Count, NonNegative, Positive, Range, Widths
 from bench.registry import LABELED_SET, register_method
 from bench.space import Float, Int, Space
 
@@ -74,27 +75,28 @@ def elbow(inertias: list[float]) -> int:
 
 
 @register_method("vae-cluster", needs={LABELED_SET}, family="autoencoder", paper="seed 004")
-class VaeCluster(DeepMethod):
+class VaeCluster(MeanKStdThreshold, DeepMethod):
     search_space: ClassVar[Space] = {
         "latent_dim": Int(4, 32, log=True),
         "lr": Float(1e-4, 1e-2, log=True),
         "gamma": Float(1.0, 1000.0, log=True),
         "beta": Float(1.0, 10.0, log=True),
     }
+    fast_params: ClassVar[dict] = {"epochs": 3, "clusters": 2}
 
     def __init__(
         self,
         *,
-        widths: tuple[int, ...] = (256, 128, 32),
-        latent_dim: int = 10,
-        beta: float = 5.0,
-        gamma: float = 100.0,
-        clusters: int | None = None,
-        warmup: int = 1,
-        epochs: int = 5,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        k_std: float = 3.0,
+        widths: Widths = (256, 128, 32),
+        latent_dim: Count = 10,
+        beta: NonNegative = 5.0,
+        gamma: NonNegative = 100.0,
+        clusters: Count | None = None,
+        warmup: Annotated[int, Range(ge=0)] = 1,
+        epochs: Count = 5,
+        batch_size: Count = 64,
+        lr: Positive = 1e-3,
+        k_std: NonNegative = 3.0,
     ) -> None:
         self.widths = widths
         self.latent_dim = latent_dim
@@ -123,8 +125,7 @@ class VaeCluster(DeepMethod):
         z = mu + log_sigma.exp() * torch.randn_like(mu) if sample else mu
         recon = model.decoder(z)
         bce = F.binary_cross_entropy(recon, x.flatten(1), reduction="none").sum(1)
-        kl = 0.5 * (mu**2 + (2 * log_sigma).exp() - 2 * log_sigma - 1).sum(1)
-        return bce + self.beta * kl, mu
+        return bce + self.beta * gaussian_kl(mu, log_sigma), mu
 
     def training_forward(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         loss, mu = self._vae_loss(model, batch.x, sample=True)
@@ -155,8 +156,7 @@ class VaeCluster(DeepMethod):
         if epoch < self.warmup or epoch >= self.epochs:
             return  # labels after the last epoch would train nothing: no annotations spent on them
         model.eval()
-        codes = torch.cat([model.encode(data.x[i : i + 4096])[0] for i in range(0, len(data), 4096)])
-        codes = codes.cpu().numpy()
+        codes = in_batches(lambda xb: model.encode(xb)[0], data.x).cpu().numpy()
         labeled = torch.as_tensor(train.labeled_x, dtype=torch.float32, device=data.x.device)
         labeled_codes = model.encode(labeled)[0].cpu().numpy()
         k = self.clusters or self._elbow_k(codes)
@@ -180,13 +180,6 @@ class VaeCluster(DeepMethod):
         sample = codes[self.rng_.permutation(len(codes))[:5000]]
         inertias = [KMeans(k, n_init=1, random_state=0).fit(sample).inertia_ for k in ELBOW_RANGE]
         return ELBOW_RANGE[elbow(inertias)]
-
-    def after_fit(self, train: TrainData) -> None:
-        self.threshold_ = mean_plus_k_std(self.score(train.x), self.k_std)
-
-    def threshold(self) -> float:
-        self._check_fitted("threshold_")
-        return self.threshold_
 
     @torch.no_grad()
     def predict_classes(self, x: np.ndarray) -> np.ndarray:

@@ -26,20 +26,17 @@ seed 000's 30-200-5 head on mu, trained with the encoder (``bench/heads.py``).
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.data import TrainData
-from bench.deep import Batch, DeepMethod, Plan
-from bench.method import mean_plus_k_std
-from bench.nets import check_square, dense, down_size, up_padding
+from bench.deep import Batch, DeepMethod, MeanKStdThreshold, Plan
+from bench.nets import check_square, dense, down_size, gaussian_kl, up_padding
+from bench.params import Count, Fraction, NonNegative, Positive
 from bench.registry import register_method
 from bench.space import Float, Int, Space
-
-ARCHS = ("dense", "conv")
 
 
 class DenseVAE(nn.Module):
@@ -82,7 +79,7 @@ class ConvVAE(nn.Module):
 
 
 @register_method("vae-elbo", family="autoencoder", paper="seed 000; seed 003 baseline 2")
-class ElboVAE(DeepMethod):
+class ElboVAE(MeanKStdThreshold, DeepMethod):
     head = "seed000"
     search_space: ClassVar[Space] = {
         "latent_dim": Int(4, 64, log=True),
@@ -91,19 +88,21 @@ class ElboVAE(DeepMethod):
         "batch_size": Int(32, 512, log=True),
         "weight_decay": Float(1e-8, 1e-3, log=True),
     }
+    fast_params: ClassVar[dict] = {"epochs": 3}
 
     def __init__(
         self,
         *,
-        arch: str = "dense",
-        latent_dim: int = 30,
-        hidden: int = 400,
-        epochs: int | None = None,
-        batch_size: int | None = None,
-        lr: float | None = None,
-        weight_decay: float = 0.0,
-        patience: int | None = None,
-        k_std: float = 3.0,
+        arch: Literal["dense", "conv"] = "dense",
+        latent_dim: Count = 30,
+        hidden: Count = 400,
+        epochs: Count | None = None,
+        batch_size: Count | None = None,
+        lr: Positive | None = None,
+        weight_decay: NonNegative = 0.0,
+        patience: Count | None = None,
+        holdout: Fraction = 0.1,
+        k_std: NonNegative = 3.0,
     ) -> None:
         self.arch = arch
         self.latent_dim = latent_dim
@@ -113,6 +112,7 @@ class ElboVAE(DeepMethod):
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
+        self.holdout = holdout
         self.k_std = k_std
 
     def training_plan(self) -> Plan:
@@ -124,17 +124,23 @@ class ElboVAE(DeepMethod):
             patience=self.patience if self.patience is not None else (3 if conv else None),
         )
 
+    def _lr(self) -> float:
+        return self.lr or (1e-4 if self.arch == "conv" else 1e-3)
+
+    def effective_params(self) -> dict[str, Any]:
+        """The per-architecture defaults filled in: what fit uses, logged instead of None."""
+        plan = self.training_plan()
+        used = {"epochs": plan.epochs, "batch_size": plan.batch_size, "patience": plan.patience}
+        return {**self.get_params(), **used, "lr": self._lr()}
+
     def build_model(self, image_shape: tuple[int, ...]) -> nn.Module:
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}")
         if self.arch == "conv":
             return ConvVAE(*check_square(image_shape, "vae-elbo conv"), self.latent_dim)
         d = image_shape[0] * image_shape[1] * image_shape[2]
         return DenseVAE(d, self.hidden, self.latent_dim)
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        lr = self.lr or (1e-4 if self.arch == "conv" else 1e-3)
-        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=self.weight_decay)
+        return torch.optim.Adam(model.parameters(), lr=self._lr(), weight_decay=self.weight_decay)
 
     def _neg_elbo(self, model: nn.Module, x: torch.Tensor, sample: bool) -> torch.Tensor:
         mu, log_sigma = model.encode(x)
@@ -144,8 +150,7 @@ class ElboVAE(DeepMethod):
             rec = F.binary_cross_entropy(recon, x, reduction="none").flatten(1).sum(1)
         else:
             rec = F.mse_loss(recon, x, reduction="none").flatten(1).sum(1)
-        kl = 0.5 * (mu**2 + torch.exp(2 * log_sigma) - 2 * log_sigma - 1).sum(1)
-        return rec + kl
+        return rec + gaussian_kl(mu, log_sigma)
 
     def training_forward(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         return self._neg_elbo(model, batch.x, sample=True).mean()
@@ -156,10 +161,3 @@ class ElboVAE(DeepMethod):
     def encoding_forward(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """The code's mean mu (30-d by default), seed 000's classifier input."""
         return model.encode(x)[0]
-
-    def after_fit(self, train: TrainData) -> None:
-        self.threshold_ = mean_plus_k_std(self.score(train.x), self.k_std)
-
-    def threshold(self) -> float:
-        self._check_fitted("threshold_")
-        return self.threshold_

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -81,8 +82,8 @@ def test_digits_run_logs_runs_tags_metrics_artifacts(tmp_path):
         scores = pd.read_csv(client.download_artifacts(run.info.run_id, "scores.csv", str(tmp_path)))
         assert len(scores) == 539 and scores["index"].is_unique
         assert (scores["anomaly"] == (scores["class"] != int(tags["class"]))).all()
-    if runs[0].data.tags["method"] == "ae-threshold":
-        assert runs[0].data.params["epochs"] == "20"
+    by_method = {r.data.tags["method"]: r.data.params for r in runs}
+    assert by_method["ae-threshold"]["epochs"] == "20" and by_method["ae-threshold"]["k_std"] == "3.0"
 
     board = run_cli("leaderboard", "--results", "out", cwd=tmp_path)
     assert board.returncode == 0, board.stderr
@@ -104,67 +105,72 @@ def test_rerun_skips_finished_cells_and_rerun_flag_forces(tmp_path):
     assert pd.read_csv(tmp_path / "out" / "leaderboard.csv")["cells"].tolist() == [2], board.stdout
 
 
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Until ``path`` exists; fail if ``proc`` ends first. The gate holds the sweep there, so no race."""
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert proc.poll() is None, "the sweep ended before it reached the gate"
+        assert time.time() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
+
+
+def figure_workers(proc: subprocess.Popen) -> list[psutil.Process]:
+    """The sweep's pool workers (spawned), not multiprocessing's resource tracker beside them."""
+    children = psutil.Process(proc.pid).children(recursive=True)
+    return [p for p in children if "spawn_main" in " ".join(p.cmdline())]
+
+
 def test_interrupted_sweep_resumes_without_duplicates(tmp_path):
-    """Kill a sweep mid-way (SIGKILL), rerun the same command: every cell exactly once."""
-    args = ["run", "--methods", "ae-threshold,pyod-pca", "--results", "out"]
+    """Kill a sweep (SIGKILL) while a cell runs, rerun the same command: every cell exactly once."""
+    args = ["--plugin", BROKEN, "run", "--methods", "ae-threshold,test-gate", "--classes", "0,1"]
+    args += ["--results", "out", "--jobs", "1"]
+    gate = tmp_path / "gate"
+    gate.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", *args],
         cwd=tmp_path,
+        env={**os.environ, "BENCH_TEST_GATE": str(gate)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    db = tmp_path / "out" / "mlflow.db"
-    deadline = time.time() + 300
-    finished = 0
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        if db.exists():
-            try:
-                with sqlite3.connect(db) as con:
-                    finished = con.execute("select count(*) from runs where status = 'FINISHED'").fetchone()[
-                        0
-                    ]
-            except sqlite3.OperationalError:
-                continue
-            if finished >= 5:
-                workers = psutil.Process(proc.pid).children(recursive=True)
-                proc.send_signal(signal.SIGKILL)
-                break
+    wait_for(gate / "started", proc)  # class 0's ae-threshold cell has been logged; test-gate holds
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert len(figure_workers(proc)) == 1, "the figure worker was running"
+    proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert 5 <= finished < 20, "the sweep was not interrupted mid-way"
-    assert workers, "the figure worker should have been running"
     _, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, "the sweep's worker processes outlived it"
     first = len(cell_runs(tmp_path / "out"))
+    assert first <= 1, "at most the one cell before the gate finished"
     res = run_cli(*args, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert f"{first} already done" in res.stdout
-    runs = cell_runs(tmp_path / "out")
-    keys = [r.data.tags["cell_key"] for r in runs]
-    assert len(keys) == 20 and len(set(keys)) == 20
+    assert f"{4 - first} cells ok, 0 failed, {first} already done" in res.stdout
+    keys = [r.data.tags["cell_key"] for r in cell_runs(tmp_path / "out")]
+    assert len(keys) == 4 and len(set(keys)) == 4
 
 
 def test_sweep_survives_its_figure_worker_being_killed(tmp_path):
+    """The figure worker killed while cells wait: the sweep draws the lost figures and finishes."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench", "run", "--methods", "ae-threshold,pyod-pca", "--classes", "0,1,2",
-         "--results", "out"],
+        [sys.executable, "-m", "bench", "--plugin", BROKEN, "run", "--methods", "ae-threshold,test-gate",
+         "--classes", "0,1", "--jobs", "1", "--results", "out"],
         cwd=tmp_path,
+        env={**os.environ, "BENCH_TEST_GATE": str(gate)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    killed = 0
-    deadline = time.time() + 120
-    while killed < 2 and proc.poll() is None and time.time() < deadline:
-        for child in psutil.Process(proc.pid).children(recursive=True):
-            child.kill()
-            killed += 1
-        time.sleep(0.05)
+    wait_for(gate / "started", proc)
+    (worker,) = figure_workers(proc)  # one, drawing the first cell's figures
+    worker.kill()
+    worker.wait(timeout=30)
+    (gate / "release").touch()
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
-    assert killed >= 1
     client = client_for(tmp_path / "out")
     runs = cell_runs(tmp_path / "out")
-    assert len(runs) == 6
+    assert len(runs) == 4
     for run in runs:
         names = {f.path for f in client.list_artifacts(run.info.run_id)}
         assert {"roc.png", "score_histogram.png", "scores.csv"} <= names
@@ -273,7 +279,7 @@ def test_list_shows_methods_needs_datasets_and_protocols(tmp_path):
         "leave-one-out",
         "balanced",
     ):
-        assert text in res.stdout, text
+        assert re.search(rf"(?<![\w:-]){re.escape(text)}(?![\w-])", res.stdout), text  # whole names only
 
 
 def test_set_overrides_make_a_separate_variant(tmp_path):
@@ -293,10 +299,29 @@ def test_set_overrides_make_a_separate_variant(tmp_path):
 @pytest.mark.parametrize(
     "item,expect",
     [
-        ("ae-threshold.nope=1", "unexpected keyword"),
+        ("ae-threshold.nope=1", "ae-threshold has no hyperparameter 'nope'"),
         ("pyod-knn.k=3", "does not run"),
         ("bad", "METHOD.PARAM"),
     ],
 )
 def test_bad_set_ends_in_one_line(tmp_path, item, expect):
     assert expect in one_line_error(run_cli("run", "--methods", "ae-threshold", "--set", item, cwd=tmp_path))
+
+
+@pytest.mark.parametrize(
+    "item,expect",
+    [
+        ("ae-threshold.epochs=-3", "ae-threshold: epochs must be >= 1, not -3"),
+        ("ae-threshold.epochs=abc", "ae-threshold: epochs takes int, not 'abc'"),
+        ("ae-threshold.epochs=0", "ae-threshold: epochs must be >= 1, not 0"),
+        ("vae-elbo.lr=-1", "vae-elbo: lr must be > 0, not -1"),
+        ("ae-kde.nosuch=1", "ae-kde has no hyperparameter 'nosuch'"),
+        ("pyod-iforest.contamination=0.7", "contamination must be in (0, 0.5], not 0.7"),
+    ],
+)
+def test_bad_hyperparameters_stop_before_any_work(tmp_path, item, expect):
+    """Checked against the plugin's declaration before the first cell: no cell, no store, no run."""
+    method = item.split(".")[0]
+    res = run_cli("run", "--methods", f"{method},pyod-pca", "--set", item, "--results", "out", cwd=tmp_path)
+    assert expect in one_line_error(res)
+    assert not (tmp_path / "out").exists(), "nothing written: no MLflow store, no config, no run"

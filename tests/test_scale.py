@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,12 @@ pytestmark = pytest.mark.slow
 
 
 def has_ray() -> bool:
-    return importlib.util.find_spec("ray") is not None
+    """Ray that imports: an installed but broken Ray counts as missing (and fails CI through ``require``)."""
+    try:
+        import ray
+    except Exception:
+        return False
+    return callable(getattr(ray, "init", None))
 
 
 def cells(results: Path, experiment: str) -> pd.DataFrame:
@@ -109,8 +113,10 @@ def test_tune_workers_share_one_stored_study(tmp_path, executor):
     assert len({t.number for t in study.trials}) == len(study.trials)
     tracker = Tracker(default_uri(tmp_path / "out"), "bench")
     trials = tracker._runs("tags.`bench.kind` = 'trial'")
-    assert {r.data.tags["worker"] for r in trials} == {"0", "1"}, "both workers ran trials"
     assert len(trials) == len(study.trials)
+    by_number = {t.number: str(t.user_attrs["worker"]) for t in study.trials}
+    assert {int(r.data.tags["trial"]): r.data.tags["worker"] for r in trials} == by_number
+    assert set(by_number.values()) <= {"0", "1"}, "each trial ran in one of the two workers"
     assert (tmp_path / "out" / "tuned" / "pyod-knn.digits.one-class.c0-1.s0.json").is_file()
 
 

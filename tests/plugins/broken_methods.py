@@ -56,3 +56,27 @@ class KillsItsProcess(_Base):
 
     def score(self, x):
         return x.reshape(len(x), -1).mean(axis=1)
+
+
+@register_method("test-gate")
+class Gate(_Base):
+    """Holds its fit at a gate the test controls, so a sweep can be caught at a known point.
+
+    With ``$BENCH_TEST_GATE`` naming a folder, fit writes ``started`` there and waits until
+    ``release`` appears (or the process is killed); without it, fit returns at once.
+    """
+
+    def fit(self, train, env):
+        import os
+        import time
+        from pathlib import Path
+
+        gate = os.environ.get("BENCH_TEST_GATE")
+        if gate:
+            (Path(gate) / "started").touch()
+            while not (Path(gate) / "release").exists():
+                time.sleep(0.05)
+        return super().fit(train, env)
+
+    def score(self, x):
+        return x.reshape(len(x), -1).mean(axis=1)

@@ -1,0 +1,157 @@
+"""A sweep resolved before any work: methods (each built once), datasets, protocols and cells, as data.
+
+``plan(config)`` checks everything a user can get wrong (names, classes,
+hyperparameter types and ranges, tuned parameters) and raises one
+``BenchError`` on the first problem, so a bad command ends before any cell
+starts and before anything is written. It talks to no tracker: which cells
+finished before is the runner's question.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.cell import Cell
+from bench.config import RunConfig, parse_overrides, variant_label
+from bench.data import Dataset
+from bench.device import resolve_device
+from bench.errors import BenchError
+from bench.method import Method
+from bench.params import check_params
+from bench.protocols import ProtocolInfo, protocol_info, protocol_units
+from bench.registry import DATASETS, METHODS, MethodInfo, load_plugins
+from bench.study import load_best
+
+NEED_WORDS = {
+    "anomaly_labels": "anomaly labels",
+    "class_labels": "class labels",
+    "labeled_set": "a labeled set",
+}
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A method as the sweep runs it: its class, checked settings and the hyperparameters it uses."""
+
+    name: str
+    info: MethodInfo
+    cls: type[Method]
+    settings: dict[str, Any]  # keyword arguments: tuned parameters, then --set overrides
+    params: dict[str, Any]  # every hyperparameter as fit uses it: keyed and logged
+    explicit: dict[str, Any] = field(default_factory=dict)  # the --set overrides, named in tables
+    tuned_from: str | None = None
+
+    @property
+    def label(self) -> str:
+        return variant_label(self.name, self.explicit, self.tuned_from)
+
+
+@dataclass(frozen=True)
+class NotApplicable:
+    method: str
+    protocol: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    config: RunConfig
+    device: str
+    methods: tuple[MethodSpec, ...]
+    datasets: dict[str, Dataset]
+    cells: tuple[Cell, ...]
+    na: tuple[NotApplicable, ...]
+
+
+def resolve_method(
+    name: str, settings: dict[str, Any], explicit: dict[str, Any] | None = None, tuned_from: str | None = None
+) -> MethodSpec:
+    """The method ``name`` built once with ``settings``, each checked against its declaration."""
+    info, cls = METHODS.get(name)
+    checked = check_params(name, cls.hyperparameters(), settings)
+    try:
+        method = cls(**checked)
+    except (TypeError, ValueError) as exc:  # a plugin's own check of its arguments
+        raise BenchError(f"--set for {name}: {exc}") from None
+    explicit = {k: checked[k] for k in explicit or {}}
+    return MethodSpec(name, info, cls, checked, method.effective_params(), explicit, tuned_from)
+
+
+def resolve_methods(cfg: RunConfig) -> tuple[MethodSpec, ...]:
+    names = METHODS.names() if cfg.methods == ("all",) else list(dict.fromkeys(cfg.methods))
+    explicit = parse_overrides(cfg.overrides)
+    tuned: dict[str, dict[str, Any]] = {}
+    tuned_from: dict[str, str] = {}
+    for spec in cfg.params_from:
+        best = load_best(spec, Path(cfg.results))
+        tuned.setdefault(best.method, {}).update(best.params)
+        tuned_from[best.method] = best.study
+    for name in (set(explicit) | set(tuned)) - set(names):
+        raise BenchError(f"--set or --params-from names method {name!r}, which this sweep does not run")
+    return tuple(
+        resolve_method(
+            name, {**tuned.get(name, {}), **explicit.get(name, {})}, explicit.get(name), tuned_from.get(name)
+        )
+        for name in names
+    )
+
+
+def units_of(info: ProtocolInfo, dataset: Dataset, classes: tuple[int, ...] | None) -> list[int]:
+    """The classes (or test sets) a sweep runs for one dataset and protocol, checked against both."""
+    units = protocol_units(info, dataset.n_classes)
+    if classes is None:
+        return units
+    outside = [k for k in classes if k not in units]
+    if outside:
+        what = "test sets" if info.test_sets else "classes"
+        raise BenchError(
+            f"--classes {outside[0]} is out of range for {dataset.name} under {info.name} "
+            f"({what} {units[0]}..{units[-1]})"
+        )
+    return list(classes)
+
+
+def plan(cfg: RunConfig) -> Plan:
+    """Every cell of ``cfg``, resolved and checked; nothing runs and nothing is written."""
+    load_plugins()
+    methods = resolve_methods(cfg)
+    protocols = [protocol_info(name) for name in cfg.protocols]
+    sources = {name: DATASETS.get(name)[1] for name in cfg.datasets}  # names first, then files
+    # Ray workers resolve `auto` themselves: the driver may have no GPU where they do.
+    device = cfg.device if cfg.executor == "ray" else resolve_device(cfg.device)
+    datasets = {name: source.load(cfg.data_dir) for name, source in sources.items()}
+    opts = cfg.protocol_options()
+    cells, na = [], {}
+    for d, dataset in datasets.items():
+        for info in protocols:
+            for k in units_of(info, dataset, cfg.classes):
+                for seed in cfg.seeds:
+                    for spec in methods:
+                        missing = spec.info.needs - info.provides
+                        if missing:
+                            reason = "n/a: needs " + ", ".join(NEED_WORDS.get(n, n) for n in sorted(missing))
+                            na.setdefault((spec.name, info.name), NotApplicable(spec.name, info.name, reason))
+                            continue
+                        cells.append(cell_of(spec, d, info.name, k, seed, cfg, opts))
+    return Plan(cfg, device, methods, datasets, tuple(cells), tuple(na.values()))
+
+
+def cell_of(
+    spec: MethodSpec, dataset: str, protocol: str, unit: int, seed: int, cfg: RunConfig, opts
+) -> Cell:
+    return Cell(
+        spec.name,
+        spec.params,
+        dataset,
+        protocol,
+        unit,
+        seed,
+        opts,
+        spec.explicit,
+        threshold=cfg.threshold,
+        tuned_from=spec.tuned_from,
+        precision=cfg.precision,
+        settings=spec.settings,
+    )

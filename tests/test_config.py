@@ -1,0 +1,57 @@
+"""One config for run and tune: flags fill fields by name, defaults live in the dataclasses alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from bench.cli import parser
+from bench.config import RunConfig, SweepConfig, TuneConfig
+from bench.errors import BenchError
+
+
+def test_no_flags_give_the_dataclass_defaults():
+    assert RunConfig.from_args(parser().parse_args(["run"])) == RunConfig()
+    assert TuneConfig.from_args(parser().parse_args(["tune", "--method", "pyod-knn"])) == TuneConfig(
+        method="pyod-knn"
+    )
+
+
+def test_run_and_tune_take_every_shared_option_by_the_same_flags():
+    shared = [
+        "--classes", "0,3", "--contamination", "0.05", "--anomaly-ratio", "0.1", "--known", "1,3,5",
+        "--labels", "40", "--set", "pyod-knn.n_neighbors=3", "--data-dir", "d", "--device", "cpu",
+        "--precision", "fp32", "--jobs", "2", "--executor", "ray", "--ray-address", "auto",
+        "--cpus-per-cell", "0.5", "--gpus-per-cell", "0", "--results", "r", "--tracking-uri", "sqlite:///x.db",
+        "--experiment", "e", "--seed", "4",
+    ]  # fmt: skip
+    run = RunConfig.from_args(parser().parse_args(["run", *shared, "--datasets", "digits"]))
+    tune = TuneConfig.from_args(
+        parser().parse_args(["tune", "--method", "pyod-knn", *shared, "--dataset", "digits"])
+    )
+    for field in dataclasses.fields(SweepConfig):
+        assert getattr(run, field.name) == getattr(tune, field.name), field.name
+    assert tune.known_classes == (1, 3, 5) and tune.labels == 40 and tune.seed == 4
+    assert tune.protocol_options() == run.protocol_options()
+    assert run.overrides == ("pyod-knn.n_neighbors=3",) and run.jobs == 2 and run.gpus_per_cell == 0.0
+
+
+@pytest.mark.parametrize(
+    "argv,expect",
+    [
+        (["run", "--contamination", "1.5"], "--contamination must be in [0, 1)"),
+        (["run", "--labels", "0"], "--labels must be at least 1"),
+        (["tune", "--method", "pyod-knn", "--trials", "0"], "--trials needs at least 1"),
+        (["tune", "--method", "pyod-knn", "--dataset", "digits,fashion-mnist"], "tune takes one --dataset"),
+    ],
+)
+def test_settings_wrong_whatever_the_data_are_refused(argv, expect):
+    cls = RunConfig if argv[0] == "run" else TuneConfig
+    with pytest.raises(BenchError, match=re.escape(expect)):
+        cls.from_args(parser().parse_args(argv))
+
+
+def test_run_and_tune_have_one_default_for_jobs():
+    assert RunConfig().jobs == TuneConfig().jobs == 0  # auto: per core for run's cells, 1 for tune

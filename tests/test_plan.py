@@ -1,0 +1,79 @@
+"""``plan``: the whole sweep resolved and checked as data, before any cell runs or anything is written."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.config import RunConfig
+from bench.errors import BenchError
+from bench.method import Method
+from bench.plan import plan
+from bench.registry import METHODS, register_method
+
+
+@pytest.fixture
+def counted_method():
+    built = []
+
+    @register_method("test-counted")
+    class Counted(Method):
+        def __init__(self, *, width: int = 3) -> None:
+            built.append(width)
+            self.width = width
+
+    yield built
+    METHODS._entries.pop("test-counted")
+
+
+def test_plan_builds_each_method_once_and_writes_nothing(tmp_path, counted_method):
+    cfg = RunConfig(
+        methods=("test-counted", "pyod-pca"), classes=(0, 1), seeds=(0, 1), results=str(tmp_path / "r")
+    )
+    swept = plan(cfg)
+    assert counted_method == [3], "one construction for its 4 cells"
+    assert len(swept.cells) == 8 and len({c.key for c in swept.cells}) == 8
+    assert {(c.method, c.unit, c.seed) for c in swept.cells} == {
+        (m, k, s) for m in ("test-counted", "pyod-pca") for k in (0, 1) for s in (0, 1)
+    }
+    assert not (tmp_path / "r").exists()
+
+
+def test_cells_key_and_log_the_values_fit_uses():
+    swept = plan(RunConfig(methods=("vae-elbo", "ae-kde"), classes=(0,)))
+    params = {c.method: c.params for c in swept.cells}
+    assert params["vae-elbo"]["epochs"] == 30 and params["vae-elbo"]["lr"] == 1e-3, "no None for a default"
+    assert params["vae-elbo"]["batch_size"] == 128
+    assert params["ae-kde"]["holdout"] == 0.1, "holdout changes ae-kde's results: declared and keyed"
+    conv = plan(RunConfig(methods=("vae-elbo",), classes=(0,), overrides=("vae-elbo.arch=conv",)))
+    (cell,) = conv.cells
+    assert (cell.params["epochs"], cell.params["lr"], cell.params["patience"]) == (100, 1e-4, 3)
+    assert cell.settings == {"arch": "conv"} and cell.label_name == "vae-elbo[arch=conv]"
+    holdout = plan(RunConfig(methods=("ae-kde",), classes=(0,), overrides=("ae-kde.holdout=0.2",)))
+    assert holdout.cells[0].key != swept.cells[1].key
+
+
+def test_methods_that_need_what_a_protocol_lacks_are_listed_not_planned():
+    swept = plan(RunConfig(methods=("cnn-weighted", "pyod-pca"), classes=(0,)))
+    assert [c.method for c in swept.cells] == ["pyod-pca"]
+    assert [(n.method, n.protocol, n.reason) for n in swept.na] == [
+        ("cnn-weighted", "one-class", "n/a: needs anomaly labels")
+    ]
+
+
+@pytest.mark.parametrize(
+    "cfg,expect",
+    [
+        (RunConfig(classes=(10,)), "--classes 10 is out of range for digits under one-class"),
+        (RunConfig(protocols=("open-set",), classes=(2,)), "test sets 0..1"),
+        (RunConfig(methods=("ae-threshold",), overrides=("pyod-knn.n_neighbors=3",)), "does not run"),
+        (
+            RunConfig(methods=("ae-threshold",), overrides=("ae-threshold.hidden=[16,-1]",)),
+            "hidden must be >= 1",
+        ),
+        (RunConfig(methods=("vae-elbo",), overrides=("vae-elbo.arch=cnn",)), "one of 'dense', 'conv'"),
+        (RunConfig(methods=("pyod-knn",), overrides=("pyod-knn.n_neighbors=2.5",)), "n_neighbors takes int"),
+    ],
+)
+def test_bad_settings_stop_the_plan(cfg, expect):
+    with pytest.raises(BenchError, match=expect.replace("(", r"\(").replace(")", r"\)")):
+        plan(cfg)

@@ -21,12 +21,13 @@ epochs); frozen features are standardised with the labeled set's mean and std.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
+
+from bench.nets import dense
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,7 @@ HEADS = {
 class Head(nn.Module):
     def __init__(self, spec: HeadSpec, d: int, n_classes: int) -> None:
         super().__init__()
-        sizes = [d, *spec.hidden]
-        layers: list[nn.Module] = []
-        for a, b in itertools.pairwise(sizes):
-            layers += [nn.Linear(a, b), nn.ReLU()]
-        layers.append(nn.Linear(sizes[-1], n_classes + int(spec.unknown_output)))
-        self.net = nn.Sequential(*layers)
+        self.net = dense([d, *spec.hidden, n_classes + int(spec.unknown_output)])
         self.double_softmax = spec.double_softmax
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

@@ -71,4 +71,4 @@ def wait_until_healthy(base: str, server: subprocess.Popen, timeout: float = 120
         except OSError:
             pass
         assert time.time() < deadline and server.poll() is None, f"the MLflow server at {base} did not start"
-        time.sleep(1)
+        time.sleep(0.2)

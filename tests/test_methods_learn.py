@@ -45,7 +45,7 @@ def test_unsupervised_methods_learn_on_digits(digits, name, params):
     assert np.isfinite(metrics["threshold"])
 
 
-# gan-abc at its report's batch of 1 takes minutes on a CPU; larger batches and a larger step learn in seconds.
+# gan-abc at its report's batch of 1 takes minutes on a CPU; larger batches and steps learn in seconds.
 @pytest.mark.parametrize(
     "name,params", [("cnn-weighted", {}), ("gan-abc", {"batch_size": 32, "epochs": 5, "lr": 1e-3})]
 )

@@ -149,9 +149,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
     tracker = Tracker(args.tracking_uri or default_uri(results), args.experiment, results / "artifacts")
     _, paths = build_report(tracker, results, roc_curves=not args.no_roc)
-    print(paths[0].read_text())
+    print((results / "leaderboard.md").read_text())
     print("AUROC per class (mean ± std over seeds):\n")
-    print(paths[2].read_text())
+    print((results / "leaderboard_by_class.md").read_text())
     print(
         f"wrote {len(paths)} files: {', '.join(p.name for p in paths[:5])}, figures in {results / 'figures'}"
     )

@@ -251,18 +251,18 @@ def write(
     leaderboard_by_class{,_std}.{md,csv}."""
     results.mkdir(parents=True, exist_ok=True)
     mean, std = by_class(cells), by_class(cells, stat="std")
-    paths = [
-        results / f"leaderboard{s}"
-        for s in (".md", ".csv", "_by_class.md", "_by_class.csv", "_by_class_std.csv")
-    ]
+    board_md, board_csv = results / "leaderboard.md", results / "leaderboard.csv"
+    class_md, class_csv, class_std_csv = (
+        results / f"leaderboard_by_class{s}" for s in (".md", ".csv", "_std.csv")
+    )
     open_set = open_set_markdown(board)
-    paths[0].write_text(
+    board_md.write_text(
         to_markdown(board)
         + ("\nOpen-set classification:\n\n" + open_set if open_set else "")
         + ("\n" + friedman_markdown(tests) if tests else "")
     )
-    board.to_csv(paths[1], index=False)
-    paths[2].write_text(by_class_markdown(mean, std))
-    mean.to_csv(paths[3], index=False)
-    std.to_csv(paths[4], index=False)
-    return paths
+    board.to_csv(board_csv, index=False)
+    class_md.write_text(by_class_markdown(mean, std))
+    mean.to_csv(class_csv, index=False)
+    std.to_csv(class_std_csv, index=False)
+    return [board_md, board_csv, class_md, class_csv, class_std_csv]

@@ -178,12 +178,21 @@ def balanced(y_train, y_test, k, rng, opts: ProtocolOptions):
 # 26,000 form the unlabeled pool and 2,000 the labeled set (``--labels``, drawn evenly
 # from the known classes); each test set has 1,000 known and 52 unknown images.
 # Smaller datasets keep these fractions. The reports padded images to 32x32.
-OPEN_SET = {
-    "pool": (26000, 26000 / 30000),
-    "labeled": (2000, 2000 / 30000),
-    "known": (1000, 0.2),
-    "unknown": 52,
-}
+@dataclass(frozen=True)
+class Share:
+    """A size the seeds used, and the fraction that stands in for it where a dataset has less."""
+
+    count: int
+    fraction: float
+
+    def of(self, available: int) -> int:
+        return min(self.count, int(self.fraction * available))
+
+
+OPEN_SET_POOL = Share(26000, 26000 / 30000)  # of the known classes' training images
+OPEN_SET_LABELED = Share(2000, 2000 / 30000)
+OPEN_SET_KNOWN = Share(1000, 0.2)  # of the known classes' test images, per test set
+OPEN_SET_UNKNOWN = 52  # per 1,000 known test images
 
 
 @_protocol(
@@ -202,16 +211,15 @@ def open_set(y_train, y_test, k, rng, opts: ProtocolOptions):
     known = list(opts.known_classes or range(n_classes // 2))
     is_known_tr, is_known_te = np.isin(y_train, known), np.isin(y_test, known)
     train_known = rng.permutation(np.flatnonzero(is_known_tr))
-    cap = lambda key, n: min(OPEN_SET[key][0], int(OPEN_SET[key][1] * n))  # noqa: E731
-    pool, rest = _take(train_known, cap("pool", len(train_known)), "pool images")
-    per_class = min(opts.labels, cap("labeled", len(train_known))) // len(known)
+    pool, rest = _take(train_known, OPEN_SET_POOL.of(len(train_known)), "pool images")
+    per_class = min(opts.labels, OPEN_SET_LABELED.of(len(train_known))) // len(known)
     if per_class < 1:
         raise BenchError(f"--labels {opts.labels} gives no labeled image per known class")
     labeled = np.concatenate([_take(rest[y_train[rest] == c], per_class, "labeled images")[0] for c in known])
     test_known = rng.permutation(np.flatnonzero(is_known_te))
     test_unknown = rng.permutation(np.flatnonzero(~is_known_te))
-    n_known = cap("known", len(test_known))
-    n_unknown = max(1, round(OPEN_SET["unknown"] * n_known / OPEN_SET["known"][0]))
+    n_known = OPEN_SET_KNOWN.of(len(test_known))
+    n_unknown = max(1, round(OPEN_SET_UNKNOWN * n_known / OPEN_SET_KNOWN.count))
     known_sets, _ = _take(test_known, 2 * n_known, "known test images")
     unknown_sets, _ = _take(test_unknown, 2 * n_unknown, "unknown test images")
     # Test set k: its own disjoint slice of one draw that does not depend on k.

@@ -19,6 +19,7 @@ import inspect
 import os
 import pkgutil
 import sys
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,29 +32,39 @@ from bench.params import Hyper, Range
 from bench.registry import METHODS, MethodInfo
 from bench.space import Choice, Float, Int, Space
 
-# name -> (module, class, overrides of PyOD's defaults, search space for `bench tune`)
-ALIASES: dict[str, tuple[str, str, dict[str, Any], Space]] = {
-    "pyod-iforest": (
+
+@dataclass(frozen=True)
+class Detector:
+    """A PyOD detector under a bench name: where it lives, what bench changes, what tune searches."""
+
+    module: str
+    class_name: str
+    space: Space = field(default_factory=dict)  # for `bench tune`
+    overrides: dict[str, Any] = field(default_factory=dict)  # of PyOD's defaults
+    fast: dict[str, Any] = field(default_factory=dict)  # the contract checks' fit settings
+
+
+ALIASES: dict[str, Detector] = {
+    "pyod-iforest": Detector(
         "pyod.models.iforest",
         "IForest",
-        {},
         {"n_estimators": Int(50, 500, log=True), "max_features": Float(0.1, 1.0)},
     ),
-    "pyod-ecod": ("pyod.models.ecod", "ECOD", {}, {}),
-    "pyod-knn": (
+    "pyod-ecod": Detector("pyod.models.ecod", "ECOD"),
+    "pyod-knn": Detector(
         "pyod.models.knn",
         "KNN",
-        {},
         {"n_neighbors": Int(1, 50, log=True), "method": Choice(("largest", "mean", "median"))},
     ),
-    "pyod-pca": ("pyod.models.pca", "PCA", {}, {"n_components": Float(0.5, 0.99)}),
-    "pyod-ocsvm": ("pyod.models.ocsvm", "OCSVM", {}, {"nu": Float(0.01, 0.5, log=True)}),
-    "pyod-lof": ("pyod.models.lof", "LOF", {}, {"n_neighbors": Int(5, 100, log=True)}),
-    "pyod-hbos": ("pyod.models.hbos", "HBOS", {}, {"n_bins": Int(5, 100, log=True)}),
-    "pyod-copod": ("pyod.models.copod", "COPOD", {}, {}),
-    "pyod-ae": ("pyod.models.auto_encoder", "AutoEncoder", {}, {}),
-    "pyod-vae": ("pyod.models.vae", "VAE", {}, {}),
-    "pyod-deepsvdd": ("pyod.models.deep_svdd", "DeepSVDD", {}, {}),
+    "pyod-pca": Detector("pyod.models.pca", "PCA", {"n_components": Float(0.5, 0.99)}),
+    "pyod-ocsvm": Detector("pyod.models.ocsvm", "OCSVM", {"nu": Float(0.01, 0.5, log=True)}),
+    "pyod-lof": Detector("pyod.models.lof", "LOF", {"n_neighbors": Int(5, 100, log=True)}),
+    "pyod-hbos": Detector("pyod.models.hbos", "HBOS", {"n_bins": Int(5, 100, log=True)}),
+    "pyod-copod": Detector("pyod.models.copod", "COPOD"),
+    # PyOD's deep detectors train 10+ epochs by default: the checks fit 2.
+    "pyod-ae": Detector("pyod.models.auto_encoder", "AutoEncoder", fast={"epoch_num": 2}),
+    "pyod-vae": Detector("pyod.models.vae", "VAE", fast={"epoch_num": 2}),
+    "pyod-deepsvdd": Detector("pyod.models.deep_svdd", "DeepSVDD", fast={"epochs": 2}),
 }
 
 # Bounds by parameter name, for every detector that has a parameter of that name.
@@ -69,8 +80,6 @@ RANGES: dict[str, Range] = {
     "nu": Range(gt=0, le=1),
     "max_features": Range(gt=0, le=1),
 }
-# Fast settings for the contract checks: PyOD's deep detectors train 10+ epochs by default.
-FAST_PARAMS = {"pyod-ae": {"epoch_num": 2}, "pyod-vae": {"epoch_num": 2}, "pyod-deepsvdd": {"epochs": 2}}
 
 _SCANNED: set[str] = set()
 
@@ -170,16 +179,16 @@ class PyODMethod(Method):
         return float(self.detector_.threshold_)
 
 
-def _adapter(name: str, module: str, class_name: str, overrides: dict[str, Any], space: Space) -> type:
+def _adapter(detector: Detector) -> type:
     attrs = {
-        "module": module,
-        "class_name": class_name,
-        "overrides": overrides,
-        "search_space": space,
-        "__doc__": f"PyOD {class_name}.",
-        "fast_params": FAST_PARAMS.get(name, {}),
+        "module": detector.module,
+        "class_name": detector.class_name,
+        "overrides": detector.overrides,
+        "search_space": detector.space,
+        "fast_params": detector.fast,
+        "__doc__": f"PyOD {detector.class_name}.",
     }
-    return type(f"PyOD_{class_name}", (PyODMethod,), attrs)
+    return type(f"PyOD_{detector.class_name}", (PyODMethod,), attrs)
 
 
 def _find_detector(class_name: str) -> str:
@@ -199,11 +208,9 @@ def _find_detector(class_name: str) -> str:
 def _resolve(class_name: str) -> tuple[MethodInfo, type]:
     name = f"pyod:{class_name}"
     info = MethodInfo(name=name, family="pyod", paper="PyOD")
-    return info, _adapter(name, _find_detector(class_name), class_name, {}, {})
+    return info, _adapter(Detector(_find_detector(class_name), class_name))
 
 
-for _name, (_module, _cls, _over, _space) in ALIASES.items():
-    METHODS.add(
-        MethodInfo(name=_name, family="pyod", paper="PyOD"), _adapter(_name, _module, _cls, _over, _space)
-    )
+for _name, _detector in ALIASES.items():
+    METHODS.add(MethodInfo(name=_name, family="pyod", paper="PyOD"), _adapter(_detector))
 METHODS.add_family("pyod", "pyod:<ClassName> (any PyOD detector)", _resolve)

@@ -25,6 +25,7 @@ from bench.device import resolve_device, resolve_precision
 from bench.errors import BenchError
 from bench.method import Env, Method
 from bench.metrics import auroc
+from bench.params import check_space
 from bench.plan import MethodSpec, resolve_method, units_of
 from bench.protocols import make_split, protocol_info
 from bench.registry import DATASETS, load_plugins, load_user_plugin
@@ -58,6 +59,7 @@ def tune_setup(cfg: TuneConfig) -> TuneSetup:
     spec = resolve_method(cfg.method, fixed.get(cfg.method, {}), fixed.get(cfg.method))
     if not spec.cls.search_space:
         raise BenchError(f"{cfg.method} declares no search_space, so there is nothing to tune")
+    check_space(cfg.method, spec.cls.hyperparameters(), spec.cls.search_space)
     info = protocol_info(cfg.protocols[0])
     missing = spec.info.needs - info.provides
     if missing:

@@ -96,7 +96,10 @@ Fraction = Annotated[float, Range(gt=0, lt=1)]  # held-out shares
 
 def declared_from_signature(cls: type) -> dict[str, Hyper]:
     """The keyword arguments of ``cls.__init__`` with their annotated types, ranges and defaults."""
-    hints = typing.get_type_hints(cls.__init__, include_extras=True)
+    try:
+        hints = typing.get_type_hints(cls.__init__, include_extras=True)
+    except NameError as exc:  # string annotations name what the plugin's module does not define
+        raise TypeError(f"the annotations of {cls.__name__}.__init__ do not resolve: {exc}") from None
     out = {}
     for p in inspect.signature(cls.__init__).parameters.values():
         if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
@@ -129,15 +132,17 @@ def check_space(method: str, declared: dict[str, Hyper], space: dict[str, Dim]) 
         if name not in declared:
             raise ValueError(f"{method}: search space names {name!r}, which is not a hyperparameter")
         hyper = declared[name]
-        if isinstance(dim, Choice):
-            for option in dim.options:
-                hyper.check(option)
-        else:
-            kind = int if isinstance(dim, Int) else float
-            hyper.check(kind(dim.low))
-            hyper.check(kind(dim.high))
-            if isinstance(dim, Float) and dim.log and dim.low <= 0:
-                raise ValueError(f"{method}: {name} is searched on a log scale from {dim.low}")
+        values = list(dim.options) if isinstance(dim, Choice) else [dim.low, dim.high]
+        if isinstance(dim, Int):
+            values = [int(v) for v in values]
+        try:
+            for value in values:
+                hyper.check(value)
+        except ValueError as exc:
+            refused = f"{method}: the search space of {name} proposes what it refuses"
+            raise ValueError(f"{refused}: {exc}") from None
+        if isinstance(dim, Float) and dim.log and dim.low <= 0:
+            raise ValueError(f"{method}: {name} is searched on a log scale from {dim.low}")
 
 
 def _split_annotation(annotation: Any) -> tuple[Any, Range | None]:

@@ -106,6 +106,10 @@ def register_method(
     info = MethodInfo(name=name, needs=frozenset(needs), family=family, paper=paper)
 
     def decorate(cls: type) -> type:
+        from bench.params import check_space  # a search space that proposes invalid values is a plugin bug
+
+        for space in (cls.search_space, cls.score_space):
+            check_space(name, cls.hyperparameters(), space)
         METHODS.add(info, cls)
         return cls
 

@@ -7,8 +7,10 @@ import pytest
 from bench.config import RunConfig
 from bench.errors import BenchError
 from bench.method import Method
+from bench.params import Count
 from bench.plan import plan
 from bench.registry import METHODS, register_method
+from bench.space import Int
 
 
 @pytest.fixture
@@ -77,3 +79,18 @@ def test_methods_that_need_what_a_protocol_lacks_are_listed_not_planned():
 def test_bad_settings_stop_the_plan(cfg, expect):
     with pytest.raises(BenchError, match=expect.replace("(", r"\(").replace(")", r"\)")):
         plan(cfg)
+
+
+def test_a_search_space_that_proposes_invalid_values_is_refused_at_registration():
+    with pytest.raises(
+        ValueError, match="the search space of epochs proposes what it refuses: epochs must be >= 1"
+    ):
+
+        @register_method("test-bad-space")
+        class BadSpace(Method):
+            search_space = {"epochs": Int(0, 5)}  # noqa: RUF012
+
+            def __init__(self, *, epochs: Count = 3) -> None:
+                self.epochs = epochs
+
+    assert "test-bad-space" not in METHODS

@@ -70,8 +70,6 @@ def with_figures(outcome: Outcome, cell: Cell) -> Outcome:
     return outcome
 
 
-# ---- in the process that runs the cell -------------------------------------------------
-
 _DATASETS: dict[str, Dataset] = {}
 _SPLITS: dict[tuple, Split] = {}
 

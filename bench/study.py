@@ -16,6 +16,7 @@ from typing import Any
 
 from bench.config import TuneConfig
 from bench.errors import BenchError
+from bench.protocols import protocol_label
 
 HEARTBEAT_S = 10  # a trial whose process died is marked failed (and retried once) after 3 missed beats
 
@@ -33,8 +34,11 @@ class Best:
 
 
 def study_name(cfg: TuneConfig) -> str:
+    """``METHOD.DATASET.PROTOCOL.cCLASSES.sSEED``; the protocol carries its non-default settings
+    (``open-set[known=0,1,2_labels=30]``), so studies under other settings never share trials."""
     classes = "all" if cfg.classes is None else "-".join(map(str, cfg.classes))
-    return cfg.study or f"{cfg.method}.{cfg.datasets[0]}.{cfg.protocols[0]}.c{classes}.s{cfg.seed}"
+    protocol = protocol_label(cfg.protocols[0], cfg.protocol_options()).replace(" ", "_")
+    return cfg.study or f"{cfg.method}.{cfg.datasets[0]}.{protocol}.c{classes}.s{cfg.seed}"
 
 
 def best_path(results: Path, study: str) -> Path:

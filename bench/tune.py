@@ -77,7 +77,8 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
     console.print(
         f"bench tune {name}: {cfg.method} on {cfg.datasets[0]} {cfg.protocols[0]} classes "
         f"{','.join(map(str, setup.classes))}, {counted(study)} of {cfg.trials} trials done; "
-        f"storage {storage_url(cfg)}"
+        f"storage {storage_url(cfg)}",
+        markup=False,
     )
     default_value = _baseline(study, cfg, setup, console)
     log = TrialLogger(tracker, study, name, parent, setup)
@@ -85,7 +86,7 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
     if cfg.jobs <= 1 and cfg.executor == "local":
         optimize(cfg, name, setup=setup, callbacks=(log,))
     else:
-        console.print(f"  {max(cfg.jobs, 1)} workers share the study ({cfg.executor})")
+        console.print(f"  {max(cfg.jobs, 1)} workers share the study ({cfg.executor})", markup=False)
         optimize_in_workers(cfg, name, log)
     log()
     best = _save_best(study, cfg, name, setup, default_value, tracker, parent)
@@ -93,7 +94,8 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
     console.print(
         f"study {name}: {states.count('COMPLETE')} complete, {states.count('PRUNED')} pruned, "
         f"{states.count('FAIL')} failed; best val AUROC {best.value:.4f} (trial {study.best_trial.number}), "
-        f"defaults {default_value:.4f}"
+        f"defaults {default_value:.4f}",
+        markup=False,
     )
     console.print(f"best parameters: {short(best.params)}", markup=False)
     path = best_path(results, name)

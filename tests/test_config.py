@@ -55,3 +55,11 @@ def test_settings_wrong_whatever_the_data_are_refused(argv, expect):
 
 def test_run_and_tune_have_one_default_for_jobs():
     assert RunConfig().jobs == TuneConfig().jobs == 0  # auto: per core for run's cells, 1 for tune
+
+
+def test_a_study_is_named_by_its_protocol_settings():
+    from bench.study import study_name
+
+    assert study_name(TuneConfig(method="vae-elbo", classes=(0, 3))) == "vae-elbo.digits.one-class.c0-3.s0"
+    opened = TuneConfig(method="ae-threshold", protocols=("open-set",), known_classes=(0, 1, 2), labels=30)
+    assert study_name(opened) == "ae-threshold.digits.open-set[known=0,1,2_labels=30].call.s0"

@@ -108,8 +108,9 @@ def register_method(
     def decorate(cls: type) -> type:
         from bench.params import check_space  # a search space that proposes invalid values is a plugin bug
 
-        for space in (cls.search_space, cls.score_space):
-            check_space(name, cls.hyperparameters(), space)
+        for space in (getattr(cls, "search_space", {}), getattr(cls, "score_space", {})):
+            if space:
+                check_space(name, cls.hyperparameters(), space)
         METHODS.add(info, cls)
         return cls
 

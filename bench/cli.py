@@ -44,8 +44,20 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _plugin_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plugin",
+        dest="command_plugins",
+        action="append",
+        default=[],
+        metavar="MODULE|FILE.py",
+        help="import a module or file that registers methods (repeatable; also before the command)",
+    )
+
+
 def _run_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run the grid methods x datasets x protocols x classes x seeds")
+    _plugin_flag(run)
     flags = Flags(run, RunConfig)
     flags.add("--methods", dest="methods", type=split_list, help="'all' or a comma list (see `bench list`)")
     add_grid(flags, one=False)
@@ -77,6 +89,7 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
 def _tune_parser(sub: argparse._SubParsersAction) -> None:
     tune = sub.add_parser("tune", help="search a method's hyperparameters for the best validation AUROC")
     tune.add_argument("--method", required=True, help="the method to tune (see `bench list`)")
+    _plugin_flag(tune)
     flags = Flags(tune, TuneConfig)
     add_grid(flags, one=True)
     flags.add("--trials", dest="trials", type=int, help="finished trials the study should hold")
@@ -177,6 +190,7 @@ COMMANDS = {"run": cmd_run, "tune": cmd_tune, "list": cmd_list, "leaderboard": c
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)  # list flags parse in bench.config and may raise BenchError
+        args.plugins = [*args.plugins, *getattr(args, "command_plugins", [])]  # before or after the command
         for plugin in args.plugins:
             load_user_plugin(plugin)
         return COMMANDS[args.command](args)

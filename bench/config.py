@@ -138,6 +138,8 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     except ValueError:
         raise BenchError(f"--seeds takes a count N or a list like 0,1,7, not {text!r}") from None
     if "," in text:
+        if min(items) < 0:
+            raise BenchError(f"--seeds takes seeds >= 0, not {min(items)}")
         return items
     if items[0] < 1:
         raise BenchError("--seeds N needs N >= 1")

@@ -43,11 +43,35 @@ def latest_per_cell(cells: pd.DataFrame) -> pd.DataFrame:
     return cells
 
 
-def leaderboard(cells: pd.DataFrame, na: list[tuple[str, str, str]] = ()) -> pd.DataFrame:
-    """Mean and std of each metric over classes and seeds, ranked by mean AUROC within dataset x protocol."""
+def failed_rows(failed: pd.DataFrame | None, finished: pd.DataFrame) -> list[dict]:
+    """A row for each method x dataset x protocol whose every cell failed: how many, and the first reason."""
+    if failed is None or failed.empty:
+        return []
+    done = set(finished["cell_key"]) if not finished.empty else set()
+    failed = failed[~failed["cell_key"].isin(done)]
+    ran = set(map(tuple, finished[KEYS].to_numpy())) if not finished.empty else set()
+    rows = []
+    for key, group in failed.sort_values("start_time").groupby(KEYS):
+        if key not in ran:
+            reason = group["bench.error"].iloc[0] if "bench.error" in group else "unknown"
+            rows.append(
+                {
+                    **dict(zip(KEYS, key, strict=True)),
+                    "cells": 0,
+                    "note": f"FAILED: {len(group)} cells; first: {reason}",
+                }
+            )
+    return rows
+
+
+def leaderboard(
+    cells: pd.DataFrame, na: list[tuple[str, str, str]] = (), failed: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Mean and std of each metric over classes and seeds, ranked by mean AUROC within dataset x protocol;
+    methods that could not run (n/a) or whose every cell failed stay as rows that say so."""
     cells = latest_per_cell(cells)
     if cells.empty:
-        return pd.DataFrame(columns=["rank", *KEYS, "cells"])
+        return pd.DataFrame(failed_rows(failed, cells), columns=["rank", *KEYS, "cells", "note"])
     metrics = [*METRICS, *(m for m in OPEN_SET_METRICS if m in cells)]
     for metric in METRICS:
         if metric not in cells:
@@ -73,6 +97,7 @@ def leaderboard(cells: pd.DataFrame, na: list[tuple[str, str, str]] = ()) -> pd.
         for d, label in sorted(seen)
         if label.partition("[")[0] == p  # every setting of the protocol
     ]
+    extra += failed_rows(failed, cells)
     board = pd.concat([board, pd.DataFrame(extra)], ignore_index=True) if extra else board
     board = board.sort_values(["dataset", "protocol", "rank"], na_position="last").reset_index(drop=True)
     extra = [c for c in ("mean_rank", "auroc_ci_low", "auroc_ci_high", "tuned_from") if c in board]

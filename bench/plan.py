@@ -9,6 +9,7 @@ finished before is the runner's question.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,18 @@ class Plan:
     datasets: dict[str, Dataset]
     cells: tuple[Cell, ...]
     na: tuple[NotApplicable, ...]
+    notes: tuple[str, ...] = ()  # what the plan changed in the request, said once before the cells
+
+
+def unique(values: tuple | None, flag: str, notes: list[str]) -> tuple | None:
+    """``values`` without repeats (first order kept); a note names what was listed twice."""
+    if values is None:
+        return None
+    kept = tuple(dict.fromkeys(values))
+    if len(kept) < len(values):
+        twice = sorted({v for v in values if values.count(v) > 1}, key=str)
+        notes.append(f"note: {flag} lists {', '.join(map(str, twice))} more than once; each cell runs once")
+    return kept
 
 
 def resolve_method(
@@ -80,7 +93,7 @@ def resolve_method(
 
 
 def resolve_methods(cfg: RunConfig) -> tuple[MethodSpec, ...]:
-    names = METHODS.names() if cfg.methods == ("all",) else list(dict.fromkeys(cfg.methods))
+    names = METHODS.names() if cfg.methods == ("all",) else list(cfg.methods)
     explicit = parse_overrides(cfg.overrides)
     tuned: dict[str, dict[str, Any]] = {}
     tuned_from: dict[str, str] = {}
@@ -116,6 +129,14 @@ def units_of(info: ProtocolInfo, dataset: Dataset, classes: tuple[int, ...] | No
 def plan(cfg: RunConfig) -> Plan:
     """Every cell of ``cfg``, resolved and checked; nothing runs and nothing is written."""
     load_plugins()
+    notes: list[str] = []
+    cfg = dataclasses.replace(
+        cfg,
+        **{
+            f: unique(getattr(cfg, f), f"--{f}", notes)
+            for f in ("methods", "datasets", "protocols", "classes", "seeds")
+        },
+    )
     methods = resolve_methods(cfg)
     protocols = [protocol_info(name) for name in cfg.protocols]
     sources = {name: DATASETS.get(name)[1] for name in cfg.datasets}  # names first, then files
@@ -135,7 +156,7 @@ def plan(cfg: RunConfig) -> Plan:
                             na.setdefault((spec.name, info.name), NotApplicable(spec.name, info.name, reason))
                             continue
                         cells.append(cell_of(spec, d, info.name, k, seed, cfg, opts))
-    return Plan(cfg, device, methods, datasets, tuple(cells), tuple(na.values()))
+    return Plan(cfg, device, methods, datasets, tuple(cells), tuple(na.values()), tuple(notes))
 
 
 def cell_of(

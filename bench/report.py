@@ -22,7 +22,8 @@ from bench.tracking import KIND_SWEEP, Tracker
 def build_report(tracker: Tracker, results: Path, roc_curves: bool = True) -> tuple[pd.DataFrame, list[Path]]:
     """Write the leaderboard tables and figures; return the board and every file written."""
     cells = leaderboard.latest_per_cell(tracker.cell_table())
-    board = leaderboard.leaderboard(cells, [tuple(n) for n in tracker.sweep_notes()])
+    failed = leaderboard.latest_per_cell(tracker.cell_table("FAILED"))
+    board = leaderboard.leaderboard(cells, [tuple(n) for n in tracker.sweep_notes()], failed)
     if board.empty:
         raise BenchError(f"experiment {tracker.experiment_name!r} has no finished cells yet")
     tests = leaderboard.friedman_by_protocol(cells)

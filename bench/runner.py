@@ -46,6 +46,8 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     jobs = [Job(i, cell, swept.device) for i, cell in enumerate(c for c in swept.cells if c.key not in done)]
     report.skipped = len(swept.cells) - len(jobs)
     view = SweepView(console, total=len(swept.cells))
+    for note in swept.notes:
+        view.say(note)
     view.say(
         f"bench sweep {report.sweep_id}: {len(swept.methods)} methods x {len(swept.datasets)} datasets x "
         f"{len(cfg.protocols)} protocols x {len(cfg.seeds)} seeds on {swept.device}; tracking {tracker.uri}"

@@ -232,9 +232,9 @@ class Tracker:
         runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = 'FINISHED'")
         return {r.data.tags["cell_key"] for r in runs if "cell_key" in r.data.tags}
 
-    def cell_table(self) -> pd.DataFrame:
-        """Every finished cell run: tags and metrics as columns, newest first."""
-        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = 'FINISHED'")
+    def cell_table(self, status: str = "FINISHED") -> pd.DataFrame:
+        """Every cell run of ``status``: tags and metrics as columns, newest first."""
+        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = '{status}'")
         rows = [
             {
                 "run_id": r.info.run_id,

@@ -199,6 +199,10 @@ def test_failing_methods_are_isolated_and_reported(tmp_path):
     run_cli("leaderboard", "--results", "out", cwd=tmp_path)
     md = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "n/a: needs anomaly labels" in md and "test-needs-labels" in md
+    board = pd.read_csv(tmp_path / "out" / "leaderboard.csv").set_index("method")
+    assert board.loc["test-raises", "note"] == "FAILED: 1 cells; first: RuntimeError: injected failure in fit"
+    assert board.loc["test-nan", "note"].startswith("FAILED: 1 cells; first: ValueError: 1 of 539 scores")
+    assert board.loc["pyod-pca", "cells"] == 1
 
 
 def test_fashion_mnist_one_class_on_the_real_files(tmp_path, fashion):

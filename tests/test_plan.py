@@ -94,3 +94,21 @@ def test_a_search_space_that_proposes_invalid_values_is_refused_at_registration(
                 self.epochs = epochs
 
     assert "test-bad-space" not in METHODS
+
+
+def test_repeated_grid_values_run_once_with_a_note():
+    swept = plan(RunConfig(methods=("pyod-pca", "pyod-pca"), classes=(0, 0, 1), seeds=(2, 2)))
+    assert [(c.method, c.unit, c.seed) for c in swept.cells] == [("pyod-pca", 0, 2), ("pyod-pca", 1, 2)]
+    assert swept.notes == (
+        "note: --methods lists pyod-pca more than once; each cell runs once",
+        "note: --classes lists 0 more than once; each cell runs once",
+        "note: --seeds lists 2 more than once; each cell runs once",
+    )
+
+
+@pytest.mark.parametrize("text,expect", [("-5,3", "seeds >= 0, not -5"), ("0", "N >= 1"), ("a", "count N")])
+def test_bad_seeds_are_refused(text, expect):
+    from bench.config import parse_seeds
+
+    with pytest.raises(BenchError, match=expect):
+        parse_seeds(text)

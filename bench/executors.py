@@ -24,6 +24,7 @@ from bench.data import Dataset
 from bench.errors import BenchError
 from bench.execute import Job, Outcome, clear_splits, cores, crashed, execute, init_worker, with_figures
 from bench.figures import exit_with_parent
+from bench.owner import scratch_prefix
 
 EXECUTORS = ("local", "ray")
 
@@ -95,7 +96,7 @@ class PoolExecutor:
         self.datasets = dict(datasets)
         self.plugins = plugins
         self.threads = max(1, cores() // jobs)
-        self.scratch = Path(tempfile.mkdtemp(prefix=".cells-", dir=scratch))
+        self.scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix("cells"), dir=scratch))
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
         args = (os.getpid(), str(self.scratch), self.plugins, self.threads, self.datasets)

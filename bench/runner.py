@@ -21,6 +21,7 @@ from bench.config import RunConfig
 from bench.execute import Job, Outcome
 from bench.executors import auto_jobs, make_executor
 from bench.figures import FigureWorker
+from bench.owner import scratch_prefix, sweep_dead_scratch
 from bench.plan import Plan, plan
 from bench.progress import SweepReport, SweepView
 from bench.tracking import Tracker, default_uri
@@ -42,12 +43,15 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
     report = SweepReport(sweep_id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], na=swept.na)
     cfg.save(results / f"config-{report.sweep_id}.json")
+    cleaned = tracker.close_dead_runs(), sweep_dead_scratch(results)  # what killed sweeps left behind
     done = set() if cfg.rerun else tracker.finished_cell_keys()
     jobs = [Job(i, cell, swept.device) for i, cell in enumerate(c for c in swept.cells if c.key not in done)]
     report.skipped = len(swept.cells) - len(jobs)
     view = SweepView(console, total=len(swept.cells))
     for note in swept.notes:
         view.say(note)
+    if any(cleaned):
+        view.say(f"note: {cleaned[0]} runs and {cleaned[1]} scratch folders of killed sweeps cleaned up")
     view.say(
         f"bench sweep {report.sweep_id}: {len(swept.methods)} methods x {len(swept.datasets)} datasets x "
         f"{len(cfg.protocols)} protocols x {len(cfg.seeds)} seeds on {swept.device}; tracking {tracker.uri}"
@@ -57,7 +61,7 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
         view.say(f"  {len(jobs)} cells as Ray tasks ({cfg.ray_address or 'local instance'})")
     elif n_jobs > 1:
         view.say(f"  {len(jobs)} cells, {n_jobs} at once in worker processes")
-    figures = FigureWorker(tracker, Path(tempfile.mkdtemp(prefix=".figures-", dir=results)))
+    figures = FigureWorker(tracker, Path(tempfile.mkdtemp(prefix=scratch_prefix("figures"), dir=results)))
     executor = make_executor(
         cfg.executor, n_jobs, swept.datasets, cfg.plugins, results, view.on_epoch,
         ray_address=cfg.ray_address, cpus_per_cell=cfg.cpus_per_cell, gpus_per_cell=cfg.gpus_per_cell,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from bench import owner
 from bench.errors import TrackingError, first_line
 from bench.protocols import protocol_settings
 
@@ -129,7 +130,7 @@ class Tracker:
         params = {**cell.params, **outcome.sizes, **settings}
         if result.tuned is not None:
             params.update({f"tuned.{k}": v for k, v in result.tuned.params.items()})
-        tags = cell_tags(cell, sweep_id, outcome.device, result)
+        tags = {**cell_tags(cell, sweep_id, outcome.device, result), "bench.owner": owner.me()}
         if not result.ok:
             texts = {"error.txt": result.detail or result.error}
             return self.log_run(
@@ -227,6 +228,14 @@ class Tracker:
             token = page.token
             if not token:
                 return runs
+
+    def close_dead_runs(self) -> int:
+        """Mark KILLED the cell runs left RUNNING by sweeps that died (on this host); how many."""
+        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = 'RUNNING'")
+        dead = [r for r in runs if owner.alive(r.data.tags.get("bench.owner", "")) is False]
+        for run in dead:
+            self.client.set_terminated(run.info.run_id, status="KILLED")
+        return len(dead)
 
     def finished_cell_keys(self) -> set[str]:
         runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = 'FINISHED'")

@@ -142,11 +142,17 @@ def test_interrupted_sweep_resumes_without_duplicates(tmp_path):
     assert not alive, "the sweep's worker processes outlived it"
     first = len(cell_runs(tmp_path / "out"))
     assert first <= 1, "at most the one cell before the gate finished"
+    left = len(cell_runs(tmp_path / "out", status="RUNNING"))
+    assert first + left == 1, "the cell before the gate is logged, finished or still waiting for figures"
+    assert list((tmp_path / "out").glob(".figures-*")), "a killed sweep cannot remove its scratch folder"
     res = run_cli(*args, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert f"{4 - first} cells ok, 0 failed, {first} already done" in res.stdout
     keys = [r.data.tags["cell_key"] for r in cell_runs(tmp_path / "out")]
     assert len(keys) == 4 and len(set(keys)) == 4
+    assert not cell_runs(tmp_path / "out", status="RUNNING"), "the dead sweep's run is not left RUNNING"
+    assert len(cell_runs(tmp_path / "out", status="KILLED")) == left
+    assert not list((tmp_path / "out").glob(".*-*")), "no scratch folder is left, the dead sweep's included"
 
 
 def test_sweep_survives_its_figure_worker_being_killed(tmp_path):

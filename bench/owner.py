@@ -1,0 +1,55 @@
+"""Which process owns a run or a scratch folder, and whether that process is still alive.
+
+An owner is ``host:pid:start``, the start time telling a live owner from a
+later process that reuses its pid. A sweep killed with SIGKILL cannot clean up
+after itself; the next sweep on the same results folder and store does it for
+it: runs it left RUNNING are marked KILLED, its scratch folders removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from functools import cache
+from pathlib import Path
+
+import psutil
+
+SCRATCH_KINDS = ("figures", "cells")
+
+
+@cache
+def me() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{int(psutil.Process().create_time())}"
+
+
+def alive(owner: str) -> bool | None:
+    """Whether ``owner`` still runs; None when it is another host's (this one cannot tell)."""
+    host, _, rest = owner.partition(":")
+    pid, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit() or not start.isdigit():
+        return None
+    try:
+        return int(psutil.Process(int(pid)).create_time()) == int(start)
+    except psutil.Error:
+        return False
+
+
+def scratch_prefix(kind: str) -> str:
+    """``.figures-PID-START-``: a scratch folder's name says who made it."""
+    _, pid, start = me().split(":")
+    return f".{kind}-{pid}-{start}-"
+
+
+def sweep_dead_scratch(results: Path) -> int:
+    """Remove the scratch folders under ``results`` whose owner has died; how many went."""
+    removed = 0
+    for kind in SCRATCH_KINDS:
+        for folder in results.glob(f".{kind}-*"):
+            parts = folder.name.split("-")
+            owner = f"{socket.gethostname()}:{parts[1]}:{parts[2]}" if len(parts) > 3 else ""
+            if folder.is_dir() and alive(owner) is False:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+    return removed

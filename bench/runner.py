@@ -70,7 +70,12 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
         view.advance(report.skipped)
         for outcome in executor.run(jobs):
             cell = jobs[outcome.job_id].cell
-            run_id = tracker.log_cell(cell, outcome, report.sweep_id)
+            run_id = tracker.log_cell(cell, outcome, report.sweep_id, once=not cfg.rerun)
+            if run_id is None:  # a sweep beside this one logged the cell meanwhile
+                report.skipped += 1
+                view.say(f"  done by another sweep  {cell.label}")
+                view.advance()
+                continue
             if outcome.result.ok:
                 _attach_figures(figures, run_id, cell, outcome)
             report.add(cell, outcome.result)

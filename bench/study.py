@@ -17,6 +17,7 @@ from typing import Any
 from bench.config import TuneConfig
 from bench.errors import BenchError
 from bench.protocols import protocol_label
+from bench.store import store_lock
 
 HEARTBEAT_S = 10  # a trial whose process died is marked failed (and retried once) after 3 missed beats
 
@@ -62,10 +63,9 @@ def load_best(spec: str, results: Path) -> Best:
 def storage(url: str) -> Any:
     import optuna
 
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith(("sqlite", "postgresql", "mysql")):
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and the way to resume
+        # One process creates and migrates a fresh store; heartbeats are "experimental" in Optuna.
+        with store_lock(url), warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(
                 url,

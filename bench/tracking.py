@@ -23,13 +23,12 @@ import pandas as pd
 from bench import owner
 from bench.errors import TrackingError, first_line
 from bench.protocols import protocol_settings
+from bench.store import retrying, store_lock
+from bench.tags import KIND_CELL, KIND_SWEEP, KIND_TRIAL, cell_tags, param_value
 
 if TYPE_CHECKING:
     from bench.cell import Cell
     from bench.execute import Outcome
-
-KIND_CELL, KIND_SWEEP, KIND_TUNE, KIND_TRIAL = "cell", "sweep", "tune", "trial"
-MAX_PARAM = 6000
 
 
 def default_uri(results: Path) -> str:
@@ -60,13 +59,11 @@ class Tracker:
         from mlflow.tracking import MlflowClient
 
         logging.getLogger("mlflow").setLevel(logging.ERROR)  # again: importing MLflow resets it
-        if uri.startswith("sqlite:///"):
-            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.uri = uri
         self.experiment_name = experiment
-        self.client = MlflowClient(tracking_uri=uri)
         try:
-            with _quiet_probe():
+            with store_lock(uri), _quiet_probe():  # one process creates and migrates a fresh store
+                self.client = MlflowClient(tracking_uri=uri)
                 exp = self.client.get_experiment_by_name(experiment)
                 if exp is None:
                     # A local store keeps artifacts beside it; a server keeps them where it was told to
@@ -102,28 +99,46 @@ class Tracker:
         from mlflow.entities import Metric, Param, RunTag
         from mlflow.utils.time import get_current_time_millis
 
-        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
-        run_id = run.info.run_id
+        c = self.client
+        run_id = retrying(c.create_run, self.experiment_id, run_name=name, tags=tags).info.run_id
         now = get_current_time_millis()
         finite = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
-        self.client.log_batch(
+        retrying(
+            c.log_batch,
             run_id,
             metrics=[Metric(k, v, now, 0) for k, v in finite.items()],
-            params=[Param(k, _param_value(v)) for k, v in params.items()],
+            params=[Param(k, param_value(v)) for k, v in params.items()],
             tags=[RunTag("mlflow.runName", name)],
         )
         for path, text in (texts or {}).items():
-            self.client.log_text(run_id, text, path)
+            retrying(c.log_text, run_id, text, path)
         for path, table in (tables or {}).items():
-            self.client.log_table(run_id, data=table, artifact_file=path)
+            retrying(c.log_table, run_id, data=table, artifact_file=path)
         if terminate:
-            self.client.set_terminated(run_id, status=status)
+            retrying(c.set_terminated, run_id, status=status)
         return run_id
 
-    def log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str) -> str:
+    def log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str, once: bool = True) -> str | None:
         """A finished cell as one flat run: tags, hyperparameters as used, split sizes, the protocol's
         settings, metrics, per-sample scores. A cell that succeeded stays RUNNING until its figures
-        are attached (``finish_run``), so a sweep killed in between does not count it as done."""
+        are attached (``finish_run``), so a sweep killed in between does not count it as done.
+
+        With ``once``, a cell another sweep has logged meanwhile (finished, or running in a live
+        process) is not logged again: None. The check and the new run share the store's lock."""
+        with store_lock(self.uri):
+            if once and self._logged_elsewhere(cell.key):
+                return None
+            return self._log_cell(cell, outcome, sweep_id)
+
+    def _logged_elsewhere(self, key: str) -> bool:
+        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and tags.cell_key = '{key}'")
+        return any(
+            r.info.status == "FINISHED"
+            or (r.info.status == "RUNNING" and owner.alive(r.data.tags.get("bench.owner", "")) is not False)
+            for r in runs
+        )
+
+    def _log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str) -> str:
         result = outcome.result
         # Prefixed: a method may have a hyperparameter of the same name (PyOD's contamination).
         settings = {f"protocol.{k}": v for k, v in protocol_settings(cell.protocol, cell.options).items()}
@@ -166,8 +181,8 @@ class Tracker:
     def finish_run(self, run_id: str, files: dict[str, str], status: str = "FINISHED") -> None:
         """Upload local files as top-level artifacts, then terminate the run."""
         for path in files.values():
-            self.client.log_artifact(run_id, path)
-        self.client.set_terminated(run_id, status=status)
+            retrying(self.client.log_artifact, run_id, path)
+        retrying(self.client.set_terminated, run_id, status=status)
 
     def finish_tune(
         self, run_id: str, best: dict[str, Any], metrics: dict[str, float], files: dict[str, str]
@@ -184,7 +199,7 @@ class Tracker:
         self.client.log_batch(
             run_id,
             metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
-            tags=[RunTag(f"best.{k}", _param_value(v)) for k, v in best.items()],
+            tags=[RunTag(f"best.{k}", param_value(v)) for k, v in best.items()],
         )
         for path in files.values():
             self.client.log_artifact(run_id, path)
@@ -264,35 +279,3 @@ class Tracker:
             if raw:
                 notes += json.loads(raw)
         return notes
-
-
-def cell_tags(cell: Cell, sweep_id: str, device: str, result: Any) -> dict[str, str]:
-    """The tags that let the UI and the leaderboard filter and group cell runs."""
-    tags = {
-        "bench.kind": KIND_CELL,
-        "bench.status": "OK" if result.ok else "FAILED",
-        "sweep_id": sweep_id,
-        "method": cell.method,
-        "method_label": cell.label_name,
-        "dataset": cell.dataset,
-        "protocol": cell.protocol,
-        "protocol_label": cell.protocol_label,
-        "class": str(cell.unit),
-        "normal_class": cell.normal_class,
-        "seed": str(cell.seed),
-        "cell_key": cell.key,
-        "device": device,
-        "threshold_source": result.threshold_source,
-    }
-    if result.tuned is not None:
-        tags["tuned_threshold_source"] = result.tuned.source
-    if cell.tuned_from:
-        tags["bench.tuned_from"] = cell.tuned_from
-    if not result.ok:
-        tags["bench.error"] = result.error
-    return tags
-
-
-def _param_value(value: Any) -> str:
-    text = json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
-    return text[:MAX_PARAM]

@@ -182,6 +182,24 @@ def test_sweep_survives_its_figure_worker_being_killed(tmp_path):
         assert {"roc.png", "score_histogram.png", "scores.csv"} <= names
 
 
+def test_two_sweeps_started_together_into_a_new_folder_log_every_cell_once(tmp_path):
+    """A fresh SQLite store is created once under its lock; overlapping grids log each cell once."""
+    args = [sys.executable, "-m", "bench", "run", "--methods", "pyod-pca,ae-threshold", "--classes", "0,1"]
+    env = {**os.environ, "BENCH_CACHE": str(tmp_path / "cache")}
+    procs = [
+        subprocess.Popen([*args, "--jobs", "1", "--results", "out"], cwd=tmp_path, env=env, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]  # fmt: skip
+    done = [proc.communicate(timeout=300) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], [err for _, err in done]
+    keys = [r.data.tags["cell_key"] for r in cell_runs(tmp_path / "out")]
+    assert len(keys) == 4 and len(set(keys)) == 4, "every cell logged exactly once"
+    assert not cell_runs(tmp_path / "out", status="RUNNING")
+    logged = sum(int(out.split(" cells ok")[0].split()[-1]) for out, _ in done)
+    assert logged == 4, "what one sweep logged, the other counted as done"
+
+
 def test_failing_methods_are_isolated_and_reported(tmp_path):
     methods = "test-raises,test-oom,test-nan,test-constant,test-needs-labels,pyod-pca"
     res = run_cli(

@@ -7,6 +7,7 @@ MLflow table artifact that the UI shows), so the UI and the files agree.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tempfile
 from pathlib import Path
@@ -44,7 +45,7 @@ def _figures(cells: pd.DataFrame, tests: dict[str, stats.Friedman]) -> dict[str,
     out = {}
     for (dataset, protocol), group in cells.groupby(["dataset", "protocol"]):
         table = stats.blocks(group).droplevel("dataset").T
-        out[f"heatmap_{dataset}_{_slug(protocol)}.png"] = plots.heatmap_figure(
+        out[f"heatmap_{_slug(dataset)}_{_slug(protocol)}.png"] = plots.heatmap_figure(
             table, f"AUROC, {dataset} {protocol} (mean over seeds)"
         )
     for protocol, t in tests.items():
@@ -69,14 +70,17 @@ def _roc_overlays(tracker: Tracker, cells: pd.DataFrame) -> dict[str, object]:
                 curves[method] = (scores["anomaly"].to_numpy(), scores["score"].to_numpy(np.float64))
             if curves:
                 title = f"ROC, {dataset} {protocol} class {cls} (lowest seed)"
-                name = f"roc_{dataset}_{_slug(protocol)}_class{cls}.png"
+                name = f"roc_{_slug(dataset)}_{_slug(protocol)}_class{cls}.png"
                 out[name] = plots.roc_overlay_figure(curves, title)
     return out
 
 
 def _slug(label: str) -> str:
-    """A protocol label such as ``open-set[known=1,3,5,7,9 labels=40]`` as a plain file name part."""
-    return re.sub(r"[^A-Za-z0-9=.-]+", "_", label).strip("_")
+    """A dataset or protocol label (``npz:/data/x.npz``, ``open-set[known=1,3 labels=40]``) as a file
+    name part that every file system takes; a label that had to change gets a short hash of itself,
+    so two labels never share a file (``folder:/a/b`` and ``folder:/a_b``)."""
+    slug = re.sub(r"[^A-Za-z0-9=.-]+", "_", label).strip("_.")[:80]
+    return slug if slug == label else f"{slug}-{hashlib.sha256(label.encode()).hexdigest()[:6]}"
 
 
 def _save(folder: Path, figures: dict[str, object]) -> list[Path]:

@@ -250,6 +250,25 @@ def test_fashion_mnist_one_class_on_the_real_files(tmp_path, fashion):
         assert run.data.metrics["auroc"] > 0.9  # trousers are easy to tell apart
 
 
+def test_leaderboard_of_a_dataset_given_by_absolute_path(tmp_path):
+    """A dataset name with slashes and a colon becomes safe file names for the leaderboard's figures."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "mine.npz", x=rng.integers(0, 255, (120, 8, 8), dtype=np.uint8), y=np.repeat([0, 1], 60)
+    )
+    data = f"npz:{tmp_path / 'mine.npz'}"
+    res = run_cli(
+        "run", "--methods", "pyod-pca", "--datasets", data, "--classes", "0", "--results", "out", cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    board = run_cli("leaderboard", "--results", "out", cwd=tmp_path)
+    assert board.returncode == 0, board.stderr
+    (heatmap,) = (tmp_path / "out" / "figures").glob("heatmap_npz_*_one-class.png")
+    assert heatmap.stat().st_size > 0
+
+
 def one_line_error(res) -> str:
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert res.returncode == 2, res.stdout + res.stderr

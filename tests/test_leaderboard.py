@@ -113,3 +113,21 @@ def test_cells_of_other_protocol_settings_are_never_averaged_together():
     means = board.dropna(subset=["auroc_mean"]).set_index("protocol")["auroc_mean"]
     assert means.to_dict() == {"open-set": 0.9, "open-set[known=1,3,5,7,9 labels=40]": 0.5}
     assert sorted(board.loc[board["method"] == "n", "protocol"]) == sorted(means.index)
+
+
+def test_file_names_from_labels_are_safe_and_distinct():
+    import re
+
+    from bench.report import _slug
+
+    labels = [
+        "folder:/abs/path/to/images",
+        "folder:/abs_path/to/images",
+        "npz:C:\\data\\x.npz",
+        "../..",
+        "one-class",
+    ]
+    slugs = [_slug(label) for label in labels]
+    assert all(re.fullmatch(r"[A-Za-z0-9=._-]+", s) and not s.startswith(".") for s in slugs), slugs
+    assert len(set(slugs)) == len(labels)
+    assert _slug("one-class") == "one-class", "plain labels keep their names"

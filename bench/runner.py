@@ -24,6 +24,7 @@ from bench.figures import FigureWorker
 from bench.owner import scratch_prefix, sweep_dead_scratch
 from bench.plan import Plan, plan
 from bench.progress import SweepReport, SweepView
+from bench.store import writable_folder
 from bench.tracking import Tracker, default_uri
 
 __all__ = ["SweepReport", "execute_plan", "run_sweep"]
@@ -39,7 +40,7 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     """Run the plan's cells that the tracking store does not hold as finished; log each one."""
     started = time.perf_counter() if started is None else started
     cfg = swept.config
-    results = Path(cfg.results)
+    results = writable_folder(Path(cfg.results))
     tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
     report = SweepReport(sweep_id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], na=swept.na)
     cfg.save(results / f"config-{report.sweep_id}.json")

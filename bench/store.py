@@ -11,6 +11,7 @@ URI (``http://``, ``postgresql://``) needs none of this: the server serialises.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -19,8 +20,22 @@ from typing import Any, TypeVar
 
 from filelock import FileLock
 
+from bench.errors import BenchError
+
 T = TypeVar("T")
 RETRIES = 8  # 0.05 s doubling: about 13 s of waiting in all before giving up
+
+
+def writable_folder(path: Path, flag: str = "--results") -> Path:
+    """``path``, made and checked writable, or BenchError: before anything is written there."""
+    probe = path / f".write-test-{os.getpid()}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise BenchError(f"{flag} {path}: cannot write there ({exc.strerror or exc})") from None
+    return path
 
 
 def sqlite_path(uri: str) -> Path | None:

@@ -22,6 +22,7 @@ from bench.config import TuneConfig
 from bench.errors import BenchError
 from bench.objective import TuneSetup, mean_validation_auroc, optimize, short, tune_setup
 from bench.space import decode
+from bench.store import writable_folder
 from bench.study import Best, best_path, counted, load_best, open_study, storage_url, study_name
 from bench.tracking import KIND_TUNE, Tracker, default_uri
 from bench.trial_log import TrialLogger
@@ -69,7 +70,7 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
     """Run (or resume) the study until it holds ``cfg.trials`` finished trials; save and return the best."""
     console = console or Console()
     setup = tune_setup(cfg)
-    results = Path(cfg.results)
+    results = writable_folder(Path(cfg.results))
     name = study_name(cfg)
     tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
     study = open_study(cfg, name)

@@ -111,6 +111,14 @@ class IdxDataset(DatasetSource):
 
     def load(self, data_dir: str | None = None) -> Dataset:
         hit = self._locate(data_dir)
+        if data_dir and (hit is None or hit[1] != "--data-dir"):  # a named folder is never passed over
+            found = (
+                f"; found them in {hit[0][0].parent} ({hit[1]}): drop --data-dir to use those" if hit else ""
+            )
+            raise DataError(
+                f"--data-dir {data_dir} holds no {self.spec.name} files ({', '.join(FILES)}, .gz or raw, "
+                f"there or in {Path(data_dir) / self.spec.name}){found}"
+            )
         files, origin = hit if hit else (self._download(data_dir), "download")
         arrays = [self._read(path, stem, origin) for path, stem in zip(files, FILES, strict=True)]
         x_tr, y_tr, x_te, y_te = arrays

@@ -5,7 +5,11 @@ of them have (grey ``L`` or colour ``RGB``) and resized with bilinear filtering
 to the most common size, so one odd image does not resize the rest. An npz
 holds ``x`` (uint8, ``(n, h, w)``, ``(n, h, w, c)`` or ``(n, c, h, w)``) and
 ``y``, optionally with ``x_test``/``y_test``; without a test part, both get
-the fixed stratified 70/30 split that ``digits`` uses.
+the fixed stratified 70/30 split that ``digits`` uses. A file bench cannot
+use stops the load with one line naming it: an unreadable image in a folder
+(bench does not skip it, so no image is silently left out), an npz whose
+parts disagree in length or image shape, a part without its labels,
+labels that are not integers >= 0.
 """
 
 from __future__ import annotations
@@ -40,6 +44,18 @@ def _finish(name: str, x, y, x_test, y_test, class_names, source) -> Dataset:
     if x_test is None:
         x, y, x_test, y_test = stratified_split(x, y)
     return Dataset(name, x, y, x_test, y_test, tuple(class_names), source)
+
+
+def _part(arrays: dict[str, np.ndarray], xs: str, ys: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of one part, checked: one integer label >= 0 per image."""
+    x, y = _to_nchw(arrays[xs], str(path)), arrays[ys]
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{path}: '{ys}' must be a 1-d array of integer labels, got {y.dtype} {y.shape}")
+    if len(y) != len(x):
+        raise DataError(f"{path}: '{xs}' holds {len(x)} images but '{ys}' {len(y)} labels")
+    if len(y) and y.min() < 0:
+        raise DataError(f"{path}: '{ys}' has negative labels ({int(y.min())}); classes are 0, 1, ...")
+    return x, y.astype(np.int64)
 
 
 class FolderImages(DatasetSource):
@@ -92,17 +108,25 @@ class NpzImages(DatasetSource):
         return f"available: {self.path}" if self.path.is_file() else f"not here: {self.path} is missing"
 
     def load(self, data_dir: str | None = None) -> Dataset:
+        if not self.path.is_file():
+            raise DataError(f"npz dataset {self.path} does not exist")
         try:
             with np.load(self.path) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read {self.path}: {exc}") from exc
+        except Exception as exc:  # empty, truncated or not an npz: numpy and zipfile raise many kinds
+            raise DataError(f"cannot read {self.path}: {type(exc).__name__}: {exc}") from None
         if "x" not in arrays or "y" not in arrays:
             raise DataError(f"{self.path}: needs arrays 'x' and 'y', has {sorted(arrays)}")
-        x = _to_nchw(arrays["x"], str(self.path))
-        y = arrays["y"].astype(np.int64)
-        x_test = _to_nchw(arrays["x_test"], str(self.path)) if "x_test" in arrays else None
-        y_test = arrays["y_test"].astype(np.int64) if "y_test" in arrays else None
+        if ("x_test" in arrays) != ("y_test" in arrays):
+            raise DataError(
+                f"{self.path}: has {'x_test' if 'x_test' in arrays else 'y_test'} without its pair"
+            )
+        x, y = _part(arrays, "x", "y", self.path)
+        x_test, y_test = _part(arrays, "x_test", "y_test", self.path) if "x_test" in arrays else (None, None)
+        if x_test is not None and x_test.shape[1:] != x.shape[1:]:
+            raise DataError(
+                f"{self.path}: 'x' images are {x.shape[1:]} but 'x_test' images {x_test.shape[1:]}"
+            )
         n_classes = int(max(y.max(), -1 if y_test is None else y_test.max())) + 1
         return _finish(
             f"npz:{self.path}",

@@ -17,7 +17,8 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: tuple[str, ...]
-    source: str
+    source: str  # where the images came from: a path, a package
+    checksums: str = "user files, no published checksum"  # what verified them
 
     def __post_init__(self) -> None:
         for x, y in ((self.x_train, self.y_train), (self.x_test, self.y_test)):

@@ -56,6 +56,7 @@ class Outcome:
     result: CellResult
     device: str
     sizes: dict[str, float] = field(default_factory=dict)
+    data: dict[str, str] = field(default_factory=dict)  # where the images came from, what verified them
     test: TestLabels | None = None
     figures: dict[str, bytes] | None = None  # drawn by the worker; None: the driver has them drawn
 
@@ -105,7 +106,9 @@ def execute(
     result = run_cell(cls(**job.cell.settings), info.needs, split, env, job.cell.threshold, classify)
     test = split.test
     labels = TestLabels(test.index, test.source, test.anomaly, test.classes)
-    return Outcome(job.id, result, device, split.sizes(), labels)
+    dataset = datasets[job.cell.dataset]
+    provenance = {"data.source": dataset.source, "data.checksums": dataset.checksums}
+    return Outcome(job.id, result, device, sizes=split.sizes(), data=provenance, test=labels)
 
 
 def init_worker(plugins: tuple[str, ...], threads: int, datasets: Mapping[str, Dataset] | None) -> None:

@@ -143,6 +143,11 @@ def plan(cfg: RunConfig) -> Plan:
     # Ray workers resolve `auto` themselves: the driver may have no GPU where they do.
     device = cfg.device if cfg.executor == "ray" else resolve_device(cfg.device)
     datasets = {name: source.load(cfg.data_dir) for name, source in sources.items()}
+    notes += [
+        f"note: {name}: the files in {ds.source} differ from the published ones (cells record data.checksums)"
+        for name, ds in datasets.items()
+        if "differs" in ds.checksums
+    ]
     opts = cfg.protocol_options()
     cells, na = [], {}
     for d, dataset in datasets.items():

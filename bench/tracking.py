@@ -142,7 +142,7 @@ class Tracker:
         result = outcome.result
         # Prefixed: a method may have a hyperparameter of the same name (PyOD's contamination).
         settings = {f"protocol.{k}": v for k, v in protocol_settings(cell.protocol, cell.options).items()}
-        params = {**cell.params, **outcome.sizes, **settings}
+        params = {**cell.params, **outcome.sizes, **outcome.data, **settings}
         if result.tuned is not None:
             params.update({f"tuned.{k}": v for k, v in result.tuned.params.items()})
         tags = {**cell_tags(cell, sweep_id, outcome.device, result), "bench.owner": owner.me()}

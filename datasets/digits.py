@@ -24,6 +24,7 @@ class Digits(DatasetSource):
             y_test=y_te,
             class_names=tuple(str(i) for i in range(10)),
             source="sklearn.datasets.load_digits",
+            checksums="bundled with scikit-learn",
         )
 
     def where(self, data_dir: str | None = None) -> str:

@@ -75,6 +75,7 @@ def test_digits_run_logs_runs_tags_metrics_artifacts(tmp_path):
         params = run.data.params
         assert int(params["n_test"]) == 539 and "n_train" in params
         assert params["protocol.contamination"] == "0.0"  # the protocol's, beside the method's own
+        assert params["data.checksums"] == "bundled with scikit-learn"
         if tags["method"] == "pyod-pca":
             assert params["contamination"] == "0.1", "PyOD's hyperparameter is not overwritten"
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
@@ -247,6 +248,8 @@ def test_fashion_mnist_one_class_on_the_real_files(tmp_path, fashion):
     assert set(runs) == {"ae-threshold", "pyod-pca"}
     for run in runs.values():
         assert run.data.params["n_test"] == "10000" and run.data.params["n_train"] == "5400"
+        assert run.data.params["data.checksums"] == "sha256 matched"
+        assert run.data.params["data.source"] == "/usr/share/datasets/fashion-mnist (system)"
         assert run.data.metrics["auroc"] > 0.9  # trousers are easy to tell apart
 
 

@@ -70,6 +70,17 @@ def test_mnist_from_data_dir(tmp_path, gz, monkeypatch):
     ds = source.load(str(tmp_path / "data"))
     assert ds.x_train.shape == (300, 1, 28, 28) and ds.x_test.shape == (100, 1, 28, 28)
     np.testing.assert_array_equal(ds.y_train, np.arange(300) % 10)
+    expect = "differs from the published files" if gz else "no published checksum"
+    assert ds.checksums == expect and ds.source == f"{tmp_path / 'data' / 'mnist'} (--data-dir)"
+
+
+def test_a_cached_download_is_checked_again_on_every_use(tmp_path, monkeypatch):
+    """A file in bench's own cache that no longer matches the published checksum is corrupt."""
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("BENCH_DATA", raising=False)
+    write_fake_mnist(tmp_path / "cache" / "mnist")
+    with pytest.raises(DataError, match="is corrupt: its MD5 differs from the published mnist file"):
+        DATASETS.get("mnist")[1].load(None)
 
 
 def test_bench_data_env_is_searched(tmp_path, monkeypatch):

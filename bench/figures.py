@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import plots
+from bench.store import is_full_disk
 from bench.tracking import Tracker
 
 
@@ -43,6 +44,7 @@ class FigureWorker:
         self.scratch = scratch
         self.pool: ProcessPoolExecutor | None = None
         self.pending: list[tuple[str, Future, Path, tuple]] = []
+        self.lost: list[str] = []  # runs whose figures the store could not take (left RUNNING: rerun)
 
     def submit(
         self,
@@ -87,7 +89,12 @@ class FigureWorker:
                     files = future.result()
                 except BrokenProcessPool:  # the worker died with this job: draw it here instead
                     files = plots.render_cell_figures(*args)
-                self.tracker.finish_run(run_id, files)
+                try:
+                    self.tracker.finish_run(run_id, files)
+                except Exception as exc:
+                    if not is_full_disk(exc):
+                        raise
+                    self.lost.append(run_id)
                 shutil.rmtree(folder, ignore_errors=True)
             else:
                 still.append((run_id, future, folder, args))

@@ -16,15 +16,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.cell import Cell
+from bench.cell import Cell, CellResult
 from bench.config import RunConfig
+from bench.errors import first_line
 from bench.execute import Job, Outcome
 from bench.executors import auto_jobs, make_executor
 from bench.figures import FigureWorker
 from bench.owner import scratch_prefix, sweep_dead_scratch
 from bench.plan import Plan, plan
 from bench.progress import SweepReport, SweepView
-from bench.store import writable_folder
+from bench.store import is_full_disk, writable_folder
 from bench.tracking import Tracker, default_uri
 
 __all__ = ["SweepReport", "execute_plan", "run_sweep"]
@@ -70,21 +71,48 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     with view, contextlib.closing(figures), contextlib.closing(executor):
         view.advance(report.skipped)
         for outcome in executor.run(jobs):
-            cell = jobs[outcome.job_id].cell
-            run_id = tracker.log_cell(cell, outcome, report.sweep_id, once=not cfg.rerun)
-            if run_id is None:  # a sweep beside this one logged the cell meanwhile
-                report.skipped += 1
-                view.say(f"  done by another sweep  {cell.label}")
-                view.advance()
-                continue
-            if outcome.result.ok:
-                _attach_figures(figures, run_id, cell, outcome)
-            report.add(cell, outcome.result)
-            view.cell_done(cell, outcome.result)
+            _log(tracker, figures, view, report, jobs[outcome.job_id].cell, outcome, once=not cfg.rerun)
+    if figures.lost:
+        view.say(f"  {len(figures.lost)} runs could not store their figures (disk full); they will rerun")
     report.seconds = time.perf_counter() - started
     view.finish(report)
-    tracker.log_sweep(report.sweep_id, cfg.to_json(), report.na, _counts(report))
+    try:
+        tracker.log_sweep(report.sweep_id, cfg.to_json(), report.na, _counts(report))
+    except Exception as exc:
+        if not is_full_disk(exc):
+            raise
+        view.say(f"  the sweep's own run was not logged: {first_line(exc)}")
     return report
+
+
+def _log(
+    tracker: Tracker,
+    figures: FigureWorker,
+    view: SweepView,
+    report: SweepReport,
+    cell: Cell,
+    outcome: Outcome,
+    once: bool,
+) -> None:
+    """One outcome into the store; a store that cannot take it (a full disk) fails the cell, not the sweep."""
+    try:
+        run_id = tracker.log_cell(cell, outcome, report.sweep_id, once=once)
+        if run_id is not None and outcome.result.ok:
+            _attach_figures(figures, run_id, cell, outcome)
+    except Exception as exc:
+        if not is_full_disk(exc):
+            raise
+        result = CellResult(ok=False, error=f"not logged: {type(exc).__name__}: {first_line(exc)}"[:500])
+        report.add(cell, result)
+        view.cell_done(cell, result)
+        return
+    if run_id is None:  # a sweep beside this one logged the cell meanwhile
+        report.skipped += 1
+        view.say(f"  done by another sweep  {cell.label}")
+        view.advance()
+        return
+    report.add(cell, outcome.result)
+    view.cell_done(cell, outcome.result)
 
 
 def _attach_figures(figures: FigureWorker, run_id: str, cell: Cell, outcome: Outcome) -> None:

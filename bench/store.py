@@ -11,6 +11,7 @@ URI (``http://``, ``postgresql://``) needs none of this: the server serialises.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import random
 import time
@@ -56,6 +57,14 @@ def store_lock(uri: str, timeout: float = 120) -> Iterator[None]:
 
 def is_locked_error(exc: BaseException) -> bool:
     return "database is locked" in str(exc) or "database table is locked" in str(exc)
+
+
+def is_full_disk(exc: BaseException) -> bool:
+    """A write that failed because the disk (or the store's quota) is full."""
+    text = str(exc)
+    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or any(
+        words in text for words in ("No space left on device", "database or disk is full", "disk is full")
+    )
 
 
 def retrying(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -101,21 +101,26 @@ class Tracker:
 
         c = self.client
         run_id = retrying(c.create_run, self.experiment_id, run_name=name, tags=tags).info.run_id
-        now = get_current_time_millis()
-        finite = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
-        retrying(
-            c.log_batch,
-            run_id,
-            metrics=[Metric(k, v, now, 0) for k, v in finite.items()],
-            params=[Param(k, param_value(v)) for k, v in params.items()],
-            tags=[RunTag("mlflow.runName", name)],
-        )
-        for path, text in (texts or {}).items():
-            retrying(c.log_text, run_id, text, path)
-        for path, table in (tables or {}).items():
-            retrying(c.log_table, run_id, data=table, artifact_file=path)
-        if terminate:
-            retrying(c.set_terminated, run_id, status=status)
+        try:
+            now = get_current_time_millis()
+            finite = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+            retrying(
+                c.log_batch,
+                run_id,
+                metrics=[Metric(k, v, now, 0) for k, v in finite.items()],
+                params=[Param(k, param_value(v)) for k, v in params.items()],
+                tags=[RunTag("mlflow.runName", name)],
+            )
+            for path, text in (texts or {}).items():
+                retrying(c.log_text, run_id, text, path)
+            for path, table in (tables or {}).items():
+                retrying(c.log_table, run_id, data=table, artifact_file=path)
+            if terminate:
+                retrying(c.set_terminated, run_id, status=status)
+        except Exception:  # a half-written run must not look alive (e.g. the disk filled meanwhile)
+            with contextlib.suppress(Exception):
+                c.set_terminated(run_id, status="FAILED")
+            raise
         return run_id
 
     def log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str, once: bool = True) -> str | None:

@@ -17,7 +17,8 @@ import pandas as pd
 
 from bench import leaderboard, plots, stats
 from bench.errors import BenchError
-from bench.tracking import KIND_SWEEP, Tracker
+from bench.tags import KIND_SWEEP
+from bench.tracking import Tracker
 
 
 def build_report(tracker: Tracker, results: Path, roc_curves: bool = True) -> tuple[pd.DataFrame, list[Path]]:

@@ -8,7 +8,8 @@ import numpy as np
 
 from bench.objective import TuneSetup
 from bench.space import decode
-from bench.tracking import KIND_TRIAL, Tracker
+from bench.tags import KIND_TRIAL
+from bench.tracking import Tracker
 
 
 class TrialLogger:

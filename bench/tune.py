@@ -24,7 +24,8 @@ from bench.objective import TuneSetup, mean_validation_auroc, optimize, short, t
 from bench.space import decode
 from bench.store import writable_folder
 from bench.study import Best, best_path, counted, load_best, open_study, storage_url, study_name
-from bench.tracking import KIND_TUNE, Tracker, default_uri
+from bench.tags import KIND_TUNE
+from bench.tracking import Tracker, default_uri
 from bench.trial_log import TrialLogger
 from bench.tune_workers import optimize_in_workers
 

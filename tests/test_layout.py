@@ -32,3 +32,16 @@ def test_no_function_over_60_lines():
                 if n > MAX_FUNCTION_LINES:
                     long[f"{path.relative_to(ROOT).as_posix()}:{node.name}"] = n
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def test_every_module_imports():
+    """Each module loads on its own (a name moved elsewhere fails here, not in a slow end-to-end test)."""
+    import importlib
+
+    for path in sources():
+        package = {"bench": "bench", "methods": "bench.methods", "datasets": "bench.datasets"}[
+            path.parent.name
+        ]
+        name = package if path.stem == "__init__" else f"{package}.{path.stem}"
+        if path.stem != "__main__":
+            importlib.import_module(name)

@@ -9,7 +9,8 @@ import sys
 import psutil
 
 from bench import owner
-from bench.tracking import KIND_CELL, Tracker, default_uri
+from bench.tags import KIND_CELL
+from bench.tracking import Tracker, default_uri
 
 
 def dead_owner() -> str:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench.config import RunConfig, TuneConfig, split_list
 from bench.errors import BenchError
@@ -30,9 +31,11 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     _run_parser(sub)
     _tune_parser(sub)
-    sub.add_parser("list", help="list methods, datasets and protocols").add_argument(
-        "--data-dir", help="folder with dataset files (also $BENCH_DATA)"
+    listing = sub.add_parser(
+        "list", help="list methods, datasets and protocols; --method: its hyperparameters"
     )
+    listing.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
+    listing.add_argument("--method", help="show this method's hyperparameters: type, range, default, search")
     board = sub.add_parser("leaderboard", help="rank methods from the MLflow runs; write leaderboard.md/.csv")
     board.add_argument(
         "--no-roc", action="store_true", help="skip the per-class ROC overlays (they read scores)"
@@ -128,6 +131,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     load_plugins()
     console = Console()
+    if args.method:
+        console.print(hyperparameter_table(args.method))
+        return 0
     methods = Table(title="methods")
     for col in ("name", "needs from the protocol", "family", "source"):
         methods.add_column(col)
@@ -151,6 +157,29 @@ def cmd_list(args: argparse.Namespace) -> int:
     for plugin in loaded_plugins():
         console.print(f"plugin: {plugin}")
     return 0
+
+
+def hyperparameter_table(name: str) -> Any:
+    """What ``--set NAME.PARAM=VALUE`` accepts, and what ``bench tune`` searches."""
+    from rich.table import Table
+
+    from bench.params import type_words
+    from bench.registry import METHODS
+
+    _, cls = METHODS.get(name)
+    table = Table(title=f"{name}: hyperparameters (--set {name}.PARAM=VALUE)")
+    for col in ("name", "type", "range", "default", "bench tune searches"):
+        table.add_column(col)
+    for param, hyper in cls.hyperparameters().items():
+        searched = cls.search_space.get(param)
+        table.add_row(
+            param,
+            type_words(hyper.kind),
+            hyper.range.words() if hyper.range else "-",
+            repr(hyper.default),
+            repr(searched) if searched else "-",
+        )
+    return table
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

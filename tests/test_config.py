@@ -63,3 +63,19 @@ def test_a_study_is_named_by_its_protocol_settings():
     assert study_name(TuneConfig(method="vae-elbo", classes=(0, 3))) == "vae-elbo.digits.one-class.c0-3.s0"
     opened = TuneConfig(method="ae-threshold", protocols=("open-set",), known_classes=(0, 1, 2), labels=30)
     assert study_name(opened) == "ae-threshold.digits.open-set[known=0,1,2_labels=30].call.s0"
+
+
+def test_list_shows_a_methods_declared_hyperparameters(capsys, monkeypatch):
+    from bench.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["list", "--method", "vae-elbo"]) == 0
+    rows = {
+        line.split("│")[1].strip(): line
+        for line in capsys.readouterr().out.splitlines()
+        if line.count("│") > 3
+    }
+    assert "one of 'dense', 'conv'" in rows["arch"]
+    assert "int or None" in rows["epochs"] and ">= 1" in rows["epochs"]
+    assert "in (0, 1)" in rows["holdout"] and "0.1" in rows["holdout"]
+    assert "Float(low=0.0001, high=0.01, log=True)" in rows["lr"]

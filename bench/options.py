@@ -23,16 +23,18 @@ def _jobs(text: str) -> int:
 
 
 def _one_seed(text: str) -> tuple[int, ...]:
-    try:
-        return (int(text),)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes an integer, not {text!r}") from None
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"takes a seed >= 0, not {text!r}")
+    return (int(text),)
 
 
 def _show(value: Any) -> str:
+    """A dataclass default as the help text shows it (``jobs`` 0 is auto)."""
     if isinstance(value, tuple):
         return ",".join(map(str, value)) or "none"
-    return {None: "none", 0: "auto"}.get(value, str(value)) if not isinstance(value, float) else f"{value:g}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "none" if value is None else "auto" if value == 0 and not isinstance(value, bool) else str(value)
 
 
 class Flags:
@@ -45,10 +47,7 @@ class Flags:
         self, *flags: str, dest: str, help: str, type: Callable[[str], Any] | None = None, **kw: Any
     ) -> None:
         shown = kw.pop("shown", None) or _show(default(self.config, dest))
-        action = kw.get("action")
-        extra = {} if action in ("store_true", "append") else {"type": type or str}
-        if action == "append":
-            extra["type"] = type or str
+        extra = {} if kw.get("action") == "store_true" else {"type": type or str}
         self.parser.add_argument(
             *flags, dest=dest, default=argparse.SUPPRESS, help=f"{help} (default: {shown})", **extra, **kw
         )

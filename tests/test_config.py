@@ -53,10 +53,6 @@ def test_settings_wrong_whatever_the_data_are_refused(argv, expect):
         cls.from_args(parser().parse_args(argv))
 
 
-def test_run_and_tune_have_one_default_for_jobs():
-    assert RunConfig().jobs == TuneConfig().jobs == 0  # auto: per core for run's cells, 1 for tune
-
-
 def test_a_study_is_named_by_its_protocol_settings():
     from bench.study import study_name
 
@@ -79,3 +75,10 @@ def test_list_shows_a_methods_declared_hyperparameters(capsys, monkeypatch):
     assert "int or None" in rows["epochs"] and ">= 1" in rows["epochs"]
     assert "in (0, 1)" in rows["holdout"] and "0.1" in rows["holdout"]
     assert "Float(low=0.0001, high=0.01, log=True)" in rows["lr"]
+
+
+@pytest.mark.parametrize("argv", [["tune", "--method", "pyod-knn", "--seed=-3"], ["run", "--seed", "x"]])
+def test_a_single_seed_must_be_a_count(argv, capsys):
+    with pytest.raises(SystemExit):
+        parser().parse_args(argv)
+    assert "takes a seed >= 0" in capsys.readouterr().err

@@ -78,7 +78,8 @@ class Cell:
 
     @property
     def label(self) -> str:
-        where = f"{self.dataset} | {self.protocol_label} | class {self.unit} | seed {self.seed}"
+        unit = "test set" if protocol_info(self.protocol).test_sets else "class"
+        where = f"{self.dataset} | {self.protocol_label} | {unit} {self.unit} | seed {self.seed}"
         return f"{self.label_name} | {where}"
 
     @property

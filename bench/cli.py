@@ -36,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
     listing.add_argument("--method", help="show this method's hyperparameters: type, range, default, search")
+    listing.add_argument("--protocol", help="show this protocol's split sizes on every dataset at hand")
     board = sub.add_parser("leaderboard", help="rank methods from the MLflow runs; write leaderboard.md/.csv")
     board.add_argument(
         "--no-roc", action="store_true", help="skip the per-class ROC overlays (they read scores)"
@@ -81,6 +82,11 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
         help="use a tune study's best hyperparameters for its method (repeatable)",
     )
     flags.add("--rerun", dest="rerun", action="store_true", shown="off", help="run finished cells again")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print every cell's split sizes and what would run; write nothing",
+    )
     add_scale(
         flags,
         "local worker processes running cells (Ray schedules by --cpus/gpus-per-cell)",
@@ -112,7 +118,14 @@ def _tune_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.runner import run_sweep
 
-    return run_sweep(RunConfig.from_args(args)).exit_code
+    config = RunConfig.from_args(args)
+    if args.dry_run:
+        from bench.plan import plan
+        from bench.plan_view import show_plan
+
+        show_plan(plan(config))
+        return 0
+    return run_sweep(config).exit_code
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -126,13 +139,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bench.protocols import PROTOCOLS
+    from bench.plan_view import protocol_sizes
+    from bench.protocols import PROTOCOLS, protocol_info
     from bench.registry import DATASETS, METHODS, load_plugins, loaded_plugins
 
     load_plugins()
     console = Console()
     if args.method:
         console.print(hyperparameter_table(args.method))
+        return 0
+    if args.protocol:
+        protocol_info(args.protocol)  # an unknown name ends here, in one line
+        console.width = max(console.width, 110)
+        protocol_sizes(args.protocol, datasets_here(args.data_dir, console), console)
         return 0
     methods = Table(title="methods")
     for col in ("name", "needs from the protocol", "family", "source"):
@@ -154,9 +173,24 @@ def cmd_list(args: argparse.Namespace) -> int:
     for info, _ in PROTOCOLS:
         protocols.add_row(info.name, ", ".join(sorted(info.provides)) or "unlabeled images", info.summary)
     console.print(methods, datasets, protocols)
+    console.print("each protocol's split sizes on the datasets here: bench list --protocol NAME")
     for plugin in loaded_plugins():
         console.print(f"plugin: {plugin}")
     return 0
+
+
+def datasets_here(data_dir: str | None, console: Any) -> dict[str, Any]:
+    """Every registered dataset whose files are here, loaded; a line for each that is not."""
+    from bench.registry import DATASETS
+
+    here = {}
+    for info, source in DATASETS:
+        where = source.where(data_dir)
+        if where.startswith("available"):  # never a download from a listing
+            here[info.name] = source.load(data_dir)
+        else:
+            console.print(f"{info.name}: {where}", markup=False, soft_wrap=True)
+    return here
 
 
 def hyperparameter_table(name: str) -> Any:

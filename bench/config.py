@@ -31,6 +31,7 @@ class SweepConfig:
     anomaly_ratio: float = 0.078  # supervised: labeled anomalies in train, val and test
     known_classes: tuple[int, ...] | None = None  # open-set; None = the first half of the classes
     labels: int = 2000  # open-set: labeled images for the classifier
+    min_test: int = 10  # a cell whose test split holds fewer anomalies or normals is n/a
     overrides: tuple[str, ...] = ()  # "method.param=value"
     data_dir: str | None = None
     device: str = "auto"
@@ -61,6 +62,8 @@ class SweepConfig:
             raise BenchError(f"--anomaly-ratio must be in (0, 1), not {self.anomaly_ratio}")
         if self.labels < 1:
             raise BenchError(f"--labels must be at least 1, not {self.labels}")
+        if self.min_test < 1:
+            raise BenchError(f"--min-test must be at least 1, not {self.min_test}")
         if self.cpus_per_cell <= 0 or (self.gpus_per_cell is not None and self.gpus_per_cell < 0):
             raise BenchError("--cpus-per-cell must be > 0 and --gpus-per-cell >= 0")
 
@@ -70,6 +73,7 @@ class SweepConfig:
             anomaly_ratio=self.anomaly_ratio,
             known_classes=self.known_classes,
             labels=self.labels,
+            min_test=self.min_test,
         )
 
     def to_json(self) -> str:

@@ -78,6 +78,34 @@ class TrainData:
 
 
 @dataclass(frozen=True)
+class Sizes:
+    """How many normal and anomalous images each part of a split holds, and its labeled set."""
+
+    train_normal: int
+    train_anomalous: int
+    val_normal: int
+    val_anomalous: int
+    test_normal: int
+    test_anomalous: int
+    labeled: int | None = None  # open-set: the labeled set, which is validation's normal images
+
+    @classmethod
+    def of(cls, train: np.ndarray, val: np.ndarray, test: np.ndarray, labeled_set: bool = False) -> Sizes:
+        """The sizes of parts given by their anomaly labels (1 = anomalous)."""
+        counts = [n for a in (train, val, test) for n in (int(len(a) - a.sum()), int(a.sum()))]
+        return cls(*counts, labeled=counts[2] if labeled_set else None)
+
+    def params(self) -> dict[str, float]:
+        """What a cell logs: each part's size and anomalies, the test's anomaly ratio."""
+        out: dict[str, float] = {}
+        for part in ("train", "val", "test"):
+            normal, anomalous = getattr(self, f"{part}_normal"), getattr(self, f"{part}_anomalous")
+            out[f"n_{part}"], out[f"n_{part}_anomalies"] = normal + anomalous, anomalous
+        out["test_anomaly_ratio"] = round(self.test_anomalous / max(out["n_test"], 1), 4)
+        return out
+
+
+@dataclass(frozen=True)
 class Split:
     """A protocol's train / val / test parts for one (dataset, class, seed)."""
 
@@ -85,14 +113,8 @@ class Split:
     val: Part
     test: Part
 
-    def sizes(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for name in ("train", "val", "test"):
-            part: Part = getattr(self, name)
-            out[f"n_{name}"] = len(part)
-            out[f"n_{name}_anomalies"] = part.n_anomalies
-        out["test_anomaly_ratio"] = round(self.test.n_anomalies / max(len(self.test), 1), 4)
-        return out
+    def sizes(self, labeled_set: bool = False) -> Sizes:
+        return Sizes.of(self.train.anomaly, self.val.anomaly, self.test.anomaly, labeled_set)
 
 
 class DatasetSource:

@@ -26,11 +26,26 @@ SCORE_BATCH = 4096
 
 @dataclass(frozen=True)
 class Plan:
-    """How long and in what batches to train; ``patience`` None means no early stopping."""
+    """How long and in what batches to train; ``patience`` None means no early stopping.
+
+    ``min_steps``: train at least this many optimiser steps, in whole multiples of ``epochs``
+    (a report's schedule kept in steps on a dataset smaller than the report's).
+    """
 
     epochs: int
     batch_size: int
     patience: int | None = None
+    min_steps: int | None = None
+
+    def epochs_for(self, n: int) -> int:
+        return stretched_epochs(self.epochs, -(-n // self.batch_size), self.min_steps)
+
+
+def stretched_epochs(epochs: int, steps_per_epoch: int, min_steps: int | None) -> int:
+    """``epochs``, times the smallest whole factor that reaches ``min_steps`` optimiser steps."""
+    if not min_steps or steps_per_epoch < 1:
+        return epochs
+    return epochs * max(1, -(-min_steps // (epochs * steps_per_epoch)))
 
 
 @dataclass(frozen=True)
@@ -157,8 +172,8 @@ class DeepMethod(Method):
         model = self.build_model(tuple(data.x.shape[1:])).to(device)
         self.optimizer_ = _prefer_foreach(self.make_optimizer(model))
         best, best_state, stale = float("inf"), None, 0
-        self.epochs_run_ = 0
-        for epoch in range(1, plan.epochs + 1):
+        self.epochs_run_, self.epochs_planned_ = 0, plan.epochs_for(len(fit_idx))
+        for epoch in range(1, self.epochs_planned_ + 1):
             model.train()
             order = fit_idx[torch.randperm(len(fit_idx), generator=gen)].to(device)
             total = torch.zeros((), device=device)
@@ -174,7 +189,7 @@ class DeepMethod(Method):
                     best, best_state, stale = loss, copy.deepcopy(model.state_dict()), 0
                 else:
                     stale += 1
-            env.report_epoch(epoch, plan.epochs, loss)
+            env.report_epoch(epoch, self.epochs_planned_, loss)
             if held is not None and stale >= plan.patience:
                 break
         if best_state is not None:

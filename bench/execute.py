@@ -108,7 +108,7 @@ def execute(
     labels = TestLabels(test.index, test.source, test.anomaly, test.classes)
     dataset = datasets[job.cell.dataset]
     provenance = {"data.source": dataset.source, "data.checksums": dataset.checksums}
-    return Outcome(job.id, result, device, sizes=split.sizes(), data=provenance, test=labels)
+    return Outcome(job.id, result, device, sizes=split.sizes().params(), data=provenance, test=labels)
 
 
 def init_worker(plugins: tuple[str, ...], threads: int, datasets: Mapping[str, Dataset] | None) -> None:

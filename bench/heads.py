@@ -17,6 +17,11 @@ its frozen ``features``.
 Choices the reports leave open: seed 000 names no optimiser, batch or epochs,
 so its head uses seed 001's (AdamW lr 1e-3, weight decay 1e-2, batch 32, 30
 epochs); frozen features are standardised with the labeled set's mean and std.
+With fewer labels than the reports' 2,000 (``--labels``, or a dataset smaller
+than FashionMNIST) a head keeps their schedule in optimiser steps, about
+1,890, in whole multiples of 30 epochs: 30 epochs of 40 labeled digits are
+60 steps, after which seed 001's head classified 5 digit classes at 0.35
+(0.375 on the very images it trained on); with the steps kept, 0.72-0.96.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.deep import stretched_epochs
 from bench.nets import dense
 
 
@@ -40,6 +46,7 @@ class HeadSpec:
     epochs: int = 30
     double_softmax: bool = True
     fine_tune: bool = True  # train the method's encoder with the head, where it has one
+    min_steps: int = 1890  # seed 001's schedule in steps: 30 epochs of 2,000 labels at batch 32
 
 
 HEADS = {
@@ -109,7 +116,7 @@ def train_head(
     optimizer = torch.optim.AdamW(net.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
     gen = torch.Generator().manual_seed(seed)
     net.train()
-    for _ in range(spec.epochs):
+    for _ in range(stretched_epochs(spec.epochs, -(-len(x) // spec.batch_size), spec.min_steps)):
         order = torch.randperm(len(x), generator=gen).to(device)
         for i in range(0, len(x), spec.batch_size):
             idx = order[i : i + spec.batch_size]

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bench import stats
+from bench.missing_rows import KEYS, failed_rows, na_rows
 
 METRICS = ("auroc", "auprc", "f1", "tuned_f1", "oracle_f1")
 OPEN_SET_METRICS = (
@@ -24,7 +25,6 @@ OPEN_SET_METRICS = (
     "open_set_accuracy",
     "class_accuracy_labeled",
 )
-KEYS = ["dataset", "protocol", "method"]
 
 
 def latest_per_cell(cells: pd.DataFrame) -> pd.DataFrame:
@@ -43,29 +43,8 @@ def latest_per_cell(cells: pd.DataFrame) -> pd.DataFrame:
     return cells
 
 
-def failed_rows(failed: pd.DataFrame | None, finished: pd.DataFrame) -> list[dict]:
-    """A row for each method x dataset x protocol whose every cell failed: how many, and the first reason."""
-    if failed is None or failed.empty:
-        return []
-    done = set(finished["cell_key"]) if not finished.empty else set()
-    failed = failed[~failed["cell_key"].isin(done)]
-    ran = set(map(tuple, finished[KEYS].to_numpy())) if not finished.empty else set()
-    rows = []
-    for key, group in failed.sort_values("start_time").groupby(KEYS):
-        if key not in ran:
-            reason = group["bench.error"].iloc[0] if "bench.error" in group else "unknown"
-            rows.append(
-                {
-                    **dict(zip(KEYS, key, strict=True)),
-                    "cells": 0,
-                    "note": f"FAILED: {len(group)} cells; first: {reason}",
-                }
-            )
-    return rows
-
-
 def leaderboard(
-    cells: pd.DataFrame, na: list[tuple[str, str, str]] = (), failed: pd.DataFrame | None = None
+    cells: pd.DataFrame, na: list[tuple[str, ...]] = (), failed: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """Mean and std of each metric over classes and seeds, ranked by mean AUROC within dataset x protocol;
     methods that could not run (n/a) or whose every cell failed stay as rows that say so."""
@@ -90,13 +69,7 @@ def leaderboard(
         tuned = cells.dropna(subset=["tuned_from"]).groupby(KEYS)["tuned_from"].first()
         board = board.merge(tuned.rename("tuned_from").reset_index(), on=KEYS, how="left")
     board["note"] = ""
-    seen = set(zip(board["dataset"], board["protocol"], strict=True))
-    extra = [
-        {"dataset": d, "protocol": label, "method": m, "cells": 0, "note": reason}
-        for m, p, reason in na
-        for d, label in sorted(seen)
-        if label.partition("[")[0] == p  # every setting of the protocol
-    ]
+    extra = na_rows(board, na)
     extra += failed_rows(failed, cells)
     board = pd.concat([board, pd.DataFrame(extra)], ignore_index=True) if extra else board
     board = board.sort_values(["dataset", "protocol", "rank"], na_position="last").reset_index(drop=True)

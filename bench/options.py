@@ -82,6 +82,13 @@ def add_protocol_settings(f: Flags) -> None:
         help="open-set: comma list of the known classes",
     )
     f.add("--labels", dest="labels", type=int, help="open-set: labeled images, evenly over known classes")
+    f.add(
+        "--min-test",
+        dest="min_test",
+        type=int,
+        metavar="N",
+        help="a cell whose test split holds fewer than N anomalies or N normal images is n/a",
+    )
 
 
 def add_cell_settings(f: Flags, set_help: str) -> None:

@@ -21,8 +21,9 @@ from bench.device import resolve_device
 from bench.errors import BenchError
 from bench.method import Method
 from bench.params import check_params
-from bench.protocols import ProtocolInfo, protocol_info, protocol_units
+from bench.protocols import ProtocolInfo, protocol_info, protocol_label, protocol_units
 from bench.registry import DATASETS, METHODS, MethodInfo, load_plugins
+from bench.sizes import SplitCheck, check_split, scaled_note
 from bench.study import load_best
 
 NEED_WORDS = {
@@ -51,9 +52,22 @@ class MethodSpec:
 
 @dataclass(frozen=True)
 class NotApplicable:
+    """A method that does not run on a protocol: everywhere, or (``dataset`` set) on one dataset's
+    splits too small to measure, where ``protocol`` is the protocol's label."""
+
     method: str
     protocol: str
     reason: str
+    dataset: str | None = None
+
+
+def na_lines(na: tuple[NotApplicable, ...]) -> list[str]:
+    """The n/a entries for a console, one line per (dataset, protocol, reason) with its methods."""
+    methods: dict[tuple[str, str, str], list[str]] = {}
+    for n in na:
+        where = f"{n.dataset} {n.protocol}" if n.dataset else n.protocol
+        methods.setdefault((where, n.reason), []).append(n.method)
+    return [f"  {', '.join(names)} on {where}: {reason}" for (where, reason), names in methods.items()]
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,7 @@ class Plan:
     cells: tuple[Cell, ...]
     na: tuple[NotApplicable, ...]
     notes: tuple[str, ...] = ()  # what the plan changed in the request, said once before the cells
+    splits: tuple[SplitCheck, ...] = ()  # every (dataset, protocol, unit, seed): sizes, or why n/a
 
 
 def unique(values: tuple | None, flag: str, notes: list[str]) -> tuple | None:
@@ -149,19 +164,67 @@ def plan(cfg: RunConfig) -> Plan:
         if "differs" in ds.checksums
     ]
     opts = cfg.protocol_options()
-    cells, na = [], {}
+    cells, na, splits = [], {}, []
     for d, dataset in datasets.items():
         for info in protocols:
-            for k in units_of(info, dataset, cfg.classes):
-                for seed in cfg.seeds:
-                    for spec in methods:
-                        missing = spec.info.needs - info.provides
-                        if missing:
-                            reason = "n/a: needs " + ", ".join(NEED_WORDS.get(n, n) for n in sorted(missing))
-                            na.setdefault((spec.name, info.name), NotApplicable(spec.name, info.name, reason))
-                            continue
-                        cells.append(cell_of(spec, d, info.name, k, seed, cfg, opts))
-    return Plan(cfg, device, methods, datasets, tuple(cells), tuple(na.values()), tuple(notes))
+            checks = [
+                check_split(dataset, info.name, k, seed, opts)
+                for k in units_of(info, dataset, cfg.classes)
+                for seed in cfg.seeds
+            ]
+            splits += checks
+            notes += _scaled(d, info.name, checks, opts)
+            too_small = _too_small(info, checks, opts.min_test)
+            for check in checks:
+                for spec in methods:
+                    missing = spec.info.needs - info.provides
+                    if missing:
+                        reason = "n/a: needs " + ", ".join(NEED_WORDS.get(n, n) for n in sorted(missing))
+                        na.setdefault((spec.name, info.name), NotApplicable(spec.name, info.name, reason))
+                    elif check.reason:
+                        label = protocol_label(info.name, opts)
+                        na.setdefault((spec.name, d, label), NotApplicable(spec.name, label, too_small, d))
+                    else:
+                        cells.append(cell_of(spec, d, info.name, check.unit, check.seed, cfg, opts))
+    return Plan(cfg, device, methods, datasets, tuple(cells), tuple(na.values()), tuple(notes), tuple(splits))
+
+
+def _scaled(dataset: str, protocol: str, checks: list[SplitCheck], opts) -> list[str]:
+    """The warning line for a protocol whose sizes were scaled to this dataset (said once)."""
+    first = next((c.sizes for c in checks if c.sizes is not None), None)
+    note = first and scaled_note(dataset, protocol, first, opts)
+    return [note] if note else []
+
+
+def _too_small(info: ProtocolInfo, checks: list[SplitCheck], minimum: int) -> str:
+    """Why some of a protocol's cells on a dataset are n/a, in one line: which cells, what they hold."""
+    bad = [c for c in checks if c.reason]
+    units, seeds = {c.unit for c in bad}, {c.seed for c in bad}
+    noun = ("test set", "test sets") if info.test_sets else ("class", "classes")
+    where = f"{noun[len(units) > 1]} {spans(units)} ({('seed', 'seeds')[len(seeds) > 1]} {spans(seeds)})"
+    sized = [c.sizes for c in bad if c.sizes is not None]
+    held = [
+        f"{min(counts)}{f'-{max(counts)}' if len(counts) > 1 else ''} {kind}"
+        for kind, counts in (
+            ("anomalies", {s.test_anomalous for s in sized if s.test_anomalous < minimum}),
+            ("normal images", {s.test_normal for s in sized if s.test_normal < minimum}),
+        )
+        if counts
+    ]
+    reasons = [f"test splits hold {' and '.join(held)}, fewer than --min-test {minimum}"] if held else []
+    reasons += sorted({c.reason for c in bad if c.sizes is None})
+    return f"n/a on {where}: {'; '.join(reasons)}"
+
+
+def spans(values: set[int]) -> str:
+    """``{0, 1, 2, 5}`` as ``0-2, 5``."""
+    ordered, runs = sorted(values), []
+    for v in ordered:
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def cell_of(

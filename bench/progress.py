@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bench.cell import Cell, CellResult
-from bench.plan import NotApplicable
+from bench.plan import NotApplicable, na_lines
 
 EPOCH_LINE_EVERY_S = 30
 
@@ -92,13 +92,13 @@ class SweepView:
 
     def finish(self, report: SweepReport) -> None:
         self.console.print(summary_table(report))
-        for na in report.na:
-            self.say(f"  {na.method} on {na.protocol}: {na.reason}")
+        for line in na_lines(report.na):
+            self.say(line)
         for cell, reason in report.failed:
             self.console.print(f"  FAILED {cell.label}: {reason}", style="red", markup=False)
         self.say(
             f"{len(report.ok)} cells ok, {len(report.failed)} failed, {report.skipped} already done "
-            f"(skipped), {len(report.na)} method/protocol pairs n/a; {report.seconds:.1f}s"
+            f"(skipped), {len(report.na)} n/a entries; {report.seconds:.1f}s"
         )
 
 

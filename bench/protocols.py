@@ -32,6 +32,9 @@ class ProtocolInfo:
     classify: bool = False  # the labeled normal images of validation also train a classifier
     options: tuple[str, ...] = ()  # the ProtocolOptions fields it reads
     normal: str = "{k}"  # what is normal in cell k ({known}: the known classes, where given)
+    # The sizes the seed reports used (Sizes field -> count) under the given options, where the
+    # protocol has absolute sizes: a split of other sizes was scaled to its dataset.
+    seed_sizes: Callable[[ProtocolOptions], dict[str, int]] | None = None
 
 
 def protocol_units(info: ProtocolInfo, n_classes: int) -> list[int]:
@@ -47,6 +50,9 @@ class ProtocolOptions:
     anomaly_ratio: float = 0.078
     known_classes: tuple[int, ...] | None = None  # open-set; None = the first half of the classes
     labels: int = 2000  # open-set: size of the labeled set, drawn evenly from the known classes
+    min_test: int = (
+        10  # fewest anomalies and normals a test split may hold; open-set raises its unknowns to it
+    )
 
 
 def protocol_settings(protocol: str, opts: ProtocolOptions) -> dict[str, object]:
@@ -174,10 +180,9 @@ def balanced(y_train, y_test, k, rng, opts: ProtocolOptions):
     return train, val, _join(*_labeled_pool(y_test, k, 0.5, rng), rng)
 
 
-# Seeds 000/001 on FashionMNIST: of the 30,000 training images of the 5 known classes,
-# 26,000 form the unlabeled pool and 2,000 the labeled set (``--labels``, drawn evenly
-# from the known classes); each test set has 1,000 known and 52 unknown images.
-# Smaller datasets keep these fractions. The reports padded images to 32x32.
+# Seeds 000/001 on FashionMNIST: of 30,000 known-class training images, 26,000 form the
+# unlabeled pool and 2,000 the labeled set; test sets of 1,000 known + 52 unknown, padded to
+# 32x32. Smaller datasets: the README's Protocols section (the seeds' shares, all images used).
 @dataclass(frozen=True)
 class Share:
     """A size the seeds used, and the fraction that stands in for it where a dataset has less."""
@@ -191,8 +196,17 @@ class Share:
 
 OPEN_SET_POOL = Share(26000, 26000 / 30000)  # of the known classes' training images
 OPEN_SET_LABELED = Share(2000, 2000 / 30000)
-OPEN_SET_KNOWN = Share(1000, 0.2)  # of the known classes' test images, per test set
+OPEN_SET_KNOWN = Share(1000, 0.5)  # of the known classes' test images, per test set (two sets)
 OPEN_SET_UNKNOWN = 52  # per 1,000 known test images
+
+
+def _open_set_seed_sizes(opts: ProtocolOptions) -> dict[str, int]:
+    return {
+        "train_normal": OPEN_SET_POOL.count,
+        "labeled": min(opts.labels, OPEN_SET_LABELED.count),
+        "test_normal": OPEN_SET_KNOWN.count,
+        "test_anomalous": OPEN_SET_UNKNOWN,
+    }
 
 
 @_protocol(
@@ -203,23 +217,30 @@ OPEN_SET_UNKNOWN = 52  # per 1,000 known test images
     test_sets=2,
     pad=2,
     classify=True,
-    options=("known_classes", "labels"),
+    options=("known_classes", "labels", "min_test"),
     normal="known classes{known}",
+    seed_sizes=_open_set_seed_sizes,
 )
 def open_set(y_train, y_test, k, rng, opts: ProtocolOptions):
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     known = list(opts.known_classes or range(n_classes // 2))
     is_known_tr, is_known_te = np.isin(y_train, known), np.isin(y_test, known)
     train_known = rng.permutation(np.flatnonzero(is_known_tr))
-    pool, rest = _take(train_known, OPEN_SET_POOL.of(len(train_known)), "pool images")
+    n_pool = OPEN_SET_POOL.of(len(train_known))
+    pool, rest = _take(train_known, n_pool, "pool images")
+    share = OPEN_SET_LABELED.of(len(train_known)) // len(known)  # the labeled set at most, per class
     per_class = min(opts.labels, OPEN_SET_LABELED.of(len(train_known))) // len(known)
     if per_class < 1:
         raise BenchError(f"--labels {opts.labels} gives no labeled image per known class")
-    labeled = np.concatenate([_take(rest[y_train[rest] == c], per_class, "labeled images")[0] for c in known])
+    candidates = [rest[y_train[rest] == c][:share] for c in known]
+    labeled = np.concatenate([_take(c, per_class, "labeled images")[0] for c in candidates])
+    if n_pool < OPEN_SET_POOL.count:  # a smaller dataset: the seeds' unused images join the pool
+        pool = np.concatenate([pool, np.setdiff1d(rest, np.concatenate(candidates))])
     test_known = rng.permutation(np.flatnonzero(is_known_te))
     test_unknown = rng.permutation(np.flatnonzero(~is_known_te))
     n_known = OPEN_SET_KNOWN.of(len(test_known))
-    n_unknown = max(1, round(OPEN_SET_UNKNOWN * n_known / OPEN_SET_KNOWN.count))
+    n_unknown = max(1, opts.min_test, round(OPEN_SET_UNKNOWN * n_known / OPEN_SET_KNOWN.count))
+    n_unknown = min(n_unknown, len(test_unknown) // 2)
     known_sets, _ = _take(test_known, 2 * n_known, "known test images")
     unknown_sets, _ = _take(test_unknown, 2 * n_unknown, "unknown test images")
     # Test set k: its own disjoint slice of one draw that does not depend on k.
@@ -238,10 +259,10 @@ def protocol_info(name: str) -> ProtocolInfo:
     return PROTOCOLS.get(name)[0]
 
 
-def make_split(
+def split_indices(
     dataset: Dataset, protocol: str, k: int, seed: int, opts: ProtocolOptions = ProtocolOptions()
-) -> Split:
-    """The deterministic Split of ``dataset`` under ``protocol`` for class (or test set) ``k``, ``seed``."""
+) -> tuple[Indices, Indices, Indices]:
+    """Which images (by index into the train / train / test part) and anomaly labels make each part."""
     info, fn = PROTOCOLS.get(protocol)
     units = protocol_units(info, dataset.n_classes)
     if k not in units:
@@ -253,10 +274,19 @@ def make_split(
         rng = rng_for(dataset.name, protocol, seed, opts.known_classes)
     else:
         rng = rng_for(dataset.name, protocol, k, seed, opts.contamination, opts.anomaly_ratio)
-    parts = fn(dataset.y_train, dataset.y_test, k, rng, opts)
+    return fn(dataset.y_train, dataset.y_test, k, rng, opts)
+
+
+def make_split(
+    dataset: Dataset, protocol: str, k: int, seed: int, opts: ProtocolOptions = ProtocolOptions()
+) -> Split:
+    """The deterministic Split of ``dataset`` under ``protocol`` for class (or test set) ``k``, ``seed``."""
+    parts = split_indices(dataset, protocol, k, seed, opts)
+    pad = protocol_info(protocol).pad
     sources = ("train", "train", "test")
-    built = [_part(dataset, src, idx, lab, info.pad) for src, (idx, lab) in zip(sources, parts, strict=True)]
-    return Split(*built)
+    return Split(
+        *[_part(dataset, src, idx, lab, pad) for src, (idx, lab) in zip(sources, parts, strict=True)]
+    )
 
 
 def _part(dataset: Dataset, source: str, index: np.ndarray, anomaly: np.ndarray, pad: int = 0) -> Part:

@@ -175,7 +175,9 @@ class Tracker:
             tags={
                 "bench.kind": KIND_SWEEP,
                 "sweep_id": sweep_id,
-                "bench.na": json.dumps([[n.method, n.protocol, n.reason] for n in na]),
+                "bench.na": json.dumps(
+                    [[n.method, n.protocol, n.reason, *([n.dataset] * bool(n.dataset))] for n in na]
+                ),
             },
             params={"config": config_json},
             metrics=counts,

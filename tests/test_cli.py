@@ -332,6 +332,30 @@ def test_list_shows_methods_needs_datasets_and_protocols(tmp_path):
         assert re.search(rf"(?<![\w:-]){re.escape(text)}(?![\w-])", res.stdout), text  # whole names only
 
 
+def test_dry_run_prints_each_cells_sizes_and_writes_nothing(tmp_path, capsys):
+    from bench.cli import main
+
+    argv = ["run", "--dry-run", "--methods", "pyod-pca,ae-threshold", "--protocols", "open-set,supervised",
+            "--classes", "0", "--results", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "warning: open-set on digits: sizes scaled to the dataset" in out
+    rows = {line.split("│")[2].strip(): line for line in out.splitlines() if "│ digits" in line}
+    assert re.search(r"test set 0 .*591\+0 .*40\+3 .*135\+10 .*40 .*yes", rows["open-set"])
+    assert re.search(r"class 0 .*113\+10 .*12\+1 .*53\+4 .*-.*n/a", rows["supervised"])
+    assert "pyod-pca, ae-threshold on digits supervised: n/a on class 0 (seed 0): test splits hold 4" in out
+    assert "2 cells on cpu" in out
+    assert not (tmp_path / "out").exists()
+
+
+def test_list_protocol_shows_its_sizes_on_every_dataset_here(capsys):
+    from bench.cli import main
+
+    assert main(["list", "--protocol", "open-set"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"digits .*test set 1 .*591\+0 .*135\+10", out)
+
+
 def test_set_overrides_make_a_separate_variant(tmp_path):
     args = ("run", "--methods", "ae-threshold", "--classes", "0", "--results", "out")
     assert run_cli(*args, cwd=tmp_path).returncode == 0

@@ -131,3 +131,21 @@ def test_file_names_from_labels_are_safe_and_distinct():
     assert all(re.fullmatch(r"[A-Za-z0-9=._-]+", s) and not s.startswith(".") for s in slugs), slugs
     assert len(set(slugs)) == len(labels)
     assert _slug("one-class") == "one-class", "plain labels keep their names"
+
+
+def test_methods_na_on_one_dataset_keep_a_row_that_says_why():
+    rows = [
+        dict(method=m, dataset="digits", protocol="one-class", protocol_label="one-class", cell_key=f"{m}{k}",
+             start_time=0, auroc=0.8, auprc=0.5, f1=0.4, **{"class": k})
+        for m in ("a", "b") for k in (0, 1)
+    ]  # fmt: skip
+    na = [
+        ("a", "supervised", "n/a on classes 0-9 (seed 0): too small", "digits"),
+        ("b", "one-class", "n/a on class 2 (seed 0): too small", "digits"),
+        ("a", "supervised", "n/a on classes 0-9 (seed 0): too small", "digits"),  # a second sweep said it too
+    ]
+    board = leaderboard(pd.DataFrame(rows), na).set_index(["method", "protocol"])
+    assert board.loc[("a", "supervised"), "note"] == "n/a on classes 0-9 (seed 0): too small"
+    assert board.loc[("a", "supervised"), "cells"] == 0 and len(board) == 3
+    assert board.loc[("b", "one-class"), "note"] == "n/a on class 2 (seed 0): too small"
+    assert board.loc[("b", "one-class"), "auroc_mean"] == 0.8, "the cells that ran keep their numbers"

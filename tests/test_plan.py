@@ -112,3 +112,35 @@ def test_bad_seeds_are_refused(text, expect):
 
     with pytest.raises(BenchError, match=expect):
         parse_seeds(text)
+
+
+def test_test_splits_too_small_to_measure_are_na_with_the_reason():
+    """Digits under supervised holds 4-5 test anomalies a class at ratio 0.078: n/a, not an AUROC."""
+    swept = plan(RunConfig(methods=("pyod-pca",), protocols=("supervised", "one-class"), classes=(0, 1)))
+    assert {(c.protocol, c.unit) for c in swept.cells} == {("one-class", 0), ("one-class", 1)}
+    (na,) = swept.na
+    assert (na.method, na.dataset, na.protocol) == ("pyod-pca", "digits", "supervised")
+    assert na.reason == (
+        "n/a on classes 0-1 (seed 0): test splits hold 4-5 anomalies, fewer than --min-test 10"
+    )
+    short = {(c.protocol, c.unit): c.sizes.test_anomalous for c in swept.splits if c.reason}
+    assert short == {("supervised", 0): 4, ("supervised", 1): 5}
+    lowered = plan(RunConfig(methods=("pyod-pca",), protocols=("supervised",), classes=(0, 1), min_test=4))
+    assert len(lowered.cells) == 2 and not lowered.na
+    raised = plan(
+        RunConfig(methods=("pyod-pca",), protocols=("supervised",), classes=(0,), anomaly_ratio=0.2)
+    )
+    assert len(raised.cells) == 1, "13 anomalies at ratio 0.2"
+
+
+def test_scaled_sizes_are_said_once_per_dataset_and_protocol(fashion):
+    swept = plan(
+        RunConfig(methods=("pyod-pca",), datasets=("digits", "fashion-mnist"), protocols=("open-set",))
+    )
+    (warning,) = swept.notes
+    assert warning.startswith("warning: open-set on digits: sizes scaled to the dataset")
+    assert (
+        "train normal 591 (26,000), labeled 40 (2,000), test normal 135 (1,000), test anomalous 10 (52)"
+        in warning
+    )
+    assert len(swept.cells) == 4

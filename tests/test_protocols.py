@@ -7,6 +7,7 @@ import pytest
 
 from bench.errors import BenchError, UnknownNameError
 from bench.protocols import PROTOCOLS, ProtocolOptions, make_split, protocol_info, protocol_units
+from bench.sizes import split_sizes, too_small
 
 ALL = PROTOCOLS.names()
 
@@ -141,3 +142,40 @@ def test_bad_inputs(digits):
         make_split(digits, "open-set", 2, 0)
     with pytest.raises(BenchError, match="contamination"):
         make_split(digits, "one-class", 0, 0, ProtocolOptions(contamination=1.5))
+
+
+def test_digits_open_set_scales_by_the_rule(digits):
+    """Digits keeps the seeds' shares, uses every known-class image, and holds 10 unknowns a test set."""
+    a, b = make_split(digits, "open-set", 0, seed=0), make_split(digits, "open-set", 1, seed=0)
+    known_train = int(np.isin(digits.y_train, range(5)).sum())
+    labeled = a.val.classes[a.val.anomaly == 0]
+    assert np.bincount(labeled, minlength=5)[:5].tolist() == [8] * 5  # 2/30 of 631, evenly
+    assert len(a.train) + len(labeled) == known_train, "every known-class training image is used"
+    assert (len(a.test) - a.test.n_anomalies, a.test.n_anomalies) == (135, 10)  # half the known test images
+    assert not set(a.test.index) & set(b.test.index)
+    few = make_split(digits, "open-set", 0, seed=0, opts=ProtocolOptions(labels=20))
+    np.testing.assert_array_equal(few.train.index, a.train.index)  # label budgets share one pool
+    more = make_split(digits, "open-set", 0, seed=0, opts=ProtocolOptions(min_test=20))
+    assert more.test.n_anomalies == 20
+
+
+@pytest.mark.parametrize("protocol", ALL)
+def test_planned_sizes_are_the_split_sizes(digits, protocol):
+    opts = ProtocolOptions()
+    for k in protocol_units(protocol_info(protocol), digits.n_classes)[:3]:
+        split = make_split(digits, protocol, k, seed=0, opts=opts)
+        sizes = split_sizes(digits, protocol, k, 0, opts)
+        assert sizes == split.sizes(labeled_set=protocol == "open-set")
+        assert sizes.params()["n_test"] == len(split.test)
+
+
+def test_too_small_names_what_is_short():
+    from bench.data import Sizes
+
+    assert too_small(Sizes(100, 0, 10, 1, 53, 4), 10) == (
+        "its test split holds 4 anomalies (fewer than --min-test 10)"
+    )
+    assert too_small(Sizes(100, 0, 10, 1, 9, 9), 10).endswith(
+        "holds 9 anomalies and 9 normal images (fewer than --min-test 10)"
+    )
+    assert too_small(Sizes(100, 0, 10, 1, 53, 4), 4) is None

@@ -86,3 +86,26 @@ def test_fine_tuning_the_head_leaves_the_detector_untouched(digits):
     metrics, report = classify(method, split, before, method.threshold(), Env(seed=0))
     np.testing.assert_array_equal(method.score(split.test.x), before)
     assert 0 <= metrics["class_accuracy"] <= 1 and report["support"].iloc[-1] == len(split.test)
+
+
+def test_the_head_on_40_labeled_digits_classifies_well_above_chance(digits):
+    """Seed 001's pipeline on digits' scaled open-set: 8 labels a class, the head keeps 1,890 steps."""
+    from bench.cell import run_cell
+    from bench.method import Env
+    from bench.protocols import make_split
+    from bench.registry import METHODS
+
+    info, cls = METHODS.get("ae-threshold")
+    split = make_split(digits, "open-set", 0, seed=0)
+    result = run_cell(cls(), info.needs, split, Env(seed=0), classify=True)
+    assert result.ok, result.detail
+    assert result.metrics["n_labeled"] == 40
+    assert result.metrics["class_accuracy"] > 0.75, result.metrics  # chance 0.2; 30 epochs alone gave 0.33
+
+
+def test_a_schedule_stretches_in_whole_multiples_of_its_epochs():
+    from bench.deep import stretched_epochs
+
+    assert stretched_epochs(30, 63, 1890) == 30, "FashionMNIST's 2,000 labels: the reports' 30 epochs"
+    assert stretched_epochs(30, 2, 1890) == 30 * 32, "40 labels: 2 steps an epoch"
+    assert stretched_epochs(5, 10, None) == 5

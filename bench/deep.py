@@ -125,6 +125,9 @@ class DeepMethod(Method):
     def validation_loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         return self.training_forward(model, batch)
 
+    def before_training(self, model: nn.Module, data: Batch) -> None:
+        """Runs once before the first epoch (e.g. to fix a centre from an initial forward pass)."""
+
     def after_epoch(self, model: nn.Module, data: Batch, train: TrainData, epoch: int) -> None:
         """Runs after every epoch's steps (e.g. to refresh per-sample targets, by ``Batch.index``)."""
 
@@ -171,6 +174,7 @@ class DeepMethod(Method):
         self.precision_ = "bf16" if env.precision == "bf16" and self.bf16 else "fp32"
         model = self.build_model(tuple(data.x.shape[1:])).to(device)
         self.optimizer_ = _prefer_foreach(self.make_optimizer(model))
+        self.before_training(model, data.take(fit_idx.to(device)))
         best, best_state, stale = float("inf"), None, 0
         self.epochs_run_, self.epochs_planned_ = 0, plan.epochs_for(len(fit_idx))
         for epoch in range(1, self.epochs_planned_ + 1):

@@ -1,5 +1,23 @@
 """Built-in methods; importing this package registers them."""
 
-from bench.methods import ae_kde, ae_threshold, cnn_weighted, gan_abc, pyod_adapter, vae_cluster, vae_elbo
+from bench.methods import (
+    ae_kde,
+    ae_threshold,
+    cnn_weighted,
+    deep_svdd,
+    gan_abc,
+    pyod_adapter,
+    vae_cluster,
+    vae_elbo,
+)
 
-__all__ = ["ae_kde", "ae_threshold", "cnn_weighted", "gan_abc", "pyod_adapter", "vae_cluster", "vae_elbo"]
+__all__ = [
+    "ae_kde",
+    "ae_threshold",
+    "cnn_weighted",
+    "deep_svdd",
+    "gan_abc",
+    "pyod_adapter",
+    "vae_cluster",
+    "vae_elbo",
+]

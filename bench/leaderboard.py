@@ -16,6 +16,7 @@ import pandas as pd
 
 from bench import stats
 from bench.missing_rows import KEYS, failed_rows, na_rows
+from bench.published import published_markdown, published_table
 
 METRICS = ("auroc", "auprc", "f1", "tuned_f1", "oracle_f1")
 OPEN_SET_METRICS = (
@@ -254,9 +255,12 @@ def write(
         results / f"leaderboard_by_class{s}" for s in (".md", ".csv", "_std.csv")
     )
     open_set = open_set_markdown(board)
+    figures = published_table(cells)
+    figures = figures[figures["cells"] > 0]
     board_md.write_text(
         to_markdown(board)
         + ("\nOpen-set classification:\n\n" + open_set if open_set else "")
+        + ("\nPublished figures beside bench's:\n\n" + published_markdown(figures) if len(figures) else "")
         + ("\n" + friedman_markdown(tests) if tests else "")
     )
     board.to_csv(board_csv, index=False)

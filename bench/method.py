@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from bench.data import TrainData
 from bench.params import Hyper, declared_from_signature
 from bench.space import Dim
+
+if TYPE_CHECKING:
+    from bench.published import Published
 
 
 class NotFittedError(RuntimeError):
@@ -43,7 +46,8 @@ class Method:
     there (``bench.params``). ``search_space`` declares the ones ``bench tune``
     may search; ``score_space`` the parameters of ``scorer`` that
     ``--threshold tuned`` searches with the threshold after fit (both next to
-    the defaults they vary). ``fast_params`` are the settings the contract
+    the defaults they vary). ``published`` holds the figures its paper or seed
+    report published (``bench.published``). ``fast_params`` are the settings the contract
     checks fit with: small enough for seconds on a CPU, as scikit-learn's test
     tags and PyOD's test configurations keep them.
     """
@@ -52,6 +56,7 @@ class Method:
     score_space: ClassVar[dict[str, Dim]] = {}
     fast_params: ClassVar[dict[str, Any]] = {}
     head: ClassVar[str] = "seed001"  # the classification head (bench.heads) put on ``features``
+    published: ClassVar[tuple[Published, ...]] = ()  # figures its paper or seed report published
 
     @classmethod
     def hyperparameters(cls) -> dict[str, Hyper]:

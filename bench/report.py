@@ -42,6 +42,19 @@ def build_report(tracker: Tracker, results: Path, roc_curves: bool = True) -> tu
     return board, paths
 
 
+def published_report(tracker: Tracker) -> str:
+    """Every published figure beside bench's measurement, over all experiments of the store."""
+    from bench.published import published_markdown, published_table
+
+    tables = [tracker.__class__(tracker.uri, name).cell_table() for name in tracker.experiment_names()]
+    cells = (
+        pd.concat([t for t in tables if len(t)], ignore_index=True)
+        if any(len(t) for t in tables)
+        else tables[0]
+    )
+    return published_markdown(published_table(leaderboard.latest_per_cell(cells)))
+
+
 def _figures(cells: pd.DataFrame, tests: dict[str, stats.Friedman]) -> dict[str, object]:
     out = {}
     for (dataset, protocol), group in cells.groupby(["dataset", "protocol"]):

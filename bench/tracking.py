@@ -259,6 +259,10 @@ class Tracker:
             self.client.set_terminated(run.info.run_id, status="KILLED")
         return len(dead)
 
+    def experiment_names(self) -> list[str]:
+        """Every experiment in this store (a leaderboard reads one; published figures read all)."""
+        return sorted(e.name for e in self.client.search_experiments())
+
     def finished_cell_keys(self) -> set[str]:
         runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = 'FINISHED'")
         return {r.data.tags["cell_key"] for r in runs if "cell_key" in r.data.tags}

@@ -42,6 +42,7 @@ from bench.data import TrainData
 from bench.deep import Batch, DeepMethod, in_batches
 from bench.nets import check_square, conv_autoencoder
 from bench.params import Annotated, Count, Fraction, NonNegative, Positive, Range
+from bench.published import Published
 from bench.registry import register_method
 from bench.space import Float, Int, Space
 from bench.thresholds import max_accuracy_threshold
@@ -59,6 +60,10 @@ class ConvAE(nn.Module):
 
 @register_method("ae-kde", family="autoencoder", paper="seed 003 baseline 1")
 class KdeAE(DeepMethod):
+    published: ClassVar[tuple[Published, ...]] = (
+        Published("fashion-mnist", "leave-one-out", "auroc", 0.99, "seed 003, baseline 1", unit=5),
+        Published("fashion-mnist", "leave-one-out", "f1", 0.49, "seed 003, baseline 1", unit=5),
+    )
     search_space: ClassVar[Space] = {
         "latent_dim": Int(16, 128, log=True),
         "lr": Float(1e-5, 1e-3, log=True),

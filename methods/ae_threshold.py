@@ -25,12 +25,24 @@ from torch import nn
 from bench.deep import Batch, DeepMethod, MeanKStdThreshold
 from bench.nets import dense
 from bench.params import Count, NonNegative, Positive, Widths
+from bench.published import Published
 from bench.registry import register_method
 from bench.space import Choice, Float, Int, Space
 
 
 @register_method("ae-threshold", family="autoencoder", paper="seed 001")
 class ThresholdAE(MeanKStdThreshold, DeepMethod):
+    published: ClassVar[tuple[Published, ...]] = (
+        Published(
+            "fashion-mnist", "open-set", "accuracy", 0.96, "seed 001 (outlier accuracy, both test sets)"
+        ),
+        Published("fashion-mnist", "open-set", "threshold", 0.04, "seed 001 (mean + 3 std)"),
+        *(
+            Published("fashion-mnist", "open-set", metric, value, f"seed 001, test set {unit + 1}", unit=unit)
+            for unit, (f1, accepted) in enumerate(((0.58, 0.90), (0.56, 0.93)))
+            for metric, value in (("f1", f1), ("class_accuracy_accepted", accepted))
+        ),
+    )
     search_space: ClassVar[Space] = {
         "hidden": Choice(((32, 16, 16), (64, 32, 16), (128, 64, 32), (256, 64, 16), (64, 32))),
         "lr": Float(1e-4, 3e-2, log=True),

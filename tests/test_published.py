@@ -1,0 +1,71 @@
+"""Published figures: declared next to the defaults, matched to the cells of the same setup, in the README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.published import (
+    README_END,
+    README_START,
+    declared,
+    label_settings,
+    published_markdown,
+    published_table,
+    replace_readme_block,
+)
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def cells(*rows: tuple[str, str, str, int, float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [dict(method=m, dataset=d, protocol=p, **{"class": str(k)}, auroc=a) for m, d, p, k, a in rows]
+    )
+
+
+def test_labels_give_their_settings():
+    assert label_settings("vae-elbo[arch=conv,epochs=40]") == ("vae-elbo", {"arch": "conv", "epochs": "40"})
+    assert label_settings("ae-kde") == ("ae-kde", {})
+
+
+def test_a_figure_meets_the_cells_of_its_setup_and_no_others():
+    table = published_table(
+        cells(
+            ("vae-elbo[arch=conv,epochs=40]", "fashion-mnist", "leave-one-out", 5, 0.30),
+            ("vae-elbo[arch=conv,epochs=40]", "fashion-mnist", "leave-one-out", 4, 0.99),  # another class
+            ("vae-elbo", "fashion-mnist", "leave-one-out", 5, 0.70),  # dense: not the conv figure
+            ("deep-svdd", "mnist-5k", "one-class", 3, 0.90),
+            ("deep-svdd", "mnist-5k", "one-class", 4, 0.80),
+        )
+    )
+    conv = table[(table["source"] == "seed 003, baseline 2 (conv VAE)")]
+    assert conv[["method", "bench", "cells"]].values.tolist() == [["vae-elbo[arch=conv,epochs=40]", 0.30, 1]]
+    assert conv["diff"].iloc[0] == pytest.approx(0.30 - 0.93)
+    mean = table[(table["method"] == "deep-svdd") & (table["class"] == "all")]
+    assert mean["dataset"].tolist() == ["mnist", "mnist-5k (for mnist)"]
+    assert mean["cells"].tolist()[0] == 0, "MNIST itself was not run"
+    stand_in = mean[mean["dataset"] == "mnist-5k (for mnist)"]
+    assert stand_in["bench"].iloc[0] == pytest.approx(0.85) and stand_in["cells"].iloc[0] == 2
+    assert "not run" in published_markdown(table), "figures nobody measured keep a row"
+
+
+def test_the_readme_table_holds_every_declared_figure():
+    text = README.read_text()
+    block = text[text.index(README_START) : text.index(README_END)]
+    rows = {
+        tuple(c.strip() for c in line.strip("|").split("|")) for line in block.splitlines()[3:] if "|" in line
+    }
+    shown = {(label_settings(r[0])[0], r[2], r[3], r[4], r[5], r[9]) for r in rows}
+    for name, fig in declared():
+        unit = "all" if fig.unit is None else str(fig.unit)
+        assert (name, fig.protocol, unit, fig.metric, f"{fig.value:.3f}", fig.source) in shown, (name, fig)
+
+
+def test_replacing_the_readme_block_keeps_the_rest():
+    text = f"intro\n{README_START}\nold\n{README_END}\nend\n"
+    assert replace_readme_block(text, "new\n") == f"intro\n{README_START}\nnew\n{README_END}\nend\n"
+    with pytest.raises(ValueError, match="no <!-- published:start -->"):
+        replace_readme_block("no block", "x")

@@ -44,6 +44,7 @@ class Cell:
     precision: str = "auto"  # keyed only when asked for explicitly (auto is fp32 on CPU, bf16 on CUDA)
     # The keyword arguments that rebuild the method in any process; ``params`` is what they mean.
     settings: dict[str, Any] = field(default_factory=dict, compare=False)
+    pretrained: str = field(default="", compare=False)  # the outside data a method's weights come from
 
     @property
     def label_name(self) -> str:

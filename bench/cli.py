@@ -157,10 +157,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         protocol_sizes(args.protocol, datasets_here(args.data_dir, console), console)
         return 0
     methods = Table(title="methods")
-    for col in ("name", "needs from the protocol", "family", "source"):
+    for col in ("name", "needs from the protocol", "family", "source", "here"):
         methods.add_column(col)
-    for info, _ in METHODS:
-        methods.add_row(info.name, ", ".join(sorted(info.needs)) or "-", info.family, info.paper)
+    for info, cls in METHODS:
+        here = cls.unavailable() or "yes"
+        methods.add_row(info.name, ", ".join(sorted(info.needs)) or "-", info.family, info.paper, here)
     for hint in METHODS.families().values():
         methods.add_row(hint, "-", "", "")
     datasets = Table(title="datasets")

@@ -10,8 +10,10 @@ number of threads it had.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,7 @@ from bench import plots
 from bench.cell import Cell, CellResult, run_cell
 from bench.data import Dataset, Split
 from bench.device import resolve_device, resolve_precision
+from bench.features import FeatureCache, frozen_split
 from bench.method import Env
 from bench.protocols import make_split, protocol_info
 from bench.registry import METHODS, load_plugins, load_user_plugin
@@ -33,6 +36,7 @@ class Job:
     id: int
     cell: Cell  # its ``settings`` rebuild the method
     device: str  # "auto" is resolved where the job runs (a Ray worker may have a GPU the driver lacks)
+    features: str | None = None  # the frozen-feature cache folder, for methods that declare an extractor
 
 
 @dataclass(frozen=True)
@@ -103,11 +107,16 @@ def execute(
     precision = resolve_precision(job.cell.precision, device)
     env = Env(device=device, seed=job.cell.seed, on_epoch=on_epoch, precision=precision)
     classify = protocol_info(job.cell.protocol).classify
-    result = run_cell(cls(**job.cell.settings), info.needs, split, env, job.cell.threshold, classify)
+    method, dataset = cls(**job.cell.settings), datasets[job.cell.dataset]
+    provenance = {"data.source": dataset.source, "data.checksums": dataset.checksums}
+    extractor = method.extractor()
+    if extractor is not None:  # the images' cached features stand in for them
+        cache = FeatureCache(job.features or Path(tempfile.gettempdir()) / "bench-features")
+        split = frozen_split(split, dataset, extractor, cache, device)
+        provenance["features"] = "computed" if cache.computed else "cached"
+    result = run_cell(method, info.needs, split, env, job.cell.threshold, classify)
     test = split.test
     labels = TestLabels(test.index, test.source, test.anomaly, test.classes)
-    dataset = datasets[job.cell.dataset]
-    provenance = {"data.source": dataset.source, "data.checksums": dataset.checksums}
     return Outcome(job.id, result, device, sizes=split.sizes().params(), data=provenance, test=labels)
 
 

@@ -66,15 +66,18 @@ def leaderboard(
     board = cells.groupby(KEYS).agg(**agg).reset_index()
     board["rank"] = board.groupby(["dataset", "protocol"])["auroc_mean"].rank(ascending=False, method="min")
     board = board.merge(block_statistics(cells), on=KEYS, how="left")
-    if "tuned_from" in cells:
-        tuned = cells.dropna(subset=["tuned_from"]).groupby(KEYS)["tuned_from"].first()
-        board = board.merge(tuned.rename("tuned_from").reset_index(), on=KEYS, how="left")
+    for tag in ("tuned_from", "pretrained"):
+        if tag in cells:
+            first = cells.dropna(subset=[tag]).groupby(KEYS)[tag].first()
+            board = board.merge(first.rename(tag).reset_index(), on=KEYS, how="left")
     board["note"] = ""
     extra = na_rows(board, na)
     extra += failed_rows(failed, cells)
     board = pd.concat([board, pd.DataFrame(extra)], ignore_index=True) if extra else board
     board = board.sort_values(["dataset", "protocol", "rank"], na_position="last").reset_index(drop=True)
-    extra = [c for c in ("mean_rank", "auroc_ci_low", "auroc_ci_high", "tuned_from") if c in board]
+    extra = [
+        c for c in ("mean_rank", "auroc_ci_low", "auroc_ci_high", "tuned_from", "pretrained") if c in board
+    ]
     return board[
         [
             "rank",
@@ -192,6 +195,7 @@ def to_markdown(board: pd.DataFrame) -> str:
         "mean rank",
         "F1 (val-tuned)",
         "oracle F1",
+        "pretrained on",
         "note",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -212,6 +216,8 @@ def to_markdown(board: pd.DataFrame) -> str:
         cells.append("" if rank is None or pd.isna(rank) else f"{rank:.2f}")
         for metric in ("tuned_f1", "oracle_f1"):
             cells.append(_mean_std(r.get(f"{metric}_mean"), r.get(f"{metric}_std")))
+        pretrained = r.get("pretrained")
+        cells.append(pretrained if isinstance(pretrained, str) else "")  # outside data, never the benchmark's
         cells.append(r.get("note") or "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

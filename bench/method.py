@@ -18,6 +18,7 @@ from bench.params import Hyper, declared_from_signature
 from bench.space import Dim
 
 if TYPE_CHECKING:
+    from bench.features import Extractor
     from bench.published import Published
 
 
@@ -71,6 +72,17 @@ class Method:
         """The hyperparameters as ``fit`` uses them: logged and keyed, so no ``None`` stands for a
         default chosen later. Methods whose defaults depend on other settings override it."""
         return self.get_params()
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why the method cannot run here (e.g. an optional package is missing, with its install
+        line), or None. ``bench list`` shows it; a sweep that names the method stops with it."""
+        return None
+
+    def extractor(self) -> Extractor | None:
+        """The frozen feature extractor whose features ``fit`` and ``score`` take instead of images
+        (computed once per dataset and cached by the harness), or None for methods that take images."""
+        return None
 
     def fit(self, train: TrainData, env: Env) -> Method:
         raise NotImplementedError

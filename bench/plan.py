@@ -107,8 +107,17 @@ def resolve_method(
     return MethodSpec(name, info, cls, checked, method.effective_params(), explicit, tuned_from)
 
 
-def resolve_methods(cfg: RunConfig) -> tuple[MethodSpec, ...]:
+def resolve_methods(cfg: RunConfig, notes: list[str] | None = None) -> tuple[MethodSpec, ...]:
+    """The methods of the sweep, each built once; ``all`` leaves out (with a note) those that cannot
+    run here, a method named on purpose that cannot run stops the plan with its install line."""
     names = METHODS.names() if cfg.methods == ("all",) else list(cfg.methods)
+    missing = {name: why for name in names if (why := METHODS.get(name)[1].unavailable())}
+    if missing and cfg.methods != ("all",):
+        name, why = next(iter(missing.items()))
+        raise BenchError(f"{name} cannot run here: {why}")
+    if missing and notes is not None:
+        notes += [f"note: --methods all leaves out {name}: {why}" for name, why in missing.items()]
+    names = [n for n in names if n not in missing]
     explicit = parse_overrides(cfg.overrides)
     tuned: dict[str, dict[str, Any]] = {}
     tuned_from: dict[str, str] = {}
@@ -152,7 +161,7 @@ def plan(cfg: RunConfig) -> Plan:
             for f in ("methods", "datasets", "protocols", "classes", "seeds")
         },
     )
-    methods = resolve_methods(cfg)
+    methods = resolve_methods(cfg, notes)
     protocols = [protocol_info(name) for name in cfg.protocols]
     sources = {name: DATASETS.get(name)[1] for name in cfg.datasets}  # names first, then files
     # Ray workers resolve `auto` themselves: the driver may have no GPU where they do.
@@ -243,4 +252,5 @@ def cell_of(
         tuned_from=spec.tuned_from,
         precision=cfg.precision,
         settings=spec.settings,
+        pretrained=spec.info.pretrained,
     )

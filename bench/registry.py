@@ -35,6 +35,7 @@ class MethodInfo:
     needs: frozenset[str] = frozenset()
     family: str = ""
     paper: str = ""
+    pretrained: str = ""  # what outside data its weights were trained on: marked in every leaderboard
 
 
 @dataclass(frozen=True)
@@ -97,13 +98,19 @@ DATASETS: Registry[Any] = Registry("dataset")
 
 
 def register_method(
-    name: str, *, needs: frozenset[str] | set[str] = frozenset(), family: str = "", paper: str = ""
+    name: str,
+    *,
+    needs: frozenset[str] | set[str] = frozenset(),
+    family: str = "",
+    paper: str = "",
+    pretrained: str = "",
 ) -> Callable[[type], type]:
-    """Class decorator: register a Method subclass under ``name``."""
+    """Class decorator: register a Method subclass under ``name``; ``pretrained`` names the outside
+    data its weights come from (e.g. "ImageNet"), for methods not trained on the benchmark alone."""
     unknown = set(needs) - KNOWN_NEEDS
     if unknown:
         raise ValueError(f"unknown needs {sorted(unknown)}; known: {sorted(KNOWN_NEEDS)}")
-    info = MethodInfo(name=name, needs=frozenset(needs), family=family, paper=paper)
+    info = MethodInfo(name=name, needs=frozenset(needs), family=family, paper=paper, pretrained=pretrained)
 
     def decorate(cls: type) -> type:
         from bench.params import check_space  # a search space that proposes invalid values is a plugin bug

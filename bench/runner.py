@@ -47,7 +47,8 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     cfg.save(results / f"config-{report.sweep_id}.json")
     cleaned = tracker.close_dead_runs(), sweep_dead_scratch(results)  # what killed sweeps left behind
     done = set() if cfg.rerun else tracker.finished_cell_keys()
-    jobs = [Job(i, cell, swept.device) for i, cell in enumerate(c for c in swept.cells if c.key not in done)]
+    todo = (c for c in swept.cells if c.key not in done)
+    jobs = [Job(i, cell, swept.device, str(results / "features")) for i, cell in enumerate(todo)]
     report.skipped = len(swept.cells) - len(jobs)
     view = SweepView(console, total=len(swept.cells))
     for note in swept.notes:

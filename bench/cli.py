@@ -148,12 +148,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     load_plugins()
     console = Console()
+    console.width = max(console.width, 110)  # piped, whole names still fit their columns
     if args.method:
         console.print(hyperparameter_table(args.method))
         return 0
     if args.protocol:
         protocol_info(args.protocol)  # an unknown name ends here, in one line
-        console.width = max(console.width, 110)
         protocol_sizes(args.protocol, datasets_here(args.data_dir, console), console)
         return 0
     methods = Table(title="methods")

@@ -118,10 +118,11 @@ def frozen_split(
     split: Split, dataset: Dataset, extractor: Extractor, cache: FeatureCache, device: str = "cpu"
 ) -> Split:
     """``split`` with each part's images replaced by their cached features (rows picked by index)."""
+    features: dict[str, np.ndarray] = {}  # train and val share one array: read (and verified) once
     parts = {}
     for name in ("train", "val", "test"):
         part = getattr(split, name)
-        parts[name] = dataclasses.replace(
-            part, x=cache.features(extractor, dataset, part.source, device)[part.index]
-        )
+        if part.source not in features:
+            features[part.source] = cache.features(extractor, dataset, part.source, device)
+        parts[name] = dataclasses.replace(part, x=features[part.source][part.index])
     return Split(**parts)

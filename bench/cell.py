@@ -45,6 +45,7 @@ class Cell:
     # The keyword arguments that rebuild the method in any process; ``params`` is what they mean.
     settings: dict[str, Any] = field(default_factory=dict, compare=False)
     pretrained: str = field(default="", compare=False)  # the outside data a method's weights come from
+    plugin: str = field(default="", compare=False)  # "name version" of the package that registered it
 
     @property
     def label_name(self) -> str:

@@ -1,7 +1,8 @@
 """The method contract as small ``check_*`` functions, run over every registered method.
 
-Plugin authors can run them on their own methods: ``run_checks("my-method")``.
-Known failures are data (``EXPECTED_FAILED_CHECKS``), never branches in the checks.
+Plugin authors run them on their own methods: ``python -m bench check my_method.py`` or
+``run_checks("my-method")``. Failures a method is allowed are data in its plugin
+(``Method.allowed_failures``), never branches in the checks.
 Fitting checks use the method's ``fast_params`` and share one fit per method
 (``fitted``): what they ask of a fit is read from the same fitted object.
 """
@@ -9,6 +10,7 @@ Fitting checks use the method's ``fast_params`` and share one fit per method
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,10 +22,7 @@ from bench.data import TrainData
 from bench.method import Env, Method, NotFittedError
 from bench.metrics import auroc
 from bench.params import check_space
-from bench.registry import ANOMALY_LABELS, LABELED_SET, METHODS
-
-# method name -> {check name: reason}
-EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
+from bench.registry import ANOMALY_LABELS, LABELED_SET, METHODS, load_plugins
 
 
 def planted_data(
@@ -185,13 +184,43 @@ CHECKS: list[Callable[[str], None]] = [
 ]
 
 
+PASS, FAIL, ALLOWED = "pass", "FAIL", "allowed failure"
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One check's outcome on one method: pass, FAIL (with the reason) or an allowed failure."""
+
+    method: str
+    check: str
+    outcome: str
+    detail: str
+    seconds: float
+
+
+def check_rows(name: str) -> list[CheckRow]:
+    """Every check on method ``name`` (plugins loaded first), one row each, in order."""
+    load_plugins()
+    _, cls = METHODS.get(name)
+    allowed = getattr(cls, "allowed_failures", {})
+    rows = []
+    try:
+        for check in CHECKS:
+            start = time.perf_counter()
+            try:
+                check(name)
+                outcome, detail = PASS, ""
+            except Exception as exc:
+                reason = allowed.get(check.__name__)
+                outcome = ALLOWED if reason else FAIL
+                detail = f"{type(exc).__name__}: {exc}" + (f" (allowed: {reason})" if reason else "")
+            rows.append(CheckRow(name, check.__name__, outcome, detail, time.perf_counter() - start))
+    finally:
+        fitted.cache_clear()
+    return rows
+
+
 def run_checks(name: str) -> dict[str, str]:
-    """Run every check on method ``name``; returns {check: error} for the ones that failed."""
-    failures = {}
-    for check in CHECKS:
-        try:
-            check(name)
-        except Exception as exc:
-            failures[check.__name__] = f"{type(exc).__name__}: {exc}"
-    fitted.cache_clear()
-    return failures
+    """Run every check on method ``name``; returns {check: error} for the ones that failed
+    (allowed failures left out). Works from a plain Python session: plugins are loaded first."""
+    return {row.check: row.detail for row in check_rows(name) if row.outcome == FAIL}

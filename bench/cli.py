@@ -1,4 +1,4 @@
-"""``python -m bench run | tune | list | leaderboard | published | ui``."""
+"""``python -m bench run | tune | list | check | new-method | leaderboard | published | ui``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from bench.config import RunConfig, TuneConfig, split_list
 from bench.errors import BenchError
@@ -37,6 +36,13 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--data-dir", help="folder with dataset files (also $BENCH_DATA)")
     listing.add_argument("--method", help="show this method's hyperparameters: type, range, default, search")
     listing.add_argument("--protocol", help="show this protocol's split sizes on every dataset at hand")
+    _plugin_flag(listing)
+    check = sub.add_parser("check", help="run the method contract checks on methods or plugin files")
+    check.add_argument("targets", nargs="+", metavar="METHOD|FILE.py|all", help="what to check")
+    new = sub.add_parser("new-method", help="write a ready method plugin file to start from")
+    new.add_argument("name", help="the method's name, e.g. my-method (lowercase, digits, hyphens)")
+    new.add_argument("--torch", action="store_true", help="a torch DeepMethod template (default: numpy)")
+    new.add_argument("--out", metavar="FILE.py", help="where to write it (default: ./NAME.py, with _ for -)")
     board = sub.add_parser("leaderboard", help="rank methods from the MLflow runs; write leaderboard.md/.csv")
     board.add_argument(
         "--no-roc", action="store_true", help="skip the per-class ROC overlays (they read scores)"
@@ -131,93 +137,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_sweep(config).exit_code
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    from bench.listing import list_everything
+
+    return list_everything(args)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bench.check_report import check_methods
+
+    return check_methods(args.targets)
+
+
+def cmd_new_method(args: argparse.Namespace) -> int:
+    from bench.scaffold import new_method
+
+    print(new_method(args.name, torch=args.torch, out=args.out))
+    return 0
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     from bench.tune import run_tune
 
     run_tune(TuneConfig.from_args(args))
     return 0
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    from bench.plan_view import protocol_sizes
-    from bench.protocols import PROTOCOLS, protocol_info
-    from bench.registry import DATASETS, METHODS, load_plugins, loaded_plugins
-
-    load_plugins()
-    console = Console()
-    console.width = max(console.width, 110)  # piped, whole names still fit their columns
-    if args.method:
-        console.print(hyperparameter_table(args.method))
-        return 0
-    if args.protocol:
-        protocol_info(args.protocol)  # an unknown name ends here, in one line
-        protocol_sizes(args.protocol, datasets_here(args.data_dir, console), console)
-        return 0
-    methods = Table(title="methods")
-    for col in ("name", "needs from the protocol", "family", "source", "here"):
-        methods.add_column(col)
-    for info, cls in METHODS:
-        here = cls.unavailable() or "yes"
-        methods.add_row(info.name, ", ".join(sorted(info.needs)) or "-", info.family, info.paper, here)
-    for hint in METHODS.families().values():
-        methods.add_row(hint, "-", "", "")
-    datasets = Table(title="datasets")
-    for col in ("name", "what", "files here"):
-        datasets.add_column(col)
-    for info, source in DATASETS:
-        datasets.add_row(info.name, info.summary, source.where(args.data_dir))
-    for hint in DATASETS.families().values():
-        datasets.add_row(hint, "your own images", "-")
-    protocols = Table(title="protocols")
-    for col in ("name", "gives methods", "what"):
-        protocols.add_column(col)
-    for info, _ in PROTOCOLS:
-        protocols.add_row(info.name, ", ".join(sorted(info.provides)) or "unlabeled images", info.summary)
-    console.print(methods, datasets, protocols)
-    console.print("each protocol's split sizes on the datasets here: bench list --protocol NAME")
-    for plugin in loaded_plugins():
-        console.print(f"plugin: {plugin}")
-    return 0
-
-
-def datasets_here(data_dir: str | None, console: Any) -> dict[str, Any]:
-    """Every registered dataset whose files are here, loaded; a line for each that is not."""
-    from bench.registry import DATASETS
-
-    here = {}
-    for info, source in DATASETS:
-        where = source.where(data_dir)
-        if where.startswith("available"):  # never a download from a listing
-            here[info.name] = source.load(data_dir)
-        else:
-            console.print(f"{info.name}: {where}", markup=False, soft_wrap=True)
-    return here
-
-
-def hyperparameter_table(name: str) -> Any:
-    """What ``--set NAME.PARAM=VALUE`` accepts, and what ``bench tune`` searches."""
-    from rich.table import Table
-
-    from bench.params import type_words
-    from bench.registry import METHODS
-
-    _, cls = METHODS.get(name)
-    table = Table(title=f"{name}: hyperparameters (--set {name}.PARAM=VALUE)")
-    for col in ("name", "type", "range", "default", "bench tune searches"):
-        table.add_column(col)
-    for param, hyper in cls.hyperparameters().items():
-        searched = cls.search_space.get(param)
-        table.add_row(
-            param,
-            type_words(hyper.kind),
-            hyper.range.words() if hyper.range else "-",
-            repr(hyper.default),
-            repr(searched) if searched else "-",
-        )
-    return table
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -259,14 +202,17 @@ def cmd_published(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from bench.tracking import default_uri
+    from bench.tracking import Tracker, default_uri
 
     results = Path(args.results)
     uri = args.tracking_uri or default_uri(results)
+    if not args.tracking_uri:
+        results.mkdir(parents=True, exist_ok=True)
+    url = Tracker(uri, args.experiment, results / "artifacts").ui_url(f"http://127.0.0.1:{args.port}")
     mlflow = shutil.which("mlflow")
     cmd = [mlflow] if mlflow else [sys.executable, "-m", "mlflow"]
     cmd += ["ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(args.port)]
-    print(f"MLflow UI on http://127.0.0.1:{args.port} (store {uri}); in the UI choose 'Model training'")
+    print(f"MLflow UI (store {uri}); the runs of experiment {args.experiment!r}: {url}", flush=True)
     os.environ.setdefault("MLFLOW_DEFAULT_ARTIFACT_ROOT", (results / "artifacts").resolve().as_uri())
     return subprocess.call(cmd)
 
@@ -275,6 +221,8 @@ COMMANDS = {
     "run": cmd_run,
     "tune": cmd_tune,
     "list": cmd_list,
+    "check": cmd_check,
+    "new-method": cmd_new_method,
     "leaderboard": cmd_leaderboard,
     "published": cmd_published,
     "ui": cmd_ui,

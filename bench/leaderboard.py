@@ -19,6 +19,11 @@ from bench.missing_rows import KEYS, failed_rows, na_rows
 from bench.published import published_markdown, published_table
 
 METRICS = ("auroc", "auprc", "f1", "tuned_f1", "oracle_f1")
+UNDEFINED = "—"  # a value that does not exist (never nan): F1 of a method without its own threshold
+NO_OWN_RULE = (
+    "— : F1 at the method's own rule is undefined, as the method has no threshold of its own; "
+    "`--threshold tuned` adds F1 at a threshold chosen on validation data."
+)
 OPEN_SET_METRICS = (
     "class_accuracy",
     "class_macro_f1",
@@ -212,8 +217,9 @@ def to_markdown(board: pd.DataFrame) -> str:
             r["method"],
             str(int(r["cells"])),
         ]
-        for metric in ("auroc", "auprc", "f1"):
+        for metric in ("auroc", "auprc"):
             cells.append(_mean_std(r.get(f"{metric}_mean"), r.get(f"{metric}_std")))
+        cells.append(_own_f1(r))
         low, high = r.get("auroc_ci_low"), r.get("auroc_ci_high")
         cells.append("" if low is None or pd.isna(low) else f"[{low:.3f}, {high:.3f}]")
         rank = r.get("mean_rank")
@@ -224,7 +230,17 @@ def to_markdown(board: pd.DataFrame) -> str:
         cells.append(pretrained if isinstance(pretrained, str) else "")  # outside data, never the benchmark's
         cells.append(r.get("note") or "")
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _footnote(lines)
+
+
+def _own_f1(r: dict) -> str:
+    """F1 at the own rule; where cells ran but none had a rule, undefined rather than blank or nan."""
+    shown = _mean_std(r.get("f1_mean"), r.get("f1_std"))
+    return UNDEFINED if not shown and r.get("cells", 0) > 0 else shown
+
+
+def _footnote(lines: list[str]) -> str:
+    return f"\n{NO_OWN_RULE}\n" if any(f"| {UNDEFINED} |" in line for line in lines[2:]) else ""
 
 
 def open_set_markdown(board: pd.DataFrame) -> str:
@@ -242,9 +258,10 @@ def open_set_markdown(board: pd.DataFrame) -> str:
     ]
     for r in board.dropna(subset=["class_accuracy_mean"]).to_dict("records"):
         cells = [r["dataset"], r["protocol"], r["method"], str(int(r["cells"]))]
-        cells += [_mean_std(r[f"{m}_mean"], r[f"{m}_std"]) for m in ("auroc", "f1", *present)]
+        cells += [_mean_std(r["auroc_mean"], r["auroc_std"]), _own_f1(r)]
+        cells += [_mean_std(r[f"{m}_mean"], r[f"{m}_std"]) for m in present]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _footnote(lines)
 
 
 def _mean_std(mean: float | None, std: float | None) -> str:

@@ -58,6 +58,8 @@ class Method:
     fast_params: ClassVar[dict[str, Any]] = {}
     head: ClassVar[str] = "seed001"  # the classification head (bench.heads) put on ``features``
     published: ClassVar[tuple[Published, ...]] = ()  # figures its paper or seed report published
+    # contract checks (bench.checks) this method may fail, each with the reason: shown, never hidden
+    allowed_failures: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def hyperparameters(cls) -> dict[str, Hyper]:

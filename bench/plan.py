@@ -253,4 +253,5 @@ def cell_of(
         precision=cfg.precision,
         settings=spec.settings,
         pretrained=spec.info.pretrained,
+        plugin=spec.info.distribution,
     )

@@ -103,6 +103,8 @@ class SweepView:
 
 
 def summary_table(report: SweepReport) -> Table:
+    from bench.leaderboard import NO_OWN_RULE, UNDEFINED
+
     tuned = any("tuned_f1" in metrics for _, metrics in report.ok)
     columns = {"auroc": "AUROC", "auprc": "AUPRC", "f1": "F1"}
     if tuned:
@@ -114,8 +116,17 @@ def summary_table(report: SweepReport) -> Table:
     groups: dict[tuple[str, str, str], list[dict[str, float]]] = {}
     for cell, metrics in report.ok:
         groups.setdefault((cell.label_name, cell.dataset, cell.protocol_label), []).append(metrics)
+    undefined = False
     for (m, d, p), rows in sorted(groups.items(), key=lambda kv: -np.mean([r["auroc"] for r in kv[1]])):
-        means = {k: float(np.nanmean([r.get(k, np.nan) for r in rows])) for k in columns}
-        shown = [f"{v:.2f}" if k == "fit_seconds" else f"{v:.3f}" for k, v in means.items()]
+        shown = []
+        for key in columns:
+            values = [r[key] for r in rows if key in r and np.isfinite(r[key])]
+            if not values:  # no cell has it: the method has no threshold of its own
+                undefined = True
+                shown.append(UNDEFINED)
+            else:
+                shown.append(f"{np.mean(values):{'.2f' if key == 'fit_seconds' else '.3f'}}")
         table.add_row(escape(m), d, p, str(len(rows)), *shown)
+    if undefined:
+        table.caption = NO_OWN_RULE
     return table

@@ -7,17 +7,19 @@ demand. Duplicates raise; unknown names list the known ones and the closest matc
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Generic, TypeVar
 
-from bench.errors import BenchError, UnknownNameError
+from bench.errors import BenchError, UnknownNameError, first_line
 
 T = TypeVar("T")
 
@@ -36,6 +38,7 @@ class MethodInfo:
     family: str = ""
     paper: str = ""
     pretrained: str = ""  # what outside data its weights were trained on: marked in every leaderboard
+    distribution: str = ""  # "name version" of the installed package whose entry point registered it
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,11 @@ class Registry(Generic[T]):
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         families = "".join(f", {h}" for h, _ in self._families.values())
         raise UnknownNameError(f"unknown {self.kind} {name!r}{hint}; known: {', '.join(known)}{families}")
+
+    def annotate(self, name: str, **changes: Any) -> None:
+        """Replace fields of the info registered under ``name`` (e.g. the package it came from)."""
+        info, obj = self._entries[name]
+        self._entries[name] = (dataclasses.replace(info, **changes), obj)
 
     def names(self) -> list[str]:
         return sorted(self._entries)
@@ -151,19 +159,57 @@ def load_plugins() -> None:
     importlib.import_module("bench.methods")
     importlib.import_module("bench.datasets")
     for ep in entry_points(group="bench.methods"):
-        try:
-            ep.load()
-        except Exception as exc:  # a broken third-party plugin must not hide the others
-            raise BenchError(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
-        _state.plugins.append(f"{ep.name} = {ep.value}")
+        load_entry_point(ep)
+
+
+def load_entry_point(ep: EntryPoint) -> list[str]:
+    """Load one plugin; the names of the methods it registered.
+
+    An entry point names a module (its decorators register its methods) or a ``Method`` subclass
+    (registered under the entry point's name, family ``third-party``, unless its decorator already
+    registered it). Every method a package registers records the package's name and version.
+    """
+    before = set(METHODS.names())
+    try:
+        _load_entry_point(ep)
+    except BenchError:
+        raise
+    except Exception as exc:  # a broken third-party plugin ends in one line that names it
+        raise BenchError(
+            f"plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {first_line(exc)}"
+        ) from exc
+    package = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else ""
+    added = sorted(set(METHODS.names()) - before)
+    for name in added:
+        METHODS.annotate(name, distribution=package)
+    _state.plugins.append(f"{ep.name} = {ep.value}" + (f" ({package})" if package else ""))
+    return added
+
+
+def _load_entry_point(ep: EntryPoint) -> None:
+    from bench.method import Method
+
+    obj = ep.load()
+    if isinstance(obj, ModuleType):
+        return
+    if isinstance(obj, type) and issubclass(obj, Method):
+        if not any(cls is obj for _, cls in METHODS):
+            register_method(ep.name, family="third-party")(obj)
+        return
+    raise BenchError(
+        f"plugin {ep.name!r} ({ep.value}) names {type(obj).__name__} {getattr(obj, '__name__', '')!s}, "
+        "not a module or a bench Method subclass"
+    )
 
 
 def loaded_plugins() -> list[str]:
     return list(_state.plugins)
 
 
-def load_user_plugin(spec: str) -> None:
-    """Import a plugin given as a module name or a path to a .py file; its decorators register it."""
+def load_user_plugin(spec: str) -> list[str]:
+    """Import a plugin given as a module name or a path to a .py file; its decorators register it.
+    Returns the names of the methods it registered."""
+    before = set(METHODS.names())
     path = Path(spec)
     if spec.endswith(".py"):
         if not path.is_file():
@@ -171,9 +217,30 @@ def load_user_plugin(spec: str) -> None:
         mod_spec = importlib.util.spec_from_file_location(f"bench_user_plugin_{path.stem}", path)
         module = importlib.util.module_from_spec(mod_spec)
         sys.modules[mod_spec.name] = module
-        mod_spec.loader.exec_module(module)
+        try:
+            mod_spec.loader.exec_module(module)
+        except Exception as exc:  # the author's file: one line with where it broke
+            del sys.modules[mod_spec.name]
+            raise BenchError(
+                f"plugin {spec}{_where(exc, path)}: {type(exc).__name__}: {first_line(exc)}"
+            ) from exc
     else:
         try:
             importlib.import_module(spec)
         except ImportError as exc:
             raise BenchError(f"--plugin {spec}: {exc}") from None
+    return sorted(set(METHODS.names()) - before)
+
+
+def _where(exc: BaseException, path: Path) -> str:
+    """``:LINE`` of the last frame in the plugin's own file, where the traceback has one."""
+    import traceback
+
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f":{exc.lineno}"
+    lines = [
+        f.lineno
+        for f in traceback.extract_tb(exc.__traceback__)
+        if Path(f.filename).resolve() == path.resolve()
+    ]
+    return f":{lines[-1]}" if lines else ""

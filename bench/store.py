@@ -77,3 +77,17 @@ def retrying(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
                 raise
             time.sleep(0.05 * 2**attempt * (1 + random.random()))
     raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def quiet_probe() -> Iterator[None]:
+    """Fail fast against a dead server instead of MLflow's minutes of retries."""
+    probe = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    saved = {k: os.environ.get(k) for k in probe}
+    os.environ.update(probe)
+    try:
+        yield
+    finally:
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+        for k in [k for k, v in saved.items() if v is None]:
+            del os.environ[k]

@@ -38,6 +38,8 @@ def cell_tags(cell: Cell, sweep_id: str, device: str, result: Any) -> dict[str, 
         tags["bench.tuned_from"] = cell.tuned_from
     if cell.pretrained:
         tags["pretrained"] = cell.pretrained
+    if cell.plugin:
+        tags["plugin"] = cell.plugin  # the third-party package (and version) the method came from
     if not result.ok:
         tags["bench.error"] = result.error
     return tags

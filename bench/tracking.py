@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ import pandas as pd
 from bench import owner
 from bench.errors import TrackingError, first_line
 from bench.protocols import protocol_settings
-from bench.store import retrying, store_lock
+from bench.store import quiet_probe, retrying, store_lock
 from bench.tags import KIND_CELL, KIND_SWEEP, KIND_TRIAL, cell_tags, param_value
 
 if TYPE_CHECKING:
@@ -31,22 +30,12 @@ if TYPE_CHECKING:
     from bench.execute import Outcome
 
 
+# MLflow's experiment kind: bench's experiments hold model-development runs, not GenAI traces.
+EXPERIMENT_KIND, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
+
+
 def default_uri(results: Path) -> str:
     return f"sqlite:///{(results / 'mlflow.db').resolve()}"
-
-
-@contextlib.contextmanager
-def _quiet_probe() -> Iterator[None]:
-    """Fail fast against a dead server instead of MLflow's minutes of retries."""
-    probe = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
-    saved = {k: os.environ.get(k) for k in probe}
-    os.environ.update(probe)
-    try:
-        yield
-    finally:
-        os.environ.update({k: v for k, v in saved.items() if v is not None})
-        for k in [k for k, v in saved.items() if v is None]:
-            del os.environ[k]
 
 
 class Tracker:
@@ -62,7 +51,7 @@ class Tracker:
         self.uri = uri
         self.experiment_name = experiment
         try:
-            with store_lock(uri), _quiet_probe():  # one process creates and migrates a fresh store
+            with store_lock(uri), quiet_probe():  # one process creates and migrates a fresh store
                 self.client = MlflowClient(tracking_uri=uri)
                 exp = self.client.get_experiment_by_name(experiment)
                 if exp is None:
@@ -70,12 +59,20 @@ class Tracker:
                     # (e.g. --artifacts-destination), so that every client of a shared server sees them.
                     local = not uri.startswith(("http://", "https://", "databricks"))
                     location = artifact_root.resolve().as_uri() if artifact_root and local else None
-                    self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
+                    self.experiment_id = self.client.create_experiment(
+                        experiment, artifact_location=location, tags={EXPERIMENT_KIND: MODEL_DEVELOPMENT}
+                    )
                 else:
                     self.experiment_id = exp.experiment_id
+                    if EXPERIMENT_KIND not in exp.tags:  # a store from before the tag; a user's choice stays
+                        self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND, MODEL_DEVELOPMENT)
         except Exception as exc:
             first = first_line(exc) or type(exc).__name__
             raise TrackingError(f"cannot use MLflow tracking store {uri}: {first[:300]}") from None
+
+    def ui_url(self, base: str) -> str:
+        """The experiment's runs table in the UI's model-training view, which needs no click."""
+        return f"{base}/#/experiments/{self.experiment_id}/runs?workflowType=machine_learning"
 
     # ---- writing -------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.checks import CHECKS, EXPECTED_FAILED_CHECKS
+from bench.checks import CHECKS
 from bench.registry import METHODS
 
 NAMES = [*METHODS.names(), "pyod:KDE"]
@@ -11,7 +11,7 @@ NAMES = [*METHODS.names(), "pyod:KDE"]
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("name", NAMES)
 def test_method_contract(name, check):
-    reason = EXPECTED_FAILED_CHECKS.get(name, {}).get(check.__name__)
+    reason = METHODS.get(name)[1].allowed_failures.get(check.__name__)
     if reason:
         pytest.xfail(reason)
     check(name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import textwrap
 
 import pandas as pd
 import pytest
@@ -40,47 +39,6 @@ def test_pyod_family_resolves_any_detector():
     info, cls = METHODS.get("pyod:MCD")
     assert info.name == "pyod:MCD" and cls.class_name == "MCD"
     assert "support_fraction" in cls().get_params()
-
-
-@pytest.mark.slow
-def test_entry_point_plugin_is_listed_and_run(tmp_path):
-    """A distribution declaring a bench.methods entry point is found without --plugin."""
-    site = tmp_path / "site"
-    (site / "fakeplug").mkdir(parents=True)
-    (site / "fakeplug" / "__init__.py").write_text(
-        textwrap.dedent(
-            """
-            import numpy as np
-            from bench import Method, register_method
-
-            @register_method("ep-brightness", family="test")
-            class Brightness(Method):
-                def __init__(self, *, power: float = 1.0):
-                    self.power = power
-
-                def fit(self, train, env):
-                    self.mean_ = train.x.mean(axis=0)
-                    return self
-
-                def score(self, x):
-                    self._check_fitted("mean_")
-                    return (np.abs(x - self.mean_) ** self.power).reshape(len(x), -1).mean(axis=1)
-            """
-        )
-    )
-    dist = site / "fakeplug-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeplug\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[bench.methods]\nep-brightness = fakeplug\n")
-    env = {"PYTHONPATH": str(site)}
-    listed = run_cli("list", cwd=tmp_path, env=env)
-    assert listed.returncode == 0 and "ep-brightness" in listed.stdout
-    assert "plugin: ep-brightness = fakeplug" in listed.stdout
-    ran = run_cli(
-        "run", "--methods", "ep-brightness", "--classes", "0", "--results", "out", cwd=tmp_path, env=env
-    )
-    assert ran.returncode == 0, ran.stderr
-    assert "1 cells ok" in ran.stdout
 
 
 def readme_example() -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,7 +34,9 @@ def chromium(*args: str, profile) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
 
 
-def test_ui_shows_runs_and_metrics(tmp_path):
+def test_ui_opens_on_the_runs_without_a_click(tmp_path):
+    """The link `bench ui` prints opens the runs table in the model-training view, and a run's page
+    shows its metrics; the experiment carries MLflow's model-development kind."""
     require("chromium", shutil.which("chromium") is not None)
     assert (
         run_cli(
@@ -42,29 +45,37 @@ def test_ui_shows_runs_and_metrics(tmp_path):
         == 0
     )
     client = MlflowClient(f"sqlite:///{tmp_path / 'out' / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("bench").experiment_id
-    run = client.search_runs([exp], "tags.method = 'ae-threshold'")[0]
+    experiment = client.get_experiment_by_name("bench")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    run = client.search_runs([experiment.experiment_id], "tags.method = 'ae-threshold'")[0]
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "bench", "ui", "--results", "out", "--port", str(port)],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    log = tmp_path / "ui.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bench", "ui", "--results", "out", "--port", str(port)],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_healthy(base, server)
-        listing = chromium("--dump-dom", f"{base}/#/experiments/{exp}/runs", profile=tmp_path / "p1").stdout
+        url = re.search(r"(http://\S+workflowType=machine_learning)", log.read_text()).group(1)
+        assert url == f"{base}/#/experiments/{experiment.experiment_id}/runs?workflowType=machine_learning"
+        listing = chromium("--dump-dom", url, profile=tmp_path / "p1").stdout
         assert "ae-threshold | digits | one-class | class 0 | seed 0" in listing
         assert "pyod-pca | digits | one-class | class 0 | seed 0" in listing
+        assert "Model registry" in listing and "Observability" not in listing  # the model-training view
         page = chromium(
-            "--dump-dom", f"{base}/#/experiments/{exp}/runs/{run.info.run_id}", profile=tmp_path / "p2"
+            "--dump-dom",
+            f"{base}/#/experiments/{experiment.experiment_id}/runs/{run.info.run_id}",
+            profile=tmp_path / "p2",
         ).stdout
         assert "auroc" in page and "fit_seconds" in page
         assert f"{run.data.metrics['auroc']:.4f}".rstrip("0") in page
         shot = tmp_path / "ui.png"
-        chromium(f"--screenshot={shot}", f"{base}/#/experiments/{exp}/runs", profile=tmp_path / "p3")
+        chromium(f"--screenshot={shot}", url, profile=tmp_path / "p3")
         assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -1,0 +1,143 @@
+"""Adding a method as a newcomer would: `bench new-method`, `bench check`, `--plugin`, a packaged
+plugin whose entry point names a class, and tables that say "—" where F1 is undefined."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib.metadata import EntryPoint
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from bench.errors import BenchError
+from bench.registry import METHODS, load_entry_point
+from tests.conftest import ROOT, run_cli
+
+CHECKED = str(ROOT / "tests" / "plugins" / "check_methods.py")
+
+
+@pytest.mark.slow
+def test_newcomer_path_in_a_fresh_environment(tmp_path):
+    """benchmarks/newcomer.sh: new-method, check, run --plugin, then a built wheel with a class
+    entry point installed, listed, checked from plain Python and run. Its cells name the package."""
+    env = {**os.environ, "PYTHON": sys.executable, "BENCH_CACHE": str(tmp_path / "cache")}
+    res = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "newcomer.sh"), str(tmp_path / "work")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = res.stdout
+    assert "1 methods, 9 checks: 0 failed" in out  # the generated file passes as written
+    assert out.count("2 cells ok, 0 failed") == 2  # my-method and meanpix, two digits classes each
+    assert "plugin: meanpix = meanpix_pkg:MeanPixelDistance (meanpix-pkg 0.1)" in out
+    assert "third-party" in out and "package meanpix-pkg 0.1" in out
+    assert "run_checks: {}" in out
+    client = MlflowClient(f"sqlite:///{tmp_path / 'work' / 'results' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("bench").experiment_id
+    runs = client.search_runs([experiment], "tags.bench.kind = 'cell'")
+    by_method = {}
+    for run in runs:
+        by_method.setdefault(run.data.tags["method"], []).append(run.data.tags.get("plugin"))
+    assert by_method == {"my-method": [None, None], "meanpix": ["meanpix-pkg 0.1"] * 2}
+
+
+@pytest.mark.slow
+def test_check_prints_a_row_per_check_and_fails_on_a_broken_method(tmp_path):
+    res = run_cli("check", CHECKED, cwd=tmp_path)
+    assert res.returncode == 1, res.stderr
+    rows = [line for line in res.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) >= 27  # 3 methods x 9 checks (long reasons wrap onto more lines)
+    good = [r for r in rows if "check-good" in r]
+    assert len(good) == 9 and all("│ pass " in r for r in good)
+    assert any("check-constant" in r and "check_planted_outliers_found" in r and "FAIL" in r for r in rows)
+    assert any("check-inverted" in r and "allowed failure" in r for r in rows)
+    assert "3 methods, 27 checks:" in res.stdout
+    assert "failed (check-constant), 1 allowed failures" in res.stdout
+    passing = run_cli("--plugin", CHECKED, "check", "check-good", "check-inverted", cwd=tmp_path)
+    assert passing.returncode == 0, passing.stdout
+    assert "2 methods, 18 checks: 0 failed, 1 allowed failures" in passing.stdout
+
+
+def test_check_errors_are_one_line(tmp_path, capsys):
+    from bench.cli import main
+
+    (tmp_path / "empty.py").write_text("x = 1\n")
+    (tmp_path / "broken.py").write_text("import numpy\n\nvalue = 1 / 0\n")
+    for target, words in (
+        ("no-such-method", "unknown method 'no-such-method'"),
+        (str(tmp_path / "empty.py"), "registers no method"),
+        (str(tmp_path / "broken.py"), "broken.py:3: ZeroDivisionError: division by zero"),
+    ):
+        assert main(["check", target]) == 2
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1, err
+
+
+def test_new_method_refuses_bad_names_existing_methods_and_files(tmp_path):
+    from bench.scaffold import new_method
+
+    target = tmp_path / "mine.py"
+    assert "check it:  python -m bench check" in new_method("mine", out=str(target))
+    for name, out, words in (
+        ("Bad_Name", None, "lowercase letters"),
+        ("ae-threshold", None, "already exists"),
+        ("mine-two", str(target), "exists: bench never overwrites it"),
+        ("mine-three", str(tmp_path / "x.txt"), "ends in .py"),
+    ):
+        with pytest.raises(BenchError, match=words):
+            new_method(name, out=out)
+    assert "class Mine(Method)" in target.read_text()
+
+
+def test_entry_points_name_a_module_or_a_class_and_broken_ones_say_which():
+    group = "bench.methods"
+    try:
+        module = load_entry_point(EntryPoint("ep-module", "tests.plugins.class_plugin", group))
+        assert module == ["ep-decorated"]  # the module's decorators register; its plain class is left
+        added = load_entry_point(EntryPoint("ep-class", "tests.plugins.class_plugin:MeanPixels", group))
+        assert added == ["ep-class"]
+        info, cls = METHODS.get("ep-class")
+        assert info.family == "third-party" and cls.__name__ == "MeanPixels"
+        again = load_entry_point(EntryPoint("other", "tests.plugins.class_plugin:Decorated", group))
+        assert again == [] and "other" not in METHODS  # already registered by its decorator
+    finally:
+        for name in ("ep-class", "ep-decorated"):
+            METHODS._entries.pop(name, None)
+    for value, words in (
+        ("tests.plugins.class_plugin:NOT_A_METHOD", "names int"),
+        ("no_such_plugin_module", "failed to load: ModuleNotFoundError: No module named 'no_such_plugin"),
+    ):
+        with pytest.raises(BenchError, match="plugin 'broken'") as err:
+            load_entry_point(EntryPoint("broken", value, group))
+        assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_f1_without_an_own_rule_is_a_dash_with_a_footnote():
+    import pandas as pd
+
+    from bench.leaderboard import NO_OWN_RULE, leaderboard, to_markdown
+
+    rows = [
+        {"method": m, "dataset": "d", "protocol": "one-class", "cell_key": f"{m}{k}", "class": k}
+        | {"start_time": 0, "auroc": 0.8}
+        | ({"f1": 0.5} if m == "ruled" else {})
+        | ({"tuned_f1": 0.6} if m == "tuned" else {})
+        for m in ("ruled", "unruled", "tuned")
+        for k in range(2)
+    ]
+    rows.append(dict(rows[0], method="ruled", cell_key="ruled-nan", f1=np.nan))
+    board = leaderboard(pd.DataFrame(rows), [("c", "one-class", "n/a: needs anomaly labels")])
+    md = to_markdown(board)
+    names = ("ruled", "unruled", "tuned", "c")
+    line = {m: next(x for x in md.splitlines() if f"| {m} |" in x) for m in names}
+    assert "| 0.500 ± 0.000 |" in line["ruled"]
+    assert "| — |" in line["unruled"] and "| — |" in line["tuned"] and "0.600" in line["tuned"]
+    assert "| — |" not in line["c"]  # a row without cells has no F1 to be undefined
+    assert NO_OWN_RULE in md and "nan" not in md
+    assert NO_OWN_RULE not in to_markdown(board[board["method"] == "ruled"])

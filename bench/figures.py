@@ -38,11 +38,24 @@ def exit_with_parent(parent: int, every_s: float = 1.0) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def start_worker() -> ProcessPoolExecutor:
+    """The figure process, started and importing (torch, matplotlib: about 2 s) while the sweep
+    opens its store, instead of after the first cell."""
+    pool = ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context("spawn"),  # no fork of a process that holds torch threads
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+    pool.submit(plots.ready)
+    return pool
+
+
 class FigureWorker:
-    def __init__(self, tracker: Tracker, scratch: Path) -> None:
+    def __init__(self, tracker: Tracker, scratch: Path, pool: ProcessPoolExecutor | None = None) -> None:
         self.tracker = tracker
         self.scratch = scratch
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool = pool  # started on the first figure where none was started before
         self.pending: list[tuple[str, Future, Path, tuple]] = []
         self.lost: list[str] = []  # runs whose figures the store could not take (left RUNNING: rerun)
 
@@ -71,13 +84,8 @@ class FigureWorker:
         shutil.rmtree(folder, ignore_errors=True)
 
     def _pool(self) -> ProcessPoolExecutor:
-        if self.pool is None:  # spawn: no fork of a process that holds torch threads
-            self.pool = ProcessPoolExecutor(
-                1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=exit_with_parent,
-                initargs=(os.getpid(),),
-            )
+        if self.pool is None:
+            self.pool = start_worker()
         return self.pool
 
     def drain(self, wait: bool) -> None:

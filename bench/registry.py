@@ -146,6 +146,7 @@ def register_dataset(name: str, *, summary: str = "") -> Callable[[type], type]:
 class _Loaded:
     done: bool = False
     plugins: list[str] = field(default_factory=list)
+    files: dict[str, list[str]] = field(default_factory=dict)  # plugin file -> the methods it registered
 
 
 _state = _Loaded()
@@ -214,6 +215,8 @@ def load_user_plugin(spec: str) -> list[str]:
     if spec.endswith(".py"):
         if not path.is_file():
             raise BenchError(f"--plugin {spec}: no such file")
+        if str(path.resolve()) in _state.files:  # named twice (--plugin F check F): loaded once
+            return _state.files[str(path.resolve())]
         mod_spec = importlib.util.spec_from_file_location(f"bench_user_plugin_{path.stem}", path)
         module = importlib.util.module_from_spec(mod_spec)
         sys.modules[mod_spec.name] = module
@@ -224,6 +227,7 @@ def load_user_plugin(spec: str) -> list[str]:
             raise BenchError(
                 f"plugin {spec}{_where(exc, path)}: {type(exc).__name__}: {first_line(exc)}"
             ) from exc
+        _state.files[str(path.resolve())] = sorted(set(METHODS.names()) - before)
     else:
         try:
             importlib.import_module(spec)

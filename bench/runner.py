@@ -21,7 +21,7 @@ from bench.config import RunConfig
 from bench.errors import first_line
 from bench.execute import Job, Outcome
 from bench.executors import auto_jobs, make_executor
-from bench.figures import FigureWorker
+from bench.figures import FigureWorker, start_worker
 from bench.owner import scratch_prefix, sweep_dead_scratch
 from bench.plan import Plan, plan
 from bench.progress import SweepReport, SweepView
@@ -42,7 +42,14 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     started = time.perf_counter() if started is None else started
     cfg = swept.config
     results = writable_folder(Path(cfg.results))
-    tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
+    serial = cfg.executor == "local" and (cfg.jobs or auto_jobs(swept.device, len(swept.cells))) == 1
+    pool = start_worker() if serial and swept.cells else None  # cells run here send it their figures
+    try:
+        tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        raise
     report = SweepReport(sweep_id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], na=swept.na)
     cfg.save(results / f"config-{report.sweep_id}.json")
     cleaned = tracker.close_dead_runs(), sweep_dead_scratch(results)  # what killed sweeps left behind
@@ -64,7 +71,8 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
         view.say(f"  {len(jobs)} cells as Ray tasks ({cfg.ray_address or 'local instance'})")
     elif n_jobs > 1:
         view.say(f"  {len(jobs)} cells, {n_jobs} at once in worker processes")
-    figures = FigureWorker(tracker, Path(tempfile.mkdtemp(prefix=scratch_prefix("figures"), dir=results)))
+    scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix("figures"), dir=results))
+    figures = FigureWorker(tracker, scratch, pool)
     executor = make_executor(
         cfg.executor, n_jobs, swept.datasets, cfg.plugins, results, view.on_epoch,
         ray_address=cfg.ray_address, cpus_per_cell=cfg.cpus_per_cell, gpus_per_cell=cfg.gpus_per_cell,

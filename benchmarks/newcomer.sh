@@ -27,6 +27,7 @@ source venv/bin/activate
 
 step python -m bench new-method my-method
 step python -m bench check my_method.py
+step python -m bench list --plugin my_method.py
 step python -m bench --plugin my_method.py run --methods my-method --classes 0,1
 
 # A package whose entry point names the class itself (no decorator).

@@ -34,6 +34,8 @@ def test_newcomer_path_in_a_fresh_environment(tmp_path):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = res.stdout
     assert "1 methods, 9 checks: 0 failed" in out  # the generated file passes as written
+    listed = [line for line in out.splitlines() if line.startswith("│ my-method ") and "custom" in line]
+    assert len(listed) == 1  # `bench list --plugin my_method.py`: its row, family custom
     assert out.count("2 cells ok, 0 failed") == 2  # my-method and meanpix, two digits classes each
     assert "plugin: meanpix = meanpix_pkg:MeanPixelDistance (meanpix-pkg 0.1)" in out
     assert "third-party" in out and "package meanpix-pkg 0.1" in out

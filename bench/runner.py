@@ -42,8 +42,10 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     started = time.perf_counter() if started is None else started
     cfg = swept.config
     results = writable_folder(Path(cfg.results))
+    # A new store: every cell will run, and those run here send their figures to the figure process.
+    fresh = swept.cells and not cfg.tracking_uri and not (results / "mlflow.db").exists()
     serial = cfg.executor == "local" and (cfg.jobs or auto_jobs(swept.device, len(swept.cells))) == 1
-    pool = start_worker() if serial and swept.cells else None  # cells run here send it their figures
+    pool = start_worker() if fresh and serial else None
     try:
         tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
     except BaseException:

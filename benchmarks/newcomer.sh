@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # A newcomer's path to a method of their own, timed command by command.
 #
-# In a fresh virtual environment (it sees this machine's bench, torch, pip and setuptools, as a
-# user's project environment would; --without-pip, so that Python 3.11's bundled setuptools 65,
-# which cannot build wheels without the `wheel` package, does not hide the installed one): `bench new-method` writes a plugin, `bench check` runs the contract checks on
-# it, `bench run --plugin` runs it on two digits classes; then a wheel of a tiny package whose entry
-# point names a Method class is built, installed, listed, checked from a plain Python session and run.
-# Everything it writes stays in WORKDIR (default: a new temporary folder).
+# In a fresh virtual environment: `bench new-method` writes a plugin, `bench check` runs the
+# contract checks on it, `bench run --plugin` runs it on two digits classes; then a wheel of a tiny
+# package whose entry point names a Method class is built and installed, `bench list` shows both
+# methods, and the package's method is checked from a plain Python session and run. Everything it
+# writes stays in WORKDIR (default: a new temporary folder).
+#
+# The environment sees this machine's bench, torch, pip and setuptools, as a user's project
+# environment would; it is made --without-pip so that Python 3.11's bundled setuptools 65, which
+# cannot build wheels without the `wheel` package, does not hide the installed one.
 #
 #   bash benchmarks/newcomer.sh [WORKDIR]
 set -euo pipefail
@@ -27,7 +30,6 @@ source venv/bin/activate
 
 step python -m bench new-method my-method
 step python -m bench check my_method.py
-step python -m bench list --plugin my_method.py
 step python -m bench --plugin my_method.py run --methods my-method --classes 0,1
 
 # A package whose entry point names the class itself (no decorator).
@@ -67,7 +69,7 @@ EOF
 
 step python -m pip wheel --quiet --no-deps --no-build-isolation --no-index ./meanpix-pkg -w dist
 step python -m pip install --quiet --no-deps --no-index dist/meanpix_pkg-0.1-py3-none-any.whl
-step python -m bench list
+step python -m bench list --plugin my_method.py
 step python -c "from bench.checks import run_checks; failed = run_checks('meanpix'); print('run_checks:', failed); assert not failed"
 step python -m bench run --methods meanpix --classes 0,1
 echo "newcomer path done in $work"

@@ -94,7 +94,7 @@ class VaeCluster(MeanKStdThreshold, DeepMethod):
         "gamma": Float(1.0, 1000.0, log=True),
         "beta": Float(1.0, 10.0, log=True),
     }
-    fast_params: ClassVar[dict] = {"epochs": 3, "clusters": 2}
+    fast_params: ClassVar[dict] = {"epochs": 3, "clusters": 2, "min_steps": None}  # no stretching
 
     def __init__(
         self,

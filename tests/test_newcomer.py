@@ -151,3 +151,18 @@ def test_f1_without_an_own_rule_is_a_dash_with_a_footnote():
     assert "| — |" not in line["c"]  # a row without cells has no F1 to be undefined
     assert NO_OWN_RULE in md and "nan" not in md
     assert NO_OWN_RULE not in to_markdown(board[board["method"] == "ruled"])
+
+
+def test_the_torch_template_passes_the_checks_as_written(tmp_path):
+    from bench.checks import run_checks
+    from bench.registry import load_user_plugin
+    from bench.scaffold import new_method
+
+    new_method("template-ae", torch=True, out=str(tmp_path / "template_ae.py"))
+    try:
+        assert load_user_plugin(str(tmp_path / "template_ae.py")) == ["template-ae"]
+        info, cls = METHODS.get("template-ae")
+        assert info.family == "autoencoder" and set(cls.search_space) == {"code", "lr"}
+        assert run_checks("template-ae") == {}
+    finally:
+        METHODS._entries.pop("template-ae", None)

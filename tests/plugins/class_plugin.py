@@ -6,15 +6,15 @@ from bench import Method, register_method
 
 
 class MeanPixels(Method):
-    """Registered only by an entry point that names it."""
+    """Registered only by an entry point that names it: each image's mean brightness against the
+    training images'."""
 
     def fit(self, train, env):
-        self.mean_ = train.x.mean(axis=0)
+        self.brightness_ = float(train.x.mean())
         return self
 
     def score(self, x):
-        self._check_fitted("mean_")
-        return np.abs(x - self.mean_).reshape(len(x), -1).mean(axis=1)
+        return np.abs(x.reshape(len(x), -1).mean(axis=1) - self.brightness_)
 
 
 @register_method("ep-decorated", family="test")

@@ -7,9 +7,10 @@
 # methods, and the package's method is checked from a plain Python session and run. Everything it
 # writes stays in WORKDIR (default: a new temporary folder).
 #
-# The environment sees this machine's bench, torch, pip and setuptools, as a user's project
-# environment would; it is made --without-pip so that Python 3.11's bundled setuptools 65, which
-# cannot build wheels without the `wheel` package, does not hide the installed one.
+# The environment sees the bench, torch, pip and setuptools of the Python that runs this (also
+# when that Python is itself a virtual environment), as a user's project environment would. It
+# is made --without-pip, so that Python 3.11's bundled setuptools 65, which cannot build wheels
+# without the `wheel` package, does not hide the installed one.
 #
 #   bash benchmarks/newcomer.sh [WORKDIR]
 set -euo pipefail
@@ -25,6 +26,17 @@ step() {
 }
 
 step "$python" -m venv --system-site-packages --without-pip venv
+# Where the Python running this is itself a virtual environment, the new one sees its packages too.
+"$python" - venv <<'PY'
+import site
+import sys
+from pathlib import Path
+
+if sys.prefix != sys.base_prefix:
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    pth = Path(sys.argv[1], "lib", version, "site-packages", "parent-environment.pth")
+    pth.write_text("".join(f"import site; site.addsitedir({d!r})\n" for d in site.getsitepackages()))
+PY
 # shellcheck disable=SC1091
 source venv/bin/activate
 

@@ -27,14 +27,14 @@ def targets_to_methods(targets: list[str], console: Console) -> list[str]:
             names += found
         elif target == "all":
             for info, cls in METHODS:
-                if cls.unavailable():
-                    console.print(f"{info.name}: not checked, not here: {cls.unavailable()}", markup=False)
+                if why := cls.unavailable():
+                    console.print(f"{info.name}: not checked, not here: {why}", markup=False)
                 else:
                     names.append(info.name)
         else:
             _, cls = METHODS.get(target)  # an unknown name ends here, in one line
-            if cls.unavailable():
-                raise BenchError(f"method {target!r} cannot run here: {cls.unavailable()}")
+            if why := cls.unavailable():
+                raise BenchError(f"method {target!r} cannot run here: {why}")
             names.append(target)
     return list(dict.fromkeys(names))
 

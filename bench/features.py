@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -59,7 +60,7 @@ def extract(extractor: Extractor, images: np.ndarray, device: str = "cpu") -> np
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
-def _sha256(data: bytes) -> str:
+def _sha256(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
@@ -98,17 +99,18 @@ class FeatureCache:
         if not (record.is_file() and data.is_file()):
             return None
         meta = json.loads(record.read_text())
-        raw = data.read_bytes()
+        raw = data.read_bytes()  # read once: verified, then parsed from memory
         if _sha256(raw) != meta.get("sha256"):
             return None  # a damaged or foreign file: computed again, never trusted
-        with open(data, "rb") as f:
-            return np.load(f, allow_pickle=False)
+        return np.load(io.BytesIO(raw), allow_pickle=False)
 
     def _write(self, key: str, array: np.ndarray, meta: dict[str, object]) -> None:
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        digest = _sha256(buffer.getbuffer())
         fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".npy.tmp")
         with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-        digest = _sha256(Path(tmp).read_bytes())
+            f.write(buffer.getbuffer())
         os.replace(tmp, self.folder / f"{key}.npy")
         record = {**meta, "shape": list(array.shape), "sha256": digest}
         (self.folder / f"{key}.json").write_text(json.dumps(record, indent=2, default=str))

@@ -208,6 +208,7 @@ def to_markdown(board: pd.DataFrame) -> str:
         "note",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    undefined = False
     for row in board.itertuples(index=False):
         r = row._asdict()
         cells = [
@@ -220,6 +221,7 @@ def to_markdown(board: pd.DataFrame) -> str:
         for metric in ("auroc", "auprc"):
             cells.append(_mean_std(r.get(f"{metric}_mean"), r.get(f"{metric}_std")))
         cells.append(_own_f1(r))
+        undefined = undefined or cells[-1] == UNDEFINED
         low, high = r.get("auroc_ci_low"), r.get("auroc_ci_high")
         cells.append("" if low is None or pd.isna(low) else f"[{low:.3f}, {high:.3f}]")
         rank = r.get("mean_rank")
@@ -230,17 +232,13 @@ def to_markdown(board: pd.DataFrame) -> str:
         cells.append(pretrained if isinstance(pretrained, str) else "")  # outside data, never the benchmark's
         cells.append(r.get("note") or "")
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n" + _footnote(lines)
+    return "\n".join(lines) + "\n" + (f"\n{NO_OWN_RULE}\n" if undefined else "")
 
 
 def _own_f1(r: dict) -> str:
     """F1 at the own rule; where cells ran but none had a rule, undefined rather than blank or nan."""
     shown = _mean_std(r.get("f1_mean"), r.get("f1_std"))
     return UNDEFINED if not shown and r.get("cells", 0) > 0 else shown
-
-
-def _footnote(lines: list[str]) -> str:
-    return f"\n{NO_OWN_RULE}\n" if any(f"| {UNDEFINED} |" in line for line in lines[2:]) else ""
 
 
 def open_set_markdown(board: pd.DataFrame) -> str:
@@ -256,12 +254,15 @@ def open_set_markdown(board: pd.DataFrame) -> str:
         "| " + " | ".join(header + [names[m] for m in present]) + " |",
         "|" + "---|" * (6 + len(present)),
     ]
+    undefined = False
     for r in board.dropna(subset=["class_accuracy_mean"]).to_dict("records"):
+        f1 = _own_f1(r)
+        undefined = undefined or f1 == UNDEFINED
         cells = [r["dataset"], r["protocol"], r["method"], str(int(r["cells"]))]
-        cells += [_mean_std(r["auroc_mean"], r["auroc_std"]), _own_f1(r)]
+        cells += [_mean_std(r["auroc_mean"], r["auroc_std"]), f1]
         cells += [_mean_std(r[f"{m}_mean"], r[f"{m}_std"]) for m in present]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n" + _footnote(lines)
+    return "\n".join(lines) + "\n" + (f"\n{NO_OWN_RULE}\n" if undefined else "")
 
 
 def _mean_std(mean: float | None, std: float | None) -> str:

@@ -45,7 +45,7 @@ def label_settings(label: str) -> tuple[str, dict[str, str]]:
 def declared() -> list[tuple[str, Published]]:
     """Every registered method's published figures."""
     load_plugins()
-    return [(info.name, figure) for info, cls in METHODS for figure in getattr(cls, "published", ())]
+    return [(info.name, figure) for info, cls in METHODS for figure in cls.published]
 
 
 def published_table(cells: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bench import stats
+from bench.by_class import by_class, by_class_markdown, latest_per_cell
 from bench.missing_rows import KEYS, failed_rows, na_rows
 from bench.published import published_markdown, published_table
 
@@ -31,22 +32,6 @@ OPEN_SET_METRICS = (
     "open_set_accuracy",
     "class_accuracy_labeled",
 )
-
-
-def latest_per_cell(cells: pd.DataFrame) -> pd.DataFrame:
-    """One run per cell_key (the newest), so a rerun never counts a cell twice.
-
-    Methods run with ``--set`` overrides are named by their ``method_label``, and protocols run
-    with non-default options (``--known``, ``--labels``, ...) by their ``protocol_label``.
-    """
-    if cells.empty:
-        return cells
-    cells = cells.sort_values("start_time", ascending=False).drop_duplicates("cell_key")
-    cells = cells.rename(columns={"bench.tuned_from": "tuned_from"})
-    for column in ("method", "protocol"):
-        if f"{column}_label" in cells:
-            cells = cells.assign(**{column: cells[f"{column}_label"].fillna(cells[column])})
-    return cells
 
 
 def leaderboard(
@@ -141,52 +126,6 @@ def friedman_markdown(tests: dict[str, stats.Friedman]) -> str:
         lines += [f"| {m} | {r:.2f} |\n" for m, r in t.ranks.items()]
         lines.append("\n")
     return "".join(lines)
-
-
-def by_class(cells: pd.DataFrame, metric: str = "auroc", stat: str = "mean") -> pd.DataFrame:
-    """``metric`` per (dataset, protocol, method) x class: its mean over seeds, or (``stat="std"``)
-    the std over seeds; column ``mean`` is the mean over classes, or the std over seeds of it."""
-    cells = latest_per_cell(cells)
-    if cells.empty:
-        return pd.DataFrame()
-    cells = cells.assign(cls=cells["class"].astype(int), seed=cells["seed"].astype(int))
-    per_seed = cells.pivot_table(index=[*KEYS, "seed"], columns="cls", values=metric, aggfunc="mean")
-    overall = per_seed.mean(axis=1).groupby(level=KEYS)
-    if stat == "std":
-        table = per_seed.groupby(level=KEYS).std(ddof=1)
-        table["mean"] = overall.std(ddof=1)
-    else:
-        table = per_seed.groupby(level=KEYS).mean()
-        table["mean"] = overall.mean()
-    table.columns = [str(c) for c in table.columns]
-    best_first = overall.mean().sort_values(ascending=False).index  # same row order for mean and std
-    table = table.reindex(best_first).reset_index().sort_values(["dataset", "protocol"], kind="stable")
-    if "pretrained" in cells:  # methods with outside weights say so in every table
-        outside = cells.dropna(subset=["pretrained"]).groupby("method")["pretrained"].first()
-        table["method"] = [f"{m} (pretrained: {outside[m]})" if m in outside else m for m in table["method"]]
-    return table
-
-
-def by_class_markdown(mean: pd.DataFrame, std: pd.DataFrame) -> str:
-    """The per-class table with ``mean ± std`` over seeds where there are several seeds."""
-    if mean.empty:
-        return ""
-    merged = mean.copy()
-    for col in mean.columns[len(KEYS) :]:
-        merged[col] = [
-            f"{m:.3f}" + ("" if pd.isna(sd) else f" ± {sd:.3f}")
-            for m, sd in zip(mean[col], std[col] if col in std else [np.nan] * len(mean), strict=True)
-        ]
-    return table_markdown(merged)
-
-
-def table_markdown(table: pd.DataFrame, digits: int = 3) -> str:
-    """Any flat table as GitHub markdown, floats rounded."""
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
-    for row in table.itertuples(index=False):
-        cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def to_markdown(board: pd.DataFrame) -> str:

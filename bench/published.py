@@ -48,6 +48,18 @@ def declared() -> list[tuple[str, Published]]:
     return [(info.name, figure) for info, cls in METHODS for figure in cls.published]
 
 
+def mean_figure(label: str, dataset: str, protocol: str) -> tuple[Published, bool] | None:
+    """The figure published for a method's mean over every class of ``dataset`` (or the dataset it
+    stands in for) under ``protocol``, and whether ``label`` ran the figure's settings; None if none."""
+    name, settings = label_settings(label)
+    for owner, fig in declared():
+        mean_over_classes = fig.unit is None and fig.protocol == protocol
+        if owner == name and mean_over_classes and dataset in (fig.dataset, *fig.stand_ins):
+            wanted = {k: str(v) for k, v in fig.setting}
+            return fig, wanted.items() <= settings.items()
+    return None
+
+
 def published_table(cells: pd.DataFrame) -> pd.DataFrame:
     """One row per published figure and bench method label that ran its setup; figures no sweep ran
     keep a row with no measurement. Measured: the mean over the matching cells (classes, seeds)."""

@@ -55,17 +55,17 @@ def test_mean_std_rank_and_dedup():
 
 
 def test_by_class_pivots_latest_runs():
-    from bench.leaderboard import by_class
+    from bench.by_class import EXTRAS, by_class
 
     df = cells().assign(**{"class": lambda d: d["cell_key"].str[-1], "seed": 0})
     table = by_class(df).set_index("method")
-    assert list(table.columns[-4:]) == ["0", "1", "2", "mean"]
+    assert list(table.columns) == ["dataset", "protocol", "0", "1", "2", "mean", *EXTRAS]
     assert table.loc["b", "0"] == 0.70  # the rerun's value, not the stale 0.0
     assert np.isclose(table.loc["a", "mean"], 0.91)
 
 
 def test_by_class_std_over_seeds():
-    from bench.leaderboard import by_class, by_class_markdown
+    from bench.by_class import by_class, by_class_markdown
 
     rows = [
         dict(
@@ -86,6 +86,43 @@ def test_by_class_std_over_seeds():
     assert np.isclose(mean.loc[0, "0"], 0.9) and np.isclose(std.loc[0, "0"], 0.1)
     assert np.isclose(std.loc[0, "mean"], 0.1)  # seed means 0.805, 0.905, 1.005
     assert "0.900 ± 0.100" in by_class_markdown(mean, std)
+
+
+def test_by_class_says_cost_device_and_the_papers_figure_for_its_setting():
+    from bench.by_class import by_class, by_class_markdown
+
+    def row(method, k, fit, device, **extra):
+        return dict(
+            method=method.split("[")[0],
+            method_label=method,
+            dataset="fashion-mnist",
+            protocol="one-class",
+            cell_key=f"{method}{k}",
+            start_time=0,
+            seed=0,
+            **{"class": k},
+            auroc=0.9,
+            fit_seconds=fit,
+            score_seconds=1.0,
+            device=device,
+            **extra,
+        )
+
+    faithful = "geom[arch=wrn10-4,transforms=geom72]"
+    rows = [row("geom", 0, 3.0, "cpu"), row("geom", 1, 5.0, "cpu"), row(faithful, 0, 1.0, "cuda:0")]
+    rows += [row("dn2[resolution=224]", 0, 2.0, "cpu", pretrained="ImageNet"), row("pyod-knn", 0, 1.0, "cpu")]
+    df = pd.DataFrame(rows)
+    mean = by_class(df)
+    table = mean.set_index("method")
+    assert table.loc["geom", "s / cell"] == 5.0 and table.loc["geom", "device"] == "cpu"
+    assert table.loc["geom", "published"] == "0.935 at arch=wrn10-4, transforms=geom72"  # not its setting
+    assert table.loc[faithful, "published"] == "0.935" and table.loc[faithful, "device"] == "cuda:0"
+    assert table.loc["dn2[resolution=224] (pretrained: ImageNet)", "published"] == "0.944"
+    assert table.loc["pyod-knn", "published"] == "" and table.loc["pyod-knn", "source"] == ""
+    md = by_class_markdown(mean, by_class(df, stat="std"))
+    assert "| geom | 0.900 | 0.900 | 0.900 | 5.0 | cpu | 0.935 at arch=wrn10-4, transforms=geom72 |" in md
+    cited = "Published: dn2: Bergman et al. 2020 (ResNet, 224 px); geom: Golan & El-Yaniv 2018, Table 2"
+    assert cited in md  # each method's source once, not once per label
 
 
 def test_cells_of_other_protocol_settings_are_never_averaged_together():

@@ -111,6 +111,7 @@ def test_by_class_says_cost_device_and_the_papers_figure_for_its_setting():
     faithful = "geom[arch=wrn10-4,transforms=geom72]"
     rows = [row("geom", 0, 3.0, "cpu"), row("geom", 1, 5.0, "cpu"), row(faithful, 0, 1.0, "cuda:0")]
     rows += [row("dn2[resolution=224]", 0, 2.0, "cpu", pretrained="ImageNet"), row("pyod-knn", 0, 1.0, "cpu")]
+    rows += [{**row("deep-svdd", 0, 1.0, "cpu"), "dataset": "mnist-5k"}]  # a stand-in for MNIST
     df = pd.DataFrame(rows)
     mean = by_class(df)
     table = mean.set_index("method")
@@ -119,6 +120,7 @@ def test_by_class_says_cost_device_and_the_papers_figure_for_its_setting():
     assert table.loc[faithful, "published"] == "0.935" and table.loc[faithful, "device"] == "cuda:0"
     assert table.loc["dn2[resolution=224] (pretrained: ImageNet)", "published"] == "0.944"
     assert table.loc["pyod-knn", "published"] == "" and table.loc["pyod-knn", "source"] == ""
+    assert table.loc["deep-svdd", "published"] == "0.948"  # Ruff et al.'s MNIST mean, beside mnist-5k
     md = by_class_markdown(mean, by_class(df, stat="std"))
     assert "| geom | 0.900 | 0.900 | 0.900 | 5.0 | cpu | 0.935 at arch=wrn10-4, transforms=geom72 |" in md
     cited = "Published: dn2: Bergman et al. 2020 (ResNet, 224 px); geom: Golan & El-Yaniv 2018, Table 2"

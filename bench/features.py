@@ -60,6 +60,12 @@ def extract(extractor: Extractor, images: np.ndarray, device: str = "cpu") -> np
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _sha256(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -111,6 +117,7 @@ class FeatureCache:
         fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".npy.tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(buffer.getbuffer())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide it from other users of the cache
         os.replace(tmp, self.folder / f"{key}.npy")
         record = {**meta, "shape": list(array.shape), "sha256": digest}
         (self.folder / f"{key}.json").write_text(json.dumps(record, indent=2, default=str))

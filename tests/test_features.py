@@ -43,6 +43,8 @@ def test_features_are_computed_once_and_reused_from_disk(tmp_path, small):
     np.testing.assert_array_equal(again.features(ext, small, "train"), a)
     assert again.computed == 0, "the second run computes no features"
     assert sorted(p.suffix for p in tmp_path.iterdir() if p.suffix != ".lock") == [".json", ".npy"]
+    modes = {p.suffix: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes[".npy"] == modes[".json"], "the array is as readable as its record (a shared cache)"
 
 
 def test_the_key_changes_with_resolution_weights_preprocessing_and_pixels(tmp_path, small, monkeypatch):

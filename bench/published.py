@@ -55,8 +55,7 @@ def mean_figure(label: str, dataset: str, protocol: str) -> tuple[Published, boo
     for owner, fig in declared():
         mean_over_classes = fig.unit is None and fig.protocol == protocol
         if owner == name and mean_over_classes and dataset in (fig.dataset, *fig.stand_ins):
-            wanted = {k: str(v) for k, v in fig.setting}
-            return fig, wanted.items() <= settings.items()
+            return fig, _ran_setting(fig, settings)
     return None
 
 
@@ -93,13 +92,17 @@ COLUMNS = [
 def _matching(cells: pd.DataFrame, name: str, fig: Published, dataset: str) -> pd.DataFrame:
     if cells.empty:
         return cells
-    wanted = {k: str(v) for k, v in fig.setting}
     settings = cells["method"].map(label_settings)
-    keep = settings.map(lambda s: s[0] == name and wanted.items() <= s[1].items())
+    keep = settings.map(lambda s: s[0] == name and _ran_setting(fig, s[1]))
     keep &= (cells["dataset"] == dataset) & (cells["protocol"] == fig.protocol)
     if fig.unit is not None:
         keep &= cells["class"].astype(int) == fig.unit
     return cells[keep]
+
+
+def _ran_setting(fig: Published, settings: dict[str, str]) -> bool:
+    """Whether a method label's settings include every hyperparameter the figure was published with."""
+    return {k: str(v) for k, v in fig.setting}.items() <= settings.items()
 
 
 def _row(label: str, dataset: str, fig: Published, measured: float, n: int) -> dict[str, Any]:

@@ -21,6 +21,8 @@ COST_NOTE = (
     "dataset is not in it: every cell shares it)."
 )
 
+PARTIAL_NOTE = "A blank class was not run for that row, whose mean is over the classes it ran."
+
 
 def latest_per_cell(cells: pd.DataFrame) -> pd.DataFrame:
     """One run per cell_key (the newest), so a rerun never counts a cell twice.
@@ -102,12 +104,14 @@ def by_class_markdown(mean: pd.DataFrame, std: pd.DataFrame) -> str:
     scores = [c for c in mean.columns[len(KEYS) :] if c not in EXTRAS]
     for col in scores:
         merged[col] = [
-            f"{m:.3f}" + ("" if pd.isna(sd) else f" ± {sd:.3f}")
+            "" if pd.isna(m) else f"{m:.3f}" + ("" if pd.isna(sd) else f" ± {sd:.3f}")
             for m, sd in zip(mean[col], std[col] if col in std else [np.nan] * len(mean), strict=True)
         ]
     if "s / cell" in merged:
         merged["s / cell"] = ["" if pd.isna(s) else f"{s:.1f}" for s in mean["s / cell"]]
     lines = [table_markdown(merged)]
+    if mean[scores].isna().to_numpy().any():
+        lines.append(f"\n{PARTIAL_NOTE}\n")
     if "s / cell" in merged:
         lines.append(f"\n{COST_NOTE}\n")
     if "source" in mean:

@@ -89,7 +89,7 @@ def test_by_class_std_over_seeds():
 
 
 def test_by_class_says_cost_device_and_the_papers_figure_for_its_setting():
-    from bench.by_class import by_class, by_class_markdown
+    from bench.by_class import PARTIAL_NOTE, by_class, by_class_markdown
 
     def row(method, k, fit, device, **extra):
         return dict(
@@ -125,6 +125,8 @@ def test_by_class_says_cost_device_and_the_papers_figure_for_its_setting():
     assert "| geom | 0.900 | 0.900 | 0.900 | 5.0 | cpu | 0.935 at arch=wrn10-4, transforms=geom72 |" in md
     cited = "Published: dn2: Bergman et al. 2020 (ResNet, 224 px); geom: Golan & El-Yaniv 2018, Table 2"
     assert cited in md  # each method's source once, not once per label
+    assert "| geom[arch=wrn10-4,transforms=geom72] | 0.900 |  | 0.900 |" in md  # class 1 not run: blank
+    assert PARTIAL_NOTE in md
 
 
 def test_cells_of_other_protocol_settings_are_never_averaged_together():

@@ -21,11 +21,13 @@ COST_NOTE = (
     "dataset is not in it: every cell shares it)."
 )
 
+DIGEST = "data_digest"  # the tag with a cell's dataset content digest
 PARTIAL_NOTE = "A blank class was not run for that row, whose mean is over the classes it ran."
 
 
-def latest_per_cell(cells: pd.DataFrame) -> pd.DataFrame:
-    """One run per cell_key (the newest), so a rerun never counts a cell twice.
+def latest_per_cell(cells: pd.DataFrame, current: dict[str, str] | None = None) -> pd.DataFrame:
+    """One run per cell_key (the newest), so a rerun never counts a cell twice; and only the runs of
+    each dataset's current copy (``current_copies``), so an edited dataset's old numbers never show.
 
     Methods run with ``--set`` overrides are named by their ``method_label``, and protocols run
     with non-default options (``--known``, ``--labels``, ...) by their ``protocol_label``.
@@ -33,11 +35,45 @@ def latest_per_cell(cells: pd.DataFrame) -> pd.DataFrame:
     if cells.empty:
         return cells
     cells = cells.sort_values("start_time", ascending=False).drop_duplicates("cell_key")
+    cells = cells[~older_copy(cells, current)]
     cells = cells.rename(columns={"bench.tuned_from": "tuned_from"})
     for column in ("method", "protocol"):
         if f"{column}_label" in cells:
             cells = cells.assign(**{column: cells[f"{column}_label"].fillna(cells[column])})
     return cells
+
+
+def current_copies(*tables: pd.DataFrame) -> dict[str, str]:
+    """Each dataset's current copy: the data digest of its newest cell run ("" before bench had them)."""
+    tables = tuple(t for t in tables if len(t))
+    if not tables:
+        return {}
+    runs = pd.concat(tables, ignore_index=True)
+    digests = runs.get(DIGEST, pd.Series("", index=runs.index)).fillna("")
+    newest = runs.assign(**{DIGEST: digests}).sort_values("start_time", ascending=False)
+    return dict(newest.drop_duplicates("dataset")[["dataset", DIGEST]].itertuples(index=False))
+
+
+def older_copy(cells: pd.DataFrame, current: dict[str, str] | None = None) -> pd.Series:
+    """Which runs are of another copy of their dataset than ``current`` (by default, the newest's)."""
+    current = current_copies(cells) if current is None else current
+    digests = cells.get(DIGEST, pd.Series("", index=cells.index)).fillna("")
+    return digests != cells["dataset"].map(current).fillna(digests)
+
+
+def older_copies_note(cells: pd.DataFrame, current: dict[str, str]) -> str:
+    """One line on the runs of older copies of a dataset the store keeps apart ('' when none)."""
+    if cells.empty:
+        return ""
+    older = cells[older_copy(cells, current)].drop_duplicates("cell_key")
+    if older.empty:
+        return ""
+    counts = older.groupby("dataset").size()
+    which = ", ".join(f"{n} of {d}" for d, n in counts.items())
+    return (
+        f"This experiment also holds cells of older copies of a dataset ({which}), whose files have "
+        "changed since; they are kept apart and not shown."
+    )
 
 
 def by_class(cells: pd.DataFrame, metric: str = "auroc", stat: str = "mean") -> pd.DataFrame:

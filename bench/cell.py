@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import signal
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from bench.protocols import ProtocolOptions, protocol_info, protocol_label, prot
 from bench.registry import ANOMALY_LABELS, CLASS_LABELS, LABELED_SET
 from bench.thresholds import TunedThreshold, tune_threshold
 
-CELL_SCHEMA = 2  # bump when what a cell computes changes, so old results are not reused
+CELL_SCHEMA = 3  # bump when what a cell computes changes, so old results are not reused (3: data digest)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Cell:
     threshold: str = "own"  # or "tuned": also choose a threshold on validation
     tuned_from: str | None = None  # the tune study the parameters came from
     precision: str = "auto"  # keyed only when asked for explicitly (auto is fp32 on CPU, bf16 on CUDA)
+    data: str = ""  # the dataset's content digest: edited or swapped data makes new cells
     # The keyword arguments that rebuild the method in any process; ``params`` is what they mean.
     settings: dict[str, Any] = field(default_factory=dict, compare=False)
     pretrained: str = field(default="", compare=False)  # the outside data a method's weights come from
@@ -57,6 +59,7 @@ class Cell:
             "method": self.method,
             "params": self.params,
             "dataset": self.dataset,
+            "data": self.data,
             "protocol": self.protocol,
             "class": self.unit,
             "seed": self.seed,
@@ -177,9 +180,8 @@ def run_cell(
             if tuned is not None and tuned.params:
                 tuned_scores = check_scores(test_scores(**tuned.params), len(split.test))
             answer = classify_open_set(method, split, scores, threshold, env) if classify else None
-    except Exception as exc:  # isolate the cell: report it, keep the sweep going
-        reason = f"{type(exc).__name__}: {first_line(exc)}"
-        return CellResult(ok=False, error=reason[:500], detail=traceback.format_exc())
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # isolate the cell: report it, go on
+        return _failed(exc)
     metrics = detection_metrics(split.test.anomaly, scores, threshold)
     if tuned is not None:
         metrics.update(_tuned_metrics(split.test.anomaly, tuned_scores, tuned, tune_time.seconds))
@@ -201,6 +203,15 @@ def run_cell(
         tuned=tuned,
         report=report,
     )
+
+
+def _failed(exc: BaseException) -> CellResult:
+    """The failed result of a cell that raised ``exc``; a real Ctrl-C is not the cell's to keep."""
+    if isinstance(exc, KeyboardInterrupt) and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        raise exc  # a real Ctrl-C; in a worker (which ignores SIGINT) it can only be the method's own
+    said = first_line(exc)
+    reason = f"{type(exc).__name__}: {said}" if said else type(exc).__name__
+    return CellResult(ok=False, error=reason[:500], detail=traceback.format_exc())
 
 
 def _own_threshold(method: Method) -> float | None:

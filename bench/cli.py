@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -91,6 +88,13 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
         help="use a tune study's best hyperparameters for its method (repeatable)",
     )
     flags.add("--rerun", dest="rerun", action="store_true", shown="off", help="run finished cells again")
+    flags.add(
+        "--in-process",
+        dest="in_process",
+        action="store_true",
+        shown="off",
+        help="debugging: run cells in this process, one at a time, unisolated (a crash ends the sweep)",
+    )
     run.add_argument(
         "--dry-run",
         action="store_true",
@@ -203,18 +207,15 @@ def cmd_published(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     from bench.tracking import Tracker, default_uri
+    from bench.ui import check_port, serve
 
+    check_port(args.port)  # before a store is made for nothing
     results = Path(args.results)
     uri = args.tracking_uri or default_uri(results)
     if not args.tracking_uri:
         results.mkdir(parents=True, exist_ok=True)
     url = Tracker(uri, args.experiment, results / "artifacts").ui_url(f"http://127.0.0.1:{args.port}")
-    mlflow = shutil.which("mlflow")
-    cmd = [mlflow] if mlflow else [sys.executable, "-m", "mlflow"]
-    cmd += ["ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(args.port)]
-    print(f"MLflow UI (store {uri}); the runs of experiment {args.experiment!r}: {url}", flush=True)
-    os.environ.setdefault("MLFLOW_DEFAULT_ARTIFACT_ROOT", (results / "artifacts").resolve().as_uri())
-    return subprocess.call(cmd)
+    return serve(uri, url, args.port, results / "artifacts")
 
 
 COMMANDS = {

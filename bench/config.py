@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import glob
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,11 @@ class SweepConfig:
             raise BenchError(f"--labels must be at least 1, not {self.labels}")
         if self.min_test < 1:
             raise BenchError(f"--min-test must be at least 1, not {self.min_test}")
+        if self.known_classes is not None and len(set(self.known_classes)) < len(self.known_classes):
+            twice = sorted({k for k in self.known_classes if self.known_classes.count(k) > 1})
+            raise BenchError(
+                f"--known lists {', '.join(map(str, twice))} more than once; list each class once"
+            )
         if self.cpus_per_cell <= 0 or (self.gpus_per_cell is not None and self.gpus_per_cell < 0):
             raise BenchError("--cpus-per-cell must be > 0 and --gpus-per-cell >= 0")
 
@@ -91,6 +97,12 @@ class RunConfig(SweepConfig):
     threshold: str = "own"  # "tuned": also choose a threshold on validation (Optuna where needed)
     params_from: tuple[str, ...] = ()  # tune studies or their JSON files
     rerun: bool = False
+    in_process: bool = False  # debugging: cells in the sweep's own process, unisolated
+
+    def check(self) -> None:
+        super().check()
+        if self.in_process and (self.executor != "local" or self.jobs > 1):
+            raise BenchError("--in-process runs one cell at a time in this process: drop --jobs, --executor")
 
 
 @dataclass(frozen=True)
@@ -124,6 +136,31 @@ def split_list(text: str) -> tuple[str, ...]:
     if not items:
         raise BenchError(f"empty list: {text!r}")
     return items
+
+
+def split_datasets(text: str) -> tuple[str, ...]:
+    """``--datasets``: a comma list, where a comma inside an existing ``folder:`` or ``npz:`` path is
+    part of the path (``folder:/data/a,b`` is one dataset when that folder exists)."""
+    items: list[str] = []
+    for piece in text.split(","):
+        joined = f"{items[-1]},{piece}" if items else ""
+        family, _, path = joined.partition(":")
+        if items and family in PATH_FAMILIES and _exists_from(Path(path)):
+            items[-1] = joined
+        else:
+            items.append(piece)
+    items = [item.strip() for item in items if item.strip()]
+    if not items:
+        raise BenchError(f"empty list: {text!r}")
+    return tuple(items)
+
+
+PATH_FAMILIES = ("folder", "npz")
+
+
+def _exists_from(path: Path) -> bool:
+    """Whether ``path``, or a file or folder whose name starts with it, exists (``a,b`` for ``a,``)."""
+    return path.exists() or (path.parent.is_dir() and any(path.parent.glob(f"{glob.escape(path.name)}*")))
 
 
 def parse_classes(text: str) -> tuple[int, ...] | None:
@@ -162,7 +199,13 @@ def parse_overrides(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = None if raw in ("None", "none") else raw
-        out.setdefault(method, {})[param] = tuple(value) if isinstance(value, list) else value
+        value = tuple(value) if isinstance(value, list) else value
+        given = out.setdefault(method, {})
+        if param in given:
+            raise BenchError(
+                f"--set gives {method}.{param} twice ({given[param]!r}, then {value!r}); give it once"
+            )
+        given[param] = value
     return out
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -39,6 +42,27 @@ class Dataset:
 
     def part(self, source: str) -> tuple[np.ndarray, np.ndarray]:
         return (self.x_train, self.y_train) if source == "train" else (self.x_test, self.y_test)
+
+    def pixels_sha256(self, source: str) -> str:
+        """The sha256 of one part's pixels (what frozen features of that part depend on)."""
+        return self._sha256[source]
+
+    @cached_property
+    def _sha256(self) -> dict[str, str]:
+        return {s: hashlib.sha256(self.part(s)[0].tobytes()).hexdigest() for s in ("train", "test")}
+
+    @cached_property
+    def digest(self) -> str:
+        """A digest of everything a cell reads from the dataset: both parts' pixels, labels and shapes.
+
+        Part of every cell's key, so an edited or swapped copy of a dataset makes new cells.
+        """
+        labels = {
+            s: hashlib.sha256(self.part(s)[1].astype(np.int64).tobytes()).hexdigest() for s in self._sha256
+        }
+        shapes = [list(self.x_train.shape), list(self.x_test.shape)]
+        blob = {"pixels": self._sha256, "labels": labels, "shapes": shapes}
+        return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

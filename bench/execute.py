@@ -138,6 +138,15 @@ def crashed(job: Job, how: str) -> Outcome:
     return Outcome(job.id, CellResult(ok=False, error=reason, detail=reason), job.device)
 
 
+# Failures after which a CUDA context is unusable: every later cell in that process would fail too.
+POISONED_CONTEXT = ("CUDA error", "device-side assert", "CUBLAS_STATUS", "cuDNN error", "AcceleratorError")
+
+
+def poisons_process(outcome: Outcome) -> bool:
+    """Whether the cell's failure leaves its process unfit for another cell (a CUDA error)."""
+    return not outcome.result.ok and any(words in outcome.result.error for words in POISONED_CONTEXT)
+
+
 def cores() -> int:
     """CPU cores this process may use (its affinity, which containers narrow, not the host's count)."""
     try:

@@ -76,12 +76,9 @@ class FeatureCache:
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
         self.computed = 0
-        self._pixels: dict[tuple[str, str], str] = {}
 
     def key(self, extractor: Extractor, dataset: Dataset, part: str) -> str:
-        pixels = self._pixels.get((dataset.name, part))
-        if pixels is None:
-            pixels = self._pixels[dataset.name, part] = _sha256(dataset.part(part)[0].tobytes())
+        pixels = dataset.pixels_sha256(part)
         blob = {"extractor": extractor.identity(), "dataset": dataset.name, "part": part, "pixels": pixels}
         return _sha256(json.dumps(blob, sort_keys=True).encode())[:24]
 
@@ -104,9 +101,13 @@ class FeatureCache:
         record, data = self.folder / f"{key}.json", self.folder / f"{key}.npy"
         if not (record.is_file() and data.is_file()):
             return None
-        meta = json.loads(record.read_text())
+        try:
+            meta = json.loads(record.read_text())
+            expected = meta["sha256"]
+        except (ValueError, KeyError, TypeError, OSError):
+            return None  # a truncated or garbled record: computed again, as a damaged array is
         raw = data.read_bytes()  # read once: verified, then parsed from memory
-        if _sha256(raw) != meta.get("sha256"):
+        if _sha256(raw) != expected:
             return None  # a damaged or foreign file: computed again, never trusted
         return np.load(io.BytesIO(raw), allow_pickle=False)
 
@@ -114,13 +115,21 @@ class FeatureCache:
         buffer = io.BytesIO()
         np.save(buffer, array, allow_pickle=False)
         digest = _sha256(buffer.getbuffer())
-        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".npy.tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getbuffer())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide it from other users of the cache
-        os.replace(tmp, self.folder / f"{key}.npy")
+        self._replace(f"{key}.npy", buffer.getbuffer())
         record = {**meta, "shape": list(array.shape), "sha256": digest}
-        (self.folder / f"{key}.json").write_text(json.dumps(record, indent=2, default=str))
+        self._replace(f"{key}.json", json.dumps(record, indent=2, default=str).encode())
+
+    def _replace(self, name: str, data: bytes | memoryview) -> None:
+        """Write ``name`` whole or not at all: a temporary file, then a rename over the old one."""
+        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide it from other users of the cache
+            os.replace(tmp, self.folder / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def frozen_split(

@@ -211,10 +211,14 @@ def _mean_std(mean: float | None, std: float | None) -> str:
 
 
 def write(
-    board: pd.DataFrame, cells: pd.DataFrame, results: Path, tests: dict[str, stats.Friedman] | None = None
+    board: pd.DataFrame,
+    cells: pd.DataFrame,
+    results: Path,
+    tests: dict[str, stats.Friedman] | None = None,
+    note: str = "",
 ) -> list[Path]:
-    """leaderboard.{md,csv} (with the Friedman tests) and the per-class AUROC tables
-    leaderboard_by_class{,_std}.{md,csv}."""
+    """leaderboard.{md,csv} (with the Friedman tests and ``note``, said once under the table) and the
+    per-class AUROC tables leaderboard_by_class{,_std}.{md,csv}."""
     results.mkdir(parents=True, exist_ok=True)
     mean, std = by_class(cells), by_class(cells, stat="std")
     board_md, board_csv = results / "leaderboard.md", results / "leaderboard.csv"
@@ -226,6 +230,7 @@ def write(
     figures = figures[figures["cells"] > 0]
     board_md.write_text(
         to_markdown(board)
+        + (f"\n{note}\n" if note else "")
         + ("\nOpen-set classification:\n\n" + open_set if open_set else "")
         + ("\nPublished figures beside bench's:\n\n" + published_markdown(figures) if len(figures) else "")
         + ("\n" + friedman_markdown(tests) if tests else "")

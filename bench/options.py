@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from bench.config import SweepConfig, default, parse_classes, parse_seeds, split_list
+from bench.config import SweepConfig, default, parse_classes, parse_seeds, split_datasets, split_list
 
 
 def _jobs(text: str) -> int:
@@ -58,7 +58,8 @@ def add_grid(f: Flags, one: bool) -> None:
     plural = "" if one else " (comma list)"
     for name in ("dataset", "protocol"):
         flags = (f"--{name}", f"--{name}s") if one else (f"--{name}s", f"--{name}")
-        f.add(*flags, dest=f"{name}s", type=split_list, help=f"{name}{plural}")
+        parse = split_datasets if name == "dataset" else split_list
+        f.add(*flags, dest=f"{name}s", type=parse, help=f"{name}{plural}")
     f.add(
         "--classes", dest="classes", type=parse_classes, shown="all", help="'all' or a comma list of classes"
     )

@@ -150,6 +150,22 @@ def units_of(info: ProtocolInfo, dataset: Dataset, classes: tuple[int, ...] | No
     return list(classes)
 
 
+def check_known(info: ProtocolInfo, dataset: Dataset, known: tuple[int, ...] | None) -> None:
+    """``--known`` against a dataset's classes, for protocols that take it: each one there, and one
+    class at least left unknown."""
+    if known is None or "known_classes" not in info.options:
+        return
+    outside = [k for k in known if not 0 <= k < dataset.n_classes]
+    if outside:
+        raise BenchError(
+            f"--known {outside[0]} is not a class of {dataset.name} (classes 0..{dataset.n_classes - 1})"
+        )
+    if len(set(known)) == dataset.n_classes:
+        raise BenchError(
+            f"--known names every class of {dataset.name}: {info.name} needs one unknown at least"
+        )
+
+
 def plan(cfg: RunConfig) -> Plan:
     """Every cell of ``cfg``, resolved and checked; nothing runs and nothing is written."""
     load_plugins()
@@ -176,6 +192,7 @@ def plan(cfg: RunConfig) -> Plan:
     cells, na, splits = [], {}, []
     for d, dataset in datasets.items():
         for info in protocols:
+            check_known(info, dataset, cfg.known_classes)
             checks = [
                 check_split(dataset, info.name, k, seed, opts)
                 for k in units_of(info, dataset, cfg.classes)
@@ -194,7 +211,7 @@ def plan(cfg: RunConfig) -> Plan:
                         label = protocol_label(info.name, opts)
                         na.setdefault((spec.name, d, label), NotApplicable(spec.name, label, too_small, d))
                     else:
-                        cells.append(cell_of(spec, d, info.name, check.unit, check.seed, cfg, opts))
+                        cells.append(cell_of(spec, d, info.name, check.unit, check.seed, cfg, opts, dataset))
     return Plan(cfg, device, methods, datasets, tuple(cells), tuple(na.values()), tuple(notes), tuple(splits))
 
 
@@ -237,12 +254,12 @@ def spans(values: set[int]) -> str:
 
 
 def cell_of(
-    spec: MethodSpec, dataset: str, protocol: str, unit: int, seed: int, cfg: RunConfig, opts
+    spec: MethodSpec, name: str, protocol: str, unit: int, seed: int, cfg: RunConfig, opts, dataset: Dataset
 ) -> Cell:
     return Cell(
         spec.name,
         spec.params,
-        dataset,
+        name,
         protocol,
         unit,
         seed,
@@ -251,6 +268,7 @@ def cell_of(
         threshold=cfg.threshold,
         tuned_from=spec.tuned_from,
         precision=cfg.precision,
+        data=dataset.digest,
         settings=spec.settings,
         pretrained=spec.info.pretrained,
         plugin=spec.info.distribution,

@@ -211,6 +211,7 @@ def load_user_plugin(spec: str) -> list[str]:
     """Import a plugin given as a module name or a path to a .py file; its decorators register it.
     Returns the names of the methods it registered."""
     before = set(METHODS.names())
+    datasets_before = set(DATASETS.names()) | set(DATASETS.families())
     path = Path(spec)
     if spec.endswith(".py"):
         if not path.is_file():
@@ -228,6 +229,11 @@ def load_user_plugin(spec: str) -> list[str]:
                 f"plugin {spec}{_where(exc, path)}: {type(exc).__name__}: {first_line(exc)}"
             ) from exc
         _state.files[str(path.resolve())] = sorted(set(METHODS.names()) - before)
+        datasets = (set(DATASETS.names()) | set(DATASETS.families())) - datasets_before
+        if not _state.files[str(path.resolve())] and not datasets:
+            raise BenchError(
+                f"--plugin {spec} registers no method or dataset (@register_method or @register_dataset)"
+            )
     else:
         try:
             importlib.import_module(spec)

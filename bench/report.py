@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bench import leaderboard, plots, stats
+from bench.by_class import current_copies, older_copies_note
 from bench.errors import BenchError
 from bench.tags import KIND_SWEEP
 from bench.tracking import Tracker
@@ -23,13 +24,15 @@ from bench.tracking import Tracker
 
 def build_report(tracker: Tracker, results: Path, roc_curves: bool = True) -> tuple[pd.DataFrame, list[Path]]:
     """Write the leaderboard tables and figures; return the board and every file written."""
-    cells = leaderboard.latest_per_cell(tracker.cell_table())
-    failed = leaderboard.latest_per_cell(tracker.cell_table("FAILED"))
+    finished, failed = tracker.cell_table(), tracker.cell_table("FAILED")
+    current = current_copies(finished, failed)  # a dataset's runs of older copies are kept apart
+    cells = leaderboard.latest_per_cell(finished, current)
+    failed = leaderboard.latest_per_cell(failed, current)
     board = leaderboard.leaderboard(cells, [tuple(n) for n in tracker.sweep_notes()], failed)
     if board.empty:
         raise BenchError(f"experiment {tracker.experiment_name!r} has no finished cells yet")
     tests = leaderboard.friedman_by_protocol(cells)
-    paths = leaderboard.write(board, cells, results, tests)
+    paths = leaderboard.write(board, cells, results, tests, note=older_copies_note(finished, current))
     figures = results / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     paths += _save(figures, _figures(cells, tests))

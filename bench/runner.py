@@ -12,6 +12,7 @@ import contextlib
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 from rich.console import Console
@@ -44,8 +45,7 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     results = writable_folder(Path(cfg.results))
     # A new store: every cell will run, and those run here send their figures to the figure process.
     fresh = swept.cells and not cfg.tracking_uri and not (results / "mlflow.db").exists()
-    serial = cfg.executor == "local" and (cfg.jobs or auto_jobs(swept.device, len(swept.cells))) == 1
-    pool = start_worker() if fresh and serial else None
+    pool = start_worker() if fresh and cfg.in_process else None  # worker processes draw their own
     try:
         tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
     except BaseException:
@@ -55,12 +55,13 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     report = SweepReport(sweep_id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], na=swept.na)
     cfg.save(results / f"config-{report.sweep_id}.json")
     cleaned = tracker.close_dead_runs(), sweep_dead_scratch(results)  # what killed sweeps left behind
-    done = set() if cfg.rerun else tracker.finished_cell_keys()
+    finished = tracker.finished_cells()
+    done = set() if cfg.rerun else set(finished)
     todo = (c for c in swept.cells if c.key not in done)
     jobs = [Job(i, cell, swept.device, str(results / "features")) for i, cell in enumerate(todo)]
     report.skipped = len(swept.cells) - len(jobs)
     view = SweepView(console, total=len(swept.cells))
-    for note in swept.notes:
+    for note in [*swept.notes, *changed_data(swept, finished.values(), jobs)]:
         view.say(note)
     if any(cleaned):
         view.say(f"note: {cleaned[0]} runs and {cleaned[1]} scratch folders of killed sweeps cleaned up")
@@ -71,12 +72,14 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     n_jobs = cfg.jobs or auto_jobs(swept.device, len(jobs))
     if cfg.executor == "ray":
         view.say(f"  {len(jobs)} cells as Ray tasks ({cfg.ray_address or 'local instance'})")
+    elif cfg.in_process:
+        view.say(f"  {len(jobs)} cells in this process (--in-process: a cell that crashes ends the sweep)")
     elif n_jobs > 1:
         view.say(f"  {len(jobs)} cells, {n_jobs} at once in worker processes")
     scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix("figures"), dir=results))
     figures = FigureWorker(tracker, scratch, pool)
     executor = make_executor(
-        cfg.executor, n_jobs, swept.datasets, cfg.plugins, results, view.on_epoch,
+        cfg.executor, n_jobs, swept.datasets, cfg.plugins, view.on_epoch, in_process=cfg.in_process,
         ray_address=cfg.ray_address, cpus_per_cell=cfg.cpus_per_cell, gpus_per_cell=cfg.gpus_per_cell,
     )  # fmt: skip
     with view, contextlib.closing(figures), contextlib.closing(executor):
@@ -94,6 +97,20 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
             raise
         view.say(f"  the sweep's own run was not logged: {first_line(exc)}")
     return report
+
+
+def changed_data(swept: Plan, finished: Iterable[tuple[str, str]], todo: list[Job]) -> list[str]:
+    """A note per dataset with cells to run whose files differ from those earlier runs here read."""
+    running = {job.cell.dataset for job in todo}
+    other: dict[str, int] = {}
+    for dataset, digest in finished:
+        if dataset in running and digest != swept.datasets[dataset].digest:
+            other[dataset] = other.get(dataset, 0) + 1
+    return [
+        f"note: {name}'s files differ from those {n} finished runs in this experiment read: its cells run "
+        "anew, and the leaderboard keeps the old runs apart"
+        for name, n in other.items()
+    ]
 
 
 def _log(

@@ -14,10 +14,12 @@ import contextlib
 import errno
 import os
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote, unquote
 
 from filelock import FileLock
 
@@ -39,8 +41,18 @@ def writable_folder(path: Path, flag: str = "--results") -> Path:
     return path
 
 
+def sqlite_uri(path: Path) -> str:
+    """The SQLAlchemy URI of a SQLite file at ``path``, whatever its folder names hold: a ``?``, ``#``
+    or ``%`` in a path would otherwise start a query or an escape and put the store elsewhere."""
+    text = str(path.resolve())
+    return "sqlite:///" + text.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+
+
 def sqlite_path(uri: str) -> Path | None:
-    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+    """The file of a ``sqlite:///`` URI (escapes decoded, as SQLAlchemy does), else None."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(unquote(uri.removeprefix("sqlite:///").partition("?")[0]))
 
 
 @contextlib.contextmanager
@@ -53,6 +65,84 @@ def store_lock(uri: str, timeout: float = 120) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(f"{path}.lock", timeout=timeout):
         yield
+
+
+def remove_stray_folders(uri: str) -> None:
+    """Undo MLflow making the folder of a ``sqlite:///`` URI's path with its escapes undecoded (an
+    empty ``a%3Fb`` beside ``a?b``): nothing bench runs leaves a folder it did not ask for."""
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    raw, real = Path(uri.removeprefix("sqlite:///").partition("?")[0]).parent, path.parent
+    while raw != real and raw.is_dir() and not any(raw.iterdir()):
+        raw.rmdir()
+        raw, real = raw.parent, real.parent
+
+
+def prepare_sqlite_store(uri: str, artifact_root: Path | None = None) -> str:
+    """Make a new local SQLite store whole before anyone uses it; repair one an interrupt broke.
+
+    MLflow creates a store's tables in many steps; an interrupt between them left a file that every
+    later command failed on. So a new store is created in a temporary file beside it and renamed into
+    place: ``mlflow.db`` is absent or whole. A store that MLflow cannot open and that holds no run
+    (one an older bench left half-created) is moved aside and made anew. Call it under
+    ``store_lock``. Returns a line saying what was repaired, or ''.
+    """
+    path = sqlite_path(uri)
+    if path is None:
+        return ""
+    for left in path.parent.glob(f".{path.name}.*.new"):  # a creation killed while it held the lock
+        left.unlink(missing_ok=True)
+    note = ""
+    if path.exists():
+        if _holds_runs(path) or _has_every_table(path):
+            return ""  # whole, or holding runs: MLflow itself says what is wrong with it, if anything
+        aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, aside)
+        note = f"note: {path} was left half-made by an interrupted command: moved to {aside.name}, made anew"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        _create(tmp, artifact_root)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return note
+
+
+def _create(path: Path, artifact_root: Path | None) -> None:
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    root = (artifact_root or path.parent / "artifacts").resolve().as_uri()
+    store = SqlAlchemyStore(sqlite_uri(path), root)  # every table, migrated to MLflow's head
+    store.engine.dispose()  # every change is committed; no connection outlives the rename
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+
+
+def _has_every_table(path: Path) -> bool:
+    """Whether the file holds every table of MLflow's schema and a schema version (read-only)."""
+    from mlflow.store.db.base_sql_model import Base
+    from mlflow.store.tracking.dbmodels import models  # noqa: F401 (declares the tables on Base)
+
+    try:
+        with contextlib.closing(_read_only(path)) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            versioned = "alembic_version" in tables and db.execute("SELECT * FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return False
+    return bool(versioned) and set(Base.metadata.tables) <= tables
+
+
+def _holds_runs(path: Path) -> bool:
+    """Whether the file may hold runs: only a readable SQLite file without any says no."""
+    try:
+        with contextlib.closing(_read_only(path)) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            return "runs" in tables and db.execute("SELECT count(*) FROM runs").fetchone()[0] > 0
+    except sqlite3.Error:
+        return True  # not readable as SQLite at all: not bench's to move, MLflow will say what is wrong
 
 
 def is_locked_error(exc: BaseException) -> bool:

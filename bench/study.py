@@ -17,7 +17,7 @@ from typing import Any
 from bench.config import TuneConfig
 from bench.errors import BenchError
 from bench.protocols import protocol_label
-from bench.store import store_lock
+from bench.store import sqlite_uri, store_lock
 
 HEARTBEAT_S = 10  # a trial whose process died is marked failed (and retried once) after 3 missed beats
 
@@ -83,7 +83,7 @@ def storage(url: str) -> Any:
 
 
 def storage_url(cfg: TuneConfig) -> str:
-    return cfg.storage or f"sqlite:///{(Path(cfg.results) / 'optuna.db').resolve()}"
+    return cfg.storage or sqlite_uri(Path(cfg.results) / "optuna.db")
 
 
 def open_study(cfg: TuneConfig, name: str, worker: int = 0) -> Any:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +23,16 @@ import pandas as pd
 from bench import owner
 from bench.errors import TrackingError, first_line
 from bench.protocols import protocol_settings
-from bench.store import quiet_probe, retrying, store_lock
-from bench.tags import KIND_CELL, KIND_SWEEP, KIND_TRIAL, cell_tags, param_value
+from bench.run_queries import RunQueries
+from bench.store import (
+    prepare_sqlite_store,
+    quiet_probe,
+    remove_stray_folders,
+    retrying,
+    sqlite_uri,
+    store_lock,
+)
+from bench.tags import KIND_CELL, KIND_SWEEP, cell_tags, param_value
 
 if TYPE_CHECKING:
     from bench.cell import Cell
@@ -35,10 +44,10 @@ EXPERIMENT_KIND, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_deve
 
 
 def default_uri(results: Path) -> str:
-    return f"sqlite:///{(results / 'mlflow.db').resolve()}"
+    return sqlite_uri(results / "mlflow.db")
 
 
-class Tracker:
+class Tracker(RunQueries):
     """An MLflow experiment that holds a benchmark's cell runs and sweep runs."""
 
     def __init__(self, uri: str, experiment: str, artifact_root: Path | None = None) -> None:
@@ -52,8 +61,12 @@ class Tracker:
         self.experiment_name = experiment
         try:
             with store_lock(uri), quiet_probe():  # one process creates and migrates a fresh store
+                repaired = prepare_sqlite_store(uri, artifact_root)
+                if repaired:
+                    print(f"bench: {repaired}", file=sys.stderr)
                 self.client = MlflowClient(tracking_uri=uri)
                 exp = self.client.get_experiment_by_name(experiment)
+                remove_stray_folders(uri)
                 if exp is None:
                     # A local store keeps artifacts beside it; a server keeps them where it was told to
                     # (e.g. --artifacts-destination), so that every client of a shared server sees them.
@@ -116,7 +129,7 @@ class Tracker:
                 retrying(c.set_terminated, run_id, status=status)
         except Exception:  # a half-written run must not look alive (e.g. the disk filled meanwhile)
             with contextlib.suppress(Exception):
-                c.set_terminated(run_id, status="FAILED")
+                self._mark(run_id, "FAILED", name, "not stored whole: the store refused a write")
             raise
         return run_id
 
@@ -151,7 +164,12 @@ class Tracker:
         if not result.ok:
             texts = {"error.txt": result.detail or result.error}
             return self.log_run(
-                name=cell.label, tags=tags, params=params, metrics={}, status="FAILED", texts=texts
+                name=f"FAILED · {cell.label}",
+                tags=tags,
+                params=params,
+                metrics={},
+                status="FAILED",
+                texts=texts,
             )
         return self.log_run(
             name=cell.label,
@@ -209,24 +227,6 @@ class Tracker:
             self.client.log_artifact(run_id, path)
         self.client.set_terminated(run_id, status="FINISHED")
 
-    # ---- reading -------------------------------------------------------------
-
-    def find_run(self, kind: str, tag: str | None = None, value: str = "") -> str | None:
-        """The newest run of ``kind`` (whose ``tag`` equals ``value``, if given), if any."""
-        query = f"tags.`bench.kind` = '{kind}'" + (f" and tags.`{tag}` = '{value}'" if tag else "")
-        runs = self._runs(query)
-        return max(runs, key=lambda r: r.info.start_time).info.run_id if runs else None
-
-    def trial_numbers(self, study: str) -> set[int]:
-        """The trial numbers of ``study`` that already have a run."""
-        runs = self._runs(f"tags.`bench.kind` = '{KIND_TRIAL}' and tags.`bench.study` = '{study}'")
-        return {int(r.data.tags["trial"]) for r in runs if "trial" in r.data.tags}
-
-    def cell_scores(self, run_id: str, scratch: Path) -> pd.DataFrame:
-        """The ``scores.csv`` a cell run logged (index, source, anomaly, class, score)."""
-        path = self.client.download_artifacts(run_id, "scores.csv", str(scratch))
-        return pd.read_csv(path)
-
     def attach(self, run_id: str, files: list[Path], tables: dict[str, pd.DataFrame], folder: str) -> None:
         """Add files (under ``folder``) and MLflow table artifacts to an existing run."""
         for path in files:
@@ -234,56 +234,22 @@ class Tracker:
         for name, table in tables.items():
             self.client.log_table(run_id, data=table, artifact_file=f"{folder}/{name}")
 
-    def _runs(self, filter_string: str) -> list[Any]:
-        runs, token = [], None
-        while True:
-            page = self.client.search_runs(
-                [self.experiment_id],
-                filter_string=filter_string,
-                max_results=5000,
-                page_token=token,
-            )
-            runs += list(page)
-            token = page.token
-            if not token:
-                return runs
-
     def close_dead_runs(self) -> int:
         """Mark KILLED the cell runs left RUNNING by sweeps that died (on this host); how many."""
         runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = 'RUNNING'")
         dead = [r for r in runs if owner.alive(r.data.tags.get("bench.owner", "")) is False]
         for run in dead:
-            self.client.set_terminated(run.info.run_id, status="KILLED")
+            why = "its sweep died before the run was complete; the cell runs again"
+            self._mark(run.info.run_id, "KILLED", run.info.run_name or "", why)
         return len(dead)
 
-    def experiment_names(self) -> list[str]:
-        """Every experiment in this store (a leaderboard reads one; published figures read all)."""
-        return sorted(e.name for e in self.client.search_experiments())
+    def _mark(self, run_id: str, status: str, name: str, why: str) -> None:
+        """End a run as KILLED or FAILED, saying so in its status tag, its error and its name, so
+        that no view (the UI's runs table above all) shows it beside its cell's finished run as
+        another result."""
+        from mlflow.entities import RunTag
 
-    def finished_cell_keys(self) -> set[str]:
-        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = 'FINISHED'")
-        return {r.data.tags["cell_key"] for r in runs if "cell_key" in r.data.tags}
-
-    def cell_table(self, status: str = "FINISHED") -> pd.DataFrame:
-        """Every cell run of ``status``: tags and metrics as columns, newest first."""
-        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = '{status}'")
-        rows = [
-            {
-                "run_id": r.info.run_id,
-                "start_time": r.info.start_time,
-                **r.data.tags,
-                **r.data.metrics,
-            }
-            for r in runs
-        ]
-        df = pd.DataFrame(rows)
-        return df.sort_values("start_time", ascending=False) if len(df) else df
-
-    def sweep_notes(self) -> list[dict[str, str]]:
-        """The n/a entries recorded by every sweep of this experiment."""
-        notes = []
-        for run in self._runs(f"tags.`bench.kind` = '{KIND_SWEEP}'"):
-            raw = run.data.tags.get("bench.na")
-            if raw:
-                notes += json.loads(raw)
-        return notes
+        named = name if name.startswith(f"{status} · ") else f"{status} · {name}"
+        tags = {"bench.status": status, "bench.error": why, "mlflow.runName": named}
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        self.client.set_terminated(run_id, status=status)

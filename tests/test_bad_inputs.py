@@ -95,6 +95,14 @@ def test_bad_dataset_files(tmp_path, capsys, case):
         (["--classes=-1,0"], "--classes -1 is out of range"),
         (["--seeds=-5,3"], "--seeds takes seeds >= 0, not -5"),
         (["--datasets", "fashion-mnist", "--data-dir", "EMPTY"], "holds no fashion-mnist files"),
+        (["--protocols", "open-set", "--known", "0,0"], "--known lists 0 more than once"),
+        (["--protocols", "open-set", "--known", "42"], "--known 42 is not a class of digits (classes 0..9)"),
+        (["--protocols", "open-set", "--known", "0,1,2,3,4,5,6,7,8,9"], "--known names every class of"),
+        (
+            ["--set", "pyod-pca.n_components=2", "--set", "pyod-pca.n_components=3"],
+            "--set gives pyod-pca.n_components twice (2, then 3); give it once",
+        ),
+        (["--in-process", "--jobs", "2"], "--in-process runs one cell at a time in this process"),
     ],
 )
 def test_bad_places_and_grids(tmp_path, capsys, flags, expect):
@@ -103,3 +111,28 @@ def test_bad_places_and_grids(tmp_path, capsys, flags, expect):
     argv += [] if "--results" in flags else ["--results", str(tmp_path / "out")]
     assert expect in one_line(capsys, argv)
     assert not (tmp_path / "out" / "mlflow.db").exists()
+
+
+def test_a_plugin_file_that_registers_nothing(tmp_path, capsys):
+    empty = tmp_path / "nothing.py"
+    empty.write_text("VALUE = 1\n")
+    line = one_line(capsys, ["--plugin", str(empty), "run", "--results", str(tmp_path / "out")])
+    assert line == f"bench: error: --plugin {empty} registers no method or dataset (@register_method or " \
+        "@register_dataset)"  # fmt: skip
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("taken", [False, True])
+def test_ui_on_a_port_it_cannot_have(tmp_path, capsys, taken):
+    """A port out of range, or one another program holds: one line, exit 2, no store made, no
+    link printed (it would lead to the other program)."""
+    import socket
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1] if taken else 99999
+        line = one_line(capsys, ["ui", "--results", str(tmp_path / "out"), "--port", str(port)])
+    expect = f"127.0.0.1:{port} is taken" if taken else "--port takes a port from 1 to 65535, not 99999"
+    assert expect in line
+    assert not (tmp_path / "out").exists()

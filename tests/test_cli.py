@@ -116,7 +116,8 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
 
 
 def figure_workers(proc: subprocess.Popen) -> list[psutil.Process]:
-    """The sweep's pool workers (spawned), not multiprocessing's resource tracker beside them."""
+    """The sweep's figure process (spawned, ``--in-process`` only), not multiprocessing's resource
+    tracker beside it."""
     children = psutil.Process(proc.pid).children(recursive=True)
     return [p for p in children if "spawn_main" in " ".join(p.cmdline())]
 
@@ -134,11 +135,14 @@ def test_interrupted_sweep_resumes_without_duplicates(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_for(gate / "started", proc)  # class 0's ae-threshold cell has been logged; test-gate holds
-    workers = psutil.Process(proc.pid).children(recursive=True)
-    assert len(figure_workers(proc)) == 1, "the figure worker was running"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    try:
+        wait_for(gate / "started", proc)  # class 0's ae-threshold cell has been logged; test-gate holds
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        cell_worker = int((gate / "started").read_text())
+        assert cell_worker != proc.pid and cell_worker in {p.pid for p in workers}, "cells run in workers"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     _, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, "the sweep's worker processes outlived it"
     first = len(cell_runs(tmp_path / "out"))
@@ -157,23 +161,26 @@ def test_interrupted_sweep_resumes_without_duplicates(tmp_path):
 
 
 def test_sweep_survives_its_figure_worker_being_killed(tmp_path):
-    """The figure worker killed while cells wait: the sweep draws the lost figures and finishes."""
+    """``--in-process``: the figure process killed while cells wait: the sweep draws the lost figures
+    and finishes."""
     gate = tmp_path / "gate"
     gate.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", "--plugin", BROKEN, "run", "--methods", "ae-threshold,test-gate",
-         "--classes", "0,1", "--jobs", "1", "--results", "out"],
+         "--classes", "0,1", "--in-process", "--results", "out"],
         cwd=tmp_path,
         env={**os.environ, "BENCH_TEST_GATE": str(gate)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    wait_for(gate / "started", proc)
-    (worker,) = figure_workers(proc)  # one, drawing the first cell's figures
-    worker.kill()
-    worker.wait(timeout=30)
-    (gate / "release").touch()
+    try:
+        wait_for(gate / "started", proc)
+        (worker,) = figure_workers(proc)  # one, drawing the first cell's figures
+        worker.kill()
+        worker.wait(timeout=30)
+    finally:
+        (gate / "release").touch()
     assert proc.wait(timeout=300) == 0, proc.stderr.read()
     client = client_for(tmp_path / "out")
     runs = cell_runs(tmp_path / "out")

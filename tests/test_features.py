@@ -64,16 +64,33 @@ def test_the_key_changes_with_resolution_weights_preprocessing_and_pixels(tmp_pa
     assert cache.key(ext, small, "train") not in {key}
 
 
-def test_a_damaged_cache_file_is_computed_again(tmp_path, small):
+def flip_last_bytes(path):
+    raw = bytearray(path.read_bytes())
+    raw[-4:] = bytes(b ^ 0xFF for b in raw[-4:])  # one feature value changed on disk
+    path.write_bytes(bytes(raw))
+
+
+DAMAGE = {
+    "array with a changed value": ("npy", flip_last_bytes),
+    "truncated record": ("json", lambda p: p.write_bytes(p.read_bytes()[:25])),
+    "garbled record": ("json", lambda p: p.write_bytes(b"\x00\xff{not json")),
+    "record without its checksum": ("json", lambda p: p.write_text('{"shape": [40, 1280]}')),
+    "empty record": ("json", lambda p: p.write_bytes(b"")),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_cache_file_is_computed_again(tmp_path, small, damage):
     ext = Extractor("efficientnet-lite0", 32)
     good = FeatureCache(tmp_path).features(ext, small, "test")
-    (npy,) = tmp_path.glob("*.npy")
-    raw = bytearray(npy.read_bytes())
-    raw[-4:] = bytes(b ^ 0xFF for b in raw[-4:])  # one feature value changed on disk
-    npy.write_bytes(bytes(raw))
+    suffix, harm = DAMAGE[damage]
+    (path,) = tmp_path.glob(f"*.{suffix}")
+    harm(path)
     cache = FeatureCache(tmp_path)
     np.testing.assert_allclose(cache.features(ext, small, "test"), good, rtol=1e-5, atol=1e-6)
     assert cache.computed == 1
+    assert FeatureCache(tmp_path).features(ext, small, "test").shape == good.shape
+    assert not list(tmp_path.glob("*.tmp")), "written whole, through a temporary file"
 
 
 def test_cells_take_their_rows_by_index(tmp_path, small):

@@ -1,4 +1,5 @@
-"""Cells in local worker processes (``--jobs N``) and as Ray tasks give the serial run's results."""
+"""Cells in local worker processes (``--jobs N``) and as Ray tasks give the results of cells run one
+after another in the sweep's own process (``--in-process``)."""
 
 from __future__ import annotations
 
@@ -44,8 +45,9 @@ def assert_same_results(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 def test_jobs_and_ray_give_the_serial_leaderboard(tmp_path):
-    serial = run_cli("run", *GRID, "--experiment", "serial", "--jobs", "1", cwd=tmp_path)
+    serial = run_cli("run", *GRID, "--experiment", "serial", "--in-process", cwd=tmp_path)
     assert serial.returncode == 0, serial.stderr
+    assert "8 cells in this process" in serial.stdout
     pooled = run_cli("run", *GRID, "--experiment", "pooled", "--jobs", "2", cwd=tmp_path)
     assert pooled.returncode == 0, pooled.stderr
     assert "8 cells, 2 at once in worker processes" in pooled.stdout
@@ -181,9 +183,10 @@ def test_workers_that_cannot_start_end_the_sweep_in_one_line(tmp_path):
         "--results", "out", cwd=tmp_path, timeout=300,
     )  # fmt: skip
     assert res.returncode == 2
-    assert res.stderr.strip().splitlines()[-1] == (
-        "bench: error: the worker processes died before running any cell (see the errors above)"
-    )
+    assert res.stderr.strip().splitlines() == [
+        f"bench: error: a worker process could not start: BenchError: plugin {plugin}:4: ImportError: "
+        "this plugin refuses worker processes"
+    ], "one line, with the worker's own reason"
 
 
 def test_asking_a_gpu_less_ray_cluster_for_gpus_is_one_line(tmp_path):

@@ -6,9 +6,11 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 
+import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -77,6 +79,25 @@ def test_ui_opens_on_the_runs_without_a_click(tmp_path):
         shot = tmp_path / "ui.png"
         chromium(f"--screenshot={shot}", url, profile=tmp_path / "p3")
         assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+        # SIGTERM to `bench ui` alone, as a service manager sends it: the MLflow server and its
+        # workers (their own process group) go with it, and the port is free again.
+        (mlflow,) = [p for p in psutil.Process(server.pid).children() if "mlflow" in " ".join(p.cmdline())]
+        group = [p for p in psutil.process_iter() if _group(p) == mlflow.pid]
+        assert len(group) >= 2, "the server and its workers"
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+        _, alive = psutil.wait_procs(group, timeout=10)
+        assert not alive and not [p for p in psutil.process_iter() if _group(p) == mlflow.pid]
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
+
+
+def _group(process: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except (ProcessLookupError, psutil.Error):
+        return None

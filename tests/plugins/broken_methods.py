@@ -62,8 +62,8 @@ class KillsItsProcess(_Base):
 class Gate(_Base):
     """Holds its fit at a gate the test controls, so a sweep can be caught at a known point.
 
-    With ``$BENCH_TEST_GATE`` naming a folder, fit writes ``started`` there and waits until
-    ``release`` appears (or the process is killed); without it, fit returns at once.
+    With ``$BENCH_TEST_GATE`` naming a folder, fit writes its process id into ``started`` there
+    and waits until ``release`` appears (or the process is killed); without it, fit returns at once.
     """
 
     def fit(self, train, env):
@@ -73,10 +73,80 @@ class Gate(_Base):
 
         gate = os.environ.get("BENCH_TEST_GATE")
         if gate:
-            (Path(gate) / "started").touch()
+            (Path(gate) / "started.tmp").write_text(str(os.getpid()))
+            (Path(gate) / "started.tmp").replace(Path(gate) / "started")  # whole when it appears
             while not (Path(gate) / "release").exists():
                 time.sleep(0.05)
         return super().fit(train, env)
 
     def score(self, x):
         return x.reshape(len(x), -1).mean(axis=1)
+
+
+class _Scores(_Base):
+    def score(self, x):
+        return x.reshape(len(x), -1).mean(axis=1)
+
+
+@register_method("test-segfault")
+class Segfaults(_Scores):
+    """A crash in native code, for real: reads address 0 through ctypes (SIGSEGV)."""
+
+    def fit(self, train, env):
+        import ctypes
+
+        ctypes.string_at(0)
+
+
+@register_method("test-os-exit")
+class ExitsAtOnce(_Scores):
+    """Ends its process with no exception and no cleanup, as native code calling exit() would."""
+
+    def fit(self, train, env):
+        import os
+
+        os._exit(3)
+
+
+@register_method("test-sys-exit")
+class CallsSysExit(_Scores):
+    def fit(self, train, env):
+        import sys
+
+        sys.exit(3)
+
+
+@register_method("test-ctrl-c")
+class RaisesKeyboardInterrupt(_Scores):
+    """Raises KeyboardInterrupt itself: no Ctrl-C was pressed."""
+
+    def fit(self, train, env):
+        raise KeyboardInterrupt
+
+
+@register_method("test-cuda-error")
+class CudaError(_Scores):
+    """Fails as a device-side error does; after one, a CUDA process is unfit for any later cell."""
+
+    def fit(self, train, env):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered (injected)")
+
+
+@register_method("test-pid")
+class ReportsItsProcess(_Scores):
+    """Reports the process that ran it, so a test can tell which cells shared a worker."""
+
+    def fit_metrics(self):
+        import os
+
+        return {"worker_pid": float(os.getpid())}
+
+
+@register_method("test-pid-again")
+class ReportsItsProcessAgain(ReportsItsProcess):
+    pass
+
+
+@register_method("test-pid-after")
+class ReportsItsProcessAfter(ReportsItsProcess):
+    pass

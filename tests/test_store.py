@@ -1,0 +1,179 @@
+"""Never a stale or lost number: cells keyed by their data, a store an interrupt cannot break, runs
+that did not finish told apart from those that did, results folders with any name."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+from PIL import Image
+from rich.console import Console
+
+from bench import owner
+from bench.cli import main
+from bench.config import RunConfig
+from bench.errors import TrackingError
+from bench.report import build_report
+from bench.runner import run_sweep
+from bench.tracking import Tracker, default_uri
+from tests.conftest import ROOT
+
+
+def two_classes(path: Path, seed: int, separable: bool) -> str:
+    """An npz of 80 8x8 images in two classes: class 1 much darker, or drawn like class 0."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 255, (80, 8, 8), dtype=np.uint8)
+    y = np.repeat([0, 1], 40)
+    if separable:
+        x[y == 1] //= 4
+    np.savez(path, x=x, y=y)
+    return f"npz:{path}"
+
+
+def sweep(cfg: RunConfig):
+    console = Console(record=True, width=200)
+    return run_sweep(cfg, console), console.export_text()
+
+
+def test_changed_data_makes_new_cells_and_the_leaderboard_keeps_the_old_apart(tmp_path):
+    data = two_classes(tmp_path / "mine.npz", seed=0, separable=True)
+    cfg = RunConfig(methods=("pyod-pca",), datasets=(data,), results=str(tmp_path / "out"))
+    first, _ = sweep(cfg)
+    assert len(first.ok) == 2 and all(m["auroc"] == 1.0 for _, m in first.ok)
+
+    two_classes(tmp_path / "mine.npz", seed=1, separable=False)  # the user edits their file
+    second, said = sweep(cfg)
+    assert second.skipped == 0 and len(second.ok) == 2, "new data, new cells: nothing 'already done'"
+    assert f"note: {data}'s files differ from those 2 finished runs in this experiment read" in said
+    new = sorted(m["auroc"] for _, m in second.ok)
+    assert max(new) < 0.9
+
+    tracker = Tracker(default_uri(tmp_path / "out"), "bench")
+    board, _ = build_report(tracker, tmp_path / "out", roc_curves=False)
+    assert board["cells"].tolist() == [2], "only the current copy's cells"
+    assert board["auroc_mean"].iloc[0] == pytest.approx(np.mean(new))
+    md = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert md.count("older copies of a dataset (2 of npz:") == 1, "said once"
+    assert len(tracker.finished_cell_keys()) == 4, "the old cells stay in the store"
+
+    third, said = sweep(cfg)
+    assert third.skipped == 2 and not third.ok, "unchanged data: the same cells, done"
+    assert "differ" not in said
+
+
+def test_a_new_store_interrupted_while_its_tables_are_made_is_whole_at_the_next_start(tmp_path):
+    """kill -9 and Ctrl-C at the moment MLflow creates the tables: the next command just works."""
+    args = [sys.executable, "-m", "bench", "run", "--methods", "pyod-pca", "--classes", "0"]
+    args += ["--results", "out"]
+    out = tmp_path / "out"
+    for sig in (signal.SIGKILL, signal.SIGINT):
+        proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 120
+        while not (out / f".mlflow.db.{proc.pid}.new").exists():  # the store being made, in its own file
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+            time.sleep(0.005)
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+        assert proc.returncode in (-9, 130), (sig, proc.returncode)
+        assert not (out / "mlflow.db").exists(), "the store is whole or absent, never half-made"
+    res = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "1 cells ok, 0 failed" in res.stdout
+    assert sorted(p.name for p in out.glob("*mlflow.db*")) == ["mlflow.db", "mlflow.db.lock"]
+
+
+def test_a_half_made_store_is_moved_aside_and_made_anew_saying_so(tmp_path, capsys):
+    """A store an older bench left half-made (some tables, no runs) is repaired; one that is not
+    SQLite at all is not bench's to move: one line, and it stays."""
+    store = tmp_path / "mlflow.db"
+    with sqlite3.connect(store) as db:
+        db.execute("CREATE TABLE experiments (experiment_id INTEGER PRIMARY KEY, name VARCHAR(256))")
+    tracker = Tracker(default_uri(tmp_path), "bench")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"bench: note: {store} was left half-made by an interrupted")
+    assert tracker.experiment_names() == ["Default", "bench"]
+    assert len(list(tmp_path.glob("mlflow.db.broken-*"))) == 1
+
+    garbage = tmp_path / "other" / "mlflow.db"
+    garbage.parent.mkdir()
+    garbage.write_bytes(b"not a database, but maybe someone's file" * 100)
+    with pytest.raises(TrackingError, match="cannot use MLflow tracking store"):
+        Tracker(default_uri(garbage.parent), "bench")
+    assert garbage.read_bytes().startswith(b"not a database") and not list(garbage.parent.glob("*broken*"))
+
+
+def test_runs_of_a_dead_sweep_are_marked_killed_everywhere(tmp_path):
+    """A cell run a killed sweep left RUNNING: KILLED in its status, its status tag and its name."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    start = int(psutil.Process(dead.pid).create_time())
+    dead.wait()
+    tracker = Tracker(default_uri(tmp_path), "bench")
+    host = owner.me().split(":")[0]
+    tags = {
+        "bench.kind": "cell",
+        "bench.status": "OK",
+        "cell_key": "k",
+        "bench.owner": f"{host}:{dead.pid}:{start}",
+    }
+    name = "m | d | p | class 0 | seed 0"
+    run_id = tracker.log_run(name=name, tags=tags, params={}, metrics={}, terminate=False)
+    assert tracker.close_dead_runs() == 1
+    run = tracker.client.get_run(run_id)
+    assert run.info.status == "KILLED" and run.data.tags["bench.status"] == "KILLED"
+    assert run.info.run_name == f"KILLED · {name}"
+    assert "sweep died" in run.data.tags["bench.error"]
+    assert tracker.close_dead_runs() == 0 and "k" not in tracker.finished_cell_keys()
+
+
+def test_a_results_folder_with_question_marks_percents_and_hashes_holds_its_own_store(tmp_path):
+    """``?``, ``%`` and ``#`` in --results stay in the folder's name (no store beside it), and a comma
+    inside an existing ``folder:`` dataset's path is part of the path."""
+    images = tmp_path / "im,gs"
+    for label, scale in (("a", 1), ("b", 4)):
+        (images / label).mkdir(parents=True)
+        rng = np.random.default_rng(len(label))
+        for i in range(40):
+            pixels = rng.integers(0, 255, (8, 8), dtype=np.uint8) // scale
+            Image.fromarray(pixels).save(images / label / f"{i}.png")
+    results = tmp_path / "odd?name%20#x"
+    argv = ["run", "--methods", "pyod-pca", "--datasets", f"folder:{images},digits", "--classes", "0"]
+    assert main([*argv, "--results", str(results)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["im,gs", "odd?name%20#x"], "nothing beside it"
+    tracker = Tracker(default_uri(results), "bench")
+    assert sorted(tracker.cell_table()["dataset"]) == ["digits", f"folder:{images}"]
+    assert main(["leaderboard", "--results", str(results), "--no-roc"]) == 0
+    assert (results / "leaderboard.md").is_file()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="PYTHONSAFEPATH is Python 3.11's")
+def test_python_m_bench_beside_a_clone_named_bench_says_so_and_runs(tmp_path):
+    """From the folder that holds a clone named ``bench``, Python imports the clone's top folder
+    first: bench says so in one line and runs the installed package, plugins and workers included."""
+    clone = tmp_path / "bench"
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    for name in files:
+        if name.startswith(("bench/", "__main__.py", "pyproject.toml")):
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            (clone / name).write_bytes((ROOT / name).read_bytes())
+    plugin = ROOT / "tests" / "plugins" / "check_methods.py"  # `from bench import Method`
+    args = [sys.executable, "-m", "bench", "--plugin", str(plugin), "run", "--methods", "check-good"]
+    res = subprocess.run(
+        [*args, "--classes", "0", "--results", "out"], cwd=tmp_path, capture_output=True, text=True,
+        env={**os.environ, "BENCH_CACHE": str(tmp_path / "cache")}, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.splitlines()[0].startswith(f"bench: note: the folder {clone} here shadows")
+    assert "1 cells ok, 0 failed" in res.stdout

@@ -28,6 +28,7 @@ from bench.plan import Plan, plan
 from bench.progress import SweepReport, SweepView
 from bench.store import is_full_disk, writable_folder
 from bench.tracking import Tracker, default_uri
+from bench.workers import warm_up
 
 __all__ = ["SweepReport", "execute_plan", "run_sweep"]
 
@@ -35,6 +36,8 @@ __all__ = ["SweepReport", "execute_plan", "run_sweep"]
 def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
     """Plan ``cfg`` (every input checked before any work), then run what has not finished before."""
     started = time.perf_counter()
+    if cfg.executor == "local" and not cfg.in_process:
+        warm_up()  # the workers' imports overlap the plan and the store's opening
     return execute_plan(plan(cfg), console, started)
 
 

@@ -63,6 +63,18 @@ def test_cuda_out_of_memory_fails_its_cell_alone_and_peak_memory_is_logged(tmp_p
     assert ok.info.status == "FINISHED" and ok.data.metrics["peak_memory_mb"] > 0
 
 
+def test_a_device_side_assert_fails_its_cell_and_the_next_cell_gets_a_fresh_worker(tmp_path):
+    from bench.cli import main
+
+    argv = ["--plugin", PLUGIN, "run", "--methods", "test-cuda-assert,ae-threshold", "--classes", "0,1",
+            "--set", "ae-threshold.epochs=2", "--device", "cuda", "--results", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 1
+    runs = cells(tmp_path)
+    assert all(r.info.status == "FAILED" for r in runs["test-cuda-assert"])
+    assert all("CUDA error" in r.data.tags["bench.error"] for r in runs["test-cuda-assert"])
+    assert [r.info.status for r in runs["ae-threshold"]] == ["FINISHED"] * 2, "not poisoned by the assert"
+
+
 def test_two_workers_share_one_gpu(tmp_path):
     from bench.cli import main
 

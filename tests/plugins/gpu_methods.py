@@ -18,3 +18,17 @@ class CudaOutOfMemory(Method):
 
     def score(self, x: np.ndarray) -> np.ndarray:
         return np.zeros(len(x))
+
+
+@register_method("test-cuda-assert")
+class DeviceSideAssert(Method):
+    """Indexes past the end of a CUDA tensor: a device-side assert, after which this process's CUDA
+    context fails every call; its worker must leave so that later cells run in a fresh one."""
+
+    def fit(self, train: TrainData, env: Env) -> DeviceSideAssert:
+        values = torch.zeros(3, device=env.device)
+        values[torch.tensor([10], device=env.device)].sum().item()
+        return self
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return np.zeros(len(x))

@@ -43,6 +43,7 @@ class TuneSetup:
     precision: str
     classes: list[int]
     splits: dict[int, Split]
+    data: str = ""  # the dataset's content digest: a study runs on one copy of its data
 
     def env(self, seed: int) -> Env:
         return Env(device=self.device, seed=seed, precision=self.precision)
@@ -75,6 +76,7 @@ def tune_setup(cfg: TuneConfig) -> TuneSetup:
                 f"{info.name} class {k}: validation needs normal and anomalous images to tune on"
             )
     return TuneSetup(
+        data=dataset.digest,
         spec=spec,
         space={k: v for k, v in spec.cls.search_space.items() if k not in spec.settings},
         device=device,

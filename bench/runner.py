@@ -36,8 +36,6 @@ __all__ = ["SweepReport", "execute_plan", "run_sweep"]
 def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
     """Plan ``cfg`` (every input checked before any work), then run what has not finished before."""
     started = time.perf_counter()
-    if cfg.executor == "local" and not cfg.in_process:
-        warm_up()  # the workers' imports overlap the plan and the store's opening
     return execute_plan(plan(cfg), console, started)
 
 
@@ -45,6 +43,8 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     """Run the plan's cells that the tracking store does not hold as finished; log each one."""
     started = time.perf_counter() if started is None else started
     cfg = swept.config
+    if swept.cells and cfg.executor == "local" and not cfg.in_process:
+        warm_up()  # the workers' imports overlap the store's opening
     results = writable_folder(Path(cfg.results))
     # A new store: every cell will run, and those run here send their figures to the figure process.
     fresh = swept.cells and not cfg.tracking_uri and not (results / "mlflow.db").exists()

@@ -55,6 +55,18 @@ def _tune_run(tracker: Tracker, cfg: TuneConfig, name: str, setup: TuneSetup) ->
     )
 
 
+def _same_data(study: Any, name: str, cfg: TuneConfig, setup: TuneSetup) -> None:
+    """A study resumes only on the copy of the data its trials ran on, never mixing two."""
+    ran_on = study.user_attrs.get("data_digest")
+    if ran_on is None:  # a new study (or one from before bench recorded it)
+        study.set_user_attr("data_digest", setup.data)
+    elif ran_on != setup.data:
+        raise BenchError(
+            f"study {name} ran on another copy of {cfg.datasets[0]} (its files changed since): "
+            f"give --study a new name, or delete the study from {storage_url(cfg)}"
+        )
+
+
 def _baseline(study: Any, cfg: TuneConfig, setup: TuneSetup, console: Console) -> float:
     """Validation AUROC of the fixed settings (the defaults otherwise): what tuning must beat."""
     if "default_val_auroc" not in study.user_attrs:  # measured once per study
@@ -75,6 +87,7 @@ def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
     name = study_name(cfg)
     tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
     study = open_study(cfg, name)
+    _same_data(study, name, cfg, setup)
     parent = _tune_run(tracker, cfg, name, setup)
     console.print(
         f"bench tune {name}: {cfg.method} on {cfg.datasets[0]} {cfg.protocols[0]} classes "

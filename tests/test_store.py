@@ -3,6 +3,7 @@ that did not finish told apart from those that did, results folders with any nam
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -67,6 +68,21 @@ def test_changed_data_makes_new_cells_and_the_leaderboard_keeps_the_old_apart(tm
     third, said = sweep(cfg)
     assert third.skipped == 2 and not third.ok, "unchanged data: the same cells, done"
     assert "differ" not in said
+
+
+def test_a_study_does_not_resume_on_changed_data(tmp_path):
+    """Tuning is keyed by the data too: a study's trials never mix two copies of a dataset."""
+    from bench.config import TuneConfig
+    from bench.errors import BenchError
+    from bench.tune import run_tune
+
+    data = two_classes(tmp_path / "mine.npz", seed=0, separable=True)
+    cfg = TuneConfig(method="pyod-knn", datasets=(data,), trials=1, results=str(tmp_path / "out"))
+    quiet = Console(file=open(os.devnull, "w"))  # noqa: SIM115 (closed with the test's process)
+    assert run_tune(cfg, quiet).trials == 1
+    two_classes(tmp_path / "mine.npz", seed=1, separable=False)
+    with pytest.raises(BenchError, match=r"ran on another copy of npz:.* \(its files changed since\)"):
+        run_tune(dataclasses.replace(cfg, trials=2), quiet)
 
 
 def test_a_new_store_interrupted_while_its_tables_are_made_is_whole_at_the_next_start(tmp_path):

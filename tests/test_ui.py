@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import psutil
 import pytest
@@ -62,8 +63,8 @@ def test_ui_opens_on_the_runs_without_a_click(tmp_path):
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_until_healthy(base, server)
-        url = re.search(r"(http://\S+workflowType=machine_learning)", log.read_text()).group(1)
+        url = _printed_link(log, server)  # printed once the server answers, never before
+        wait_until_healthy(base, server, timeout=5)
         assert url == f"{base}/#/experiments/{experiment.experiment_id}/runs?workflowType=machine_learning"
         listing = chromium("--dump-dom", url, profile=tmp_path / "p1").stdout
         assert "ae-threshold | digits | one-class | class 0 | seed 0" in listing
@@ -94,6 +95,15 @@ def test_ui_opens_on_the_runs_without_a_click(tmp_path):
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=30)
+
+
+def _printed_link(log, server: subprocess.Popen, timeout: float = 120) -> str:
+    """The link `bench ui` prints, once it has printed it; fail if it ends first."""
+    deadline = time.monotonic() + timeout
+    while not (found := re.search(r"(http://\S+workflowType=machine_learning)", log.read_text())):
+        assert server.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    return found.group(1)
 
 
 def _group(process: psutil.Process) -> int | None:

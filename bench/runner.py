@@ -68,17 +68,9 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
         view.say(note)
     if any(cleaned):
         view.say(f"note: {cleaned[0]} runs and {cleaned[1]} scratch folders of killed sweeps cleaned up")
-    view.say(
-        f"bench sweep {report.sweep_id}: {len(swept.methods)} methods x {len(swept.datasets)} datasets x "
-        f"{len(cfg.protocols)} protocols x {len(cfg.seeds)} seeds on {swept.device}; tracking {tracker.uri}"
-    )
     n_jobs = cfg.jobs or auto_jobs(swept.device, len(jobs))
-    if cfg.executor == "ray":
-        view.say(f"  {len(jobs)} cells as Ray tasks ({cfg.ray_address or 'local instance'})")
-    elif cfg.in_process:
-        view.say(f"  {len(jobs)} cells in this process (--in-process: a cell that crashes ends the sweep)")
-    elif n_jobs > 1:
-        view.say(f"  {len(jobs)} cells, {n_jobs} at once in worker processes")
+    for line in _headline(swept, report.sweep_id, tracker.uri, len(jobs), n_jobs):
+        view.say(line)
     scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix("figures"), dir=results))
     figures = FigureWorker(tracker, scratch, pool)
     executor = make_executor(
@@ -100,6 +92,22 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
             raise
         view.say(f"  the sweep's own run was not logged: {first_line(exc)}")
     return report
+
+
+def _headline(swept: Plan, sweep_id: str, uri: str, cells: int, n_jobs: int) -> list[str]:
+    """What the sweep is and where its cells run, said before the first cell."""
+    cfg = swept.config
+    lines = [
+        f"bench sweep {sweep_id}: {len(swept.methods)} methods x {len(swept.datasets)} datasets x "
+        f"{len(cfg.protocols)} protocols x {len(cfg.seeds)} seeds on {swept.device}; tracking {uri}"
+    ]
+    if cfg.executor == "ray":
+        lines.append(f"  {cells} cells as Ray tasks ({cfg.ray_address or 'local instance'})")
+    elif cfg.in_process:
+        lines.append(f"  {cells} cells in this process (--in-process: a cell that crashes ends the sweep)")
+    elif n_jobs > 1:
+        lines.append(f"  {cells} cells, {n_jobs} at once in worker processes")
+    return lines
 
 
 def changed_data(swept: Plan, finished: Iterable[tuple[str, str]], todo: list[Job]) -> list[str]:

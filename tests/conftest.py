@@ -55,6 +55,24 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: i
     )
 
 
+@pytest.fixture
+def bench_main(tmp_path, monkeypatch, capsys):
+    """``bench ARGS`` in this process, in ``tmp_path``, answering as ``run_cli`` does: the same code as
+    ``python -m bench`` without a fresh interpreter's 3-5 s start (cells still run in worker
+    processes). Tests of a process's life (kills, signals, the UI server) use ``run_cli``."""
+    from bench.cli import main
+
+    def call(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        monkeypatch.chdir(tmp_path)
+        for key, value in {"BENCH_CACHE": str(tmp_path / "cache"), **(env or {})}.items():
+            monkeypatch.setenv(key, value)
+        code = main(list(args))
+        said = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, said.out, said.err)
+
+    return call
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

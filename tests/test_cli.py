@@ -36,10 +36,8 @@ def cell_runs(results: Path, status: str = "FINISHED"):
     )
 
 
-def test_digits_run_logs_runs_tags_metrics_artifacts(tmp_path):
-    res = run_cli(
-        "run", "--methods", "ae-threshold,pyod-pca", "--classes", "0,1", "--results", "out", cwd=tmp_path
-    )
+def test_digits_run_logs_runs_tags_metrics_artifacts(tmp_path, bench_main):
+    res = bench_main("run", "--methods", "ae-threshold,pyod-pca", "--classes", "0,1", "--results", "out")
     assert res.returncode == 0, res.stderr
     runs = cell_runs(tmp_path / "out")
     assert len(runs) == 4
@@ -86,7 +84,7 @@ def test_digits_run_logs_runs_tags_metrics_artifacts(tmp_path):
     by_method = {r.data.tags["method"]: r.data.params for r in runs}
     assert by_method["ae-threshold"]["epochs"] == "20" and by_method["ae-threshold"]["k_std"] == "3.0"
 
-    board = run_cli("leaderboard", "--results", "out", cwd=tmp_path)
+    board = bench_main("leaderboard", "--results", "out")
     assert board.returncode == 0, board.stderr
     table = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
     assert sorted(table["method"]) == ["ae-threshold", "pyod-pca"]
@@ -94,15 +92,15 @@ def test_digits_run_logs_runs_tags_metrics_artifacts(tmp_path):
     assert "| 1 | digits | one-class |" in (tmp_path / "out" / "leaderboard.md").read_text()
 
 
-def test_rerun_skips_finished_cells_and_rerun_flag_forces(tmp_path):
+def test_rerun_skips_finished_cells_and_rerun_flag_forces(tmp_path, bench_main):
     args = ("run", "--methods", "pyod-pca", "--classes", "0,1", "--results", "out")
-    assert run_cli(*args, cwd=tmp_path).returncode == 0
-    again = run_cli(*args, cwd=tmp_path)
+    assert bench_main(*args).returncode == 0
+    again = bench_main(*args)
     assert again.returncode == 0 and "0 cells ok" in again.stdout and "2 already done" in again.stdout
-    forced = run_cli(*args, "--rerun", cwd=tmp_path)
+    forced = bench_main(*args, "--rerun")
     assert "2 cells ok" in forced.stdout
     assert len(cell_runs(tmp_path / "out")) == 4
-    board = run_cli("leaderboard", "--results", "out", cwd=tmp_path)
+    board = bench_main("leaderboard", "--results", "out")
     assert pd.read_csv(tmp_path / "out" / "leaderboard.csv")["cells"].tolist() == [2], board.stdout
 
 
@@ -208,7 +206,7 @@ def test_two_sweeps_started_together_into_a_new_folder_log_every_cell_once(tmp_p
     assert logged == 4, "what one sweep logged, the other counted as done"
 
 
-def test_failing_methods_are_isolated_and_reported(tmp_path):
+def test_failing_methods_are_isolated_and_reported(tmp_path, bench_main):
     methods = "test-raises,test-oom,test-nan,test-constant,test-needs-labels,pyod-pca"
     res = run_cli(
         "--plugin", BROKEN, "run", "--methods", methods, "--classes", "0", "--results", "out", cwd=tmp_path
@@ -228,7 +226,7 @@ def test_failing_methods_are_isolated_and_reported(tmp_path):
     ]
     assert all(r.data.tags["bench.error"] for r in failed)
     assert [r.data.tags["method"] for r in cell_runs(tmp_path / "out")] == ["pyod-pca"]
-    run_cli("leaderboard", "--results", "out", cwd=tmp_path)
+    bench_main("leaderboard", "--results", "out")
     md = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "n/a: needs anomaly labels" in md and "test-needs-labels" in md
     board = pd.read_csv(tmp_path / "out" / "leaderboard.csv").set_index("method")
@@ -237,8 +235,8 @@ def test_failing_methods_are_isolated_and_reported(tmp_path):
     assert board.loc["pyod-pca", "cells"] == 1
 
 
-def test_fashion_mnist_one_class_on_the_real_files(tmp_path, fashion):
-    res = run_cli(
+def test_fashion_mnist_one_class_on_the_real_files(tmp_path, bench_main, fashion):
+    res = bench_main(
         "run",
         "--methods",
         "ae-threshold,pyod-pca",
@@ -248,7 +246,6 @@ def test_fashion_mnist_one_class_on_the_real_files(tmp_path, fashion):
         "1",
         "--results",
         "out",
-        cwd=tmp_path,
     )
     assert res.returncode == 0, res.stderr
     runs = {r.data.tags["method"]: r for r in cell_runs(tmp_path / "out")}
@@ -260,7 +257,7 @@ def test_fashion_mnist_one_class_on_the_real_files(tmp_path, fashion):
         assert run.data.metrics["auroc"] > 0.9  # trousers are easy to tell apart
 
 
-def test_leaderboard_of_a_dataset_given_by_absolute_path(tmp_path):
+def test_leaderboard_of_a_dataset_given_by_absolute_path(tmp_path, bench_main):
     """A dataset name with slashes and a colon becomes safe file names for the leaderboard's figures."""
     import numpy as np
 
@@ -269,11 +266,9 @@ def test_leaderboard_of_a_dataset_given_by_absolute_path(tmp_path):
         tmp_path / "mine.npz", x=rng.integers(0, 255, (120, 8, 8), dtype=np.uint8), y=np.repeat([0, 1], 60)
     )
     data = f"npz:{tmp_path / 'mine.npz'}"
-    res = run_cli(
-        "run", "--methods", "pyod-pca", "--datasets", data, "--classes", "0", "--results", "out", cwd=tmp_path
-    )
+    res = bench_main("run", "--methods", "pyod-pca", "--datasets", data, "--classes", "0", "--results", "out")
     assert res.returncode == 0, res.stderr
-    board = run_cli("leaderboard", "--results", "out", cwd=tmp_path)
+    board = bench_main("leaderboard", "--results", "out")
     assert board.returncode == 0, board.stderr
     (heatmap,) = (tmp_path / "out" / "figures").glob("heatmap_npz_*_one-class.png")
     assert heatmap.stat().st_size > 0
@@ -298,25 +293,23 @@ def one_line_error(res) -> str:
         (("--plugin", "nowhere.py", "list"), "no such file"),
     ],
 )
-def test_user_errors_end_in_one_line(tmp_path, args, expect):
-    assert expect in one_line_error(run_cli(*args, cwd=tmp_path))
+def test_user_errors_end_in_one_line(bench_main, args, expect):
+    assert expect in one_line_error(bench_main(*args))
 
 
-def test_missing_and_corrupt_data_end_in_one_line(tmp_path):
+def test_missing_and_corrupt_data_end_in_one_line(tmp_path, bench_main):
     env = {"BENCH_MIRRORS": "http://127.0.0.1:9/"}
-    line = one_line_error(
-        run_cli("run", "--datasets", "mnist", "--methods", "pyod-pca", cwd=tmp_path, env=env)
-    )
+    line = one_line_error(bench_main("run", "--datasets", "mnist", "--methods", "pyod-pca", env=env))
     assert "--data-dir" in line
     data = write_fake_mnist(tmp_path / "data")
     blob = (data / "t10k-images-idx3-ubyte.gz").read_bytes()
     (data / "t10k-images-idx3-ubyte.gz").write_bytes(blob[: len(blob) // 2])  # truncated download
     args = ("run", "--datasets", "mnist", "--methods", "pyod-pca", "--data-dir", str(data))
-    assert "t10k-images" in one_line_error(run_cli(*args, cwd=tmp_path, env=env))
+    assert "t10k-images" in one_line_error(bench_main(*args, env=env))
     raw = data / "train-labels-idx1-ubyte.gz"
     raw.unlink()
     (data / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x01\x2c" + b"\x01" * 10)
-    assert "corrupt" in one_line_error(run_cli(*args, cwd=tmp_path, env=env))
+    assert "corrupt" in one_line_error(bench_main(*args, env=env))
 
 
 def test_list_shows_methods_needs_datasets_and_protocols(tmp_path):
@@ -363,17 +356,15 @@ def test_list_protocol_shows_its_sizes_on_every_dataset_here(capsys):
     assert re.search(r"digits .*test set 1 .*591\+0 .*135\+10", out)
 
 
-def test_set_overrides_make_a_separate_variant(tmp_path):
+def test_set_overrides_make_a_separate_variant(tmp_path, bench_main):
     args = ("run", "--methods", "ae-threshold", "--classes", "0", "--results", "out")
-    assert run_cli(*args, cwd=tmp_path).returncode == 0
-    res = run_cli(
-        *args, "--set", "ae-threshold.epochs=2", "--set", "ae-threshold.hidden=[16,8]", cwd=tmp_path
-    )
+    assert bench_main(*args).returncode == 0
+    res = bench_main(*args, "--set", "ae-threshold.epochs=2", "--set", "ae-threshold.hidden=[16,8]")
     assert res.returncode == 0 and "1 cells ok" in res.stdout, res.stdout + res.stderr
     runs = {r.data.tags["method_label"]: r for r in cell_runs(tmp_path / "out")}
     assert set(runs) == {"ae-threshold", "ae-threshold[epochs=2,hidden=(16, 8)]"}
     assert runs["ae-threshold[epochs=2,hidden=(16, 8)]"].data.params["epochs"] == "2"
-    assert run_cli("leaderboard", "--results", "out", cwd=tmp_path).returncode == 0
+    assert bench_main("leaderboard", "--results", "out").returncode == 0
     assert len(pd.read_csv(tmp_path / "out" / "leaderboard.csv")) == 2
 
 
@@ -385,8 +376,8 @@ def test_set_overrides_make_a_separate_variant(tmp_path):
         ("bad", "METHOD.PARAM"),
     ],
 )
-def test_bad_set_ends_in_one_line(tmp_path, item, expect):
-    assert expect in one_line_error(run_cli("run", "--methods", "ae-threshold", "--set", item, cwd=tmp_path))
+def test_bad_set_ends_in_one_line(bench_main, item, expect):
+    assert expect in one_line_error(bench_main("run", "--methods", "ae-threshold", "--set", item))
 
 
 @pytest.mark.parametrize(
@@ -400,9 +391,9 @@ def test_bad_set_ends_in_one_line(tmp_path, item, expect):
         ("pyod-iforest.contamination=0.7", "contamination must be in (0, 0.5], not 0.7"),
     ],
 )
-def test_bad_hyperparameters_stop_before_any_work(tmp_path, item, expect):
+def test_bad_hyperparameters_stop_before_any_work(tmp_path, bench_main, item, expect):
     """Checked against the plugin's declaration before the first cell: no cell, no store, no run."""
     method = item.split(".")[0]
-    res = run_cli("run", "--methods", f"{method},pyod-pca", "--set", item, "--results", "out", cwd=tmp_path)
+    res = bench_main("run", "--methods", f"{method},pyod-pca", "--set", item, "--results", "out")
     assert expect in one_line_error(res)
     assert not (tmp_path / "out").exists(), "nothing written: no MLflow store, no config, no run"

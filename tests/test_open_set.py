@@ -10,7 +10,6 @@ from sklearn.metrics import classification_report, f1_score
 
 from bench.heads import HEADS, train_head
 from bench.metrics import macro_f1, per_class
-from tests.conftest import run_cli
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -42,9 +41,9 @@ def test_heads_learn_separable_classes(name):
 
 
 @pytest.mark.slow
-def test_open_set_run_logs_classification_and_the_report(tmp_path):
-    res = run_cli("run", "--methods", "vae-elbo,pyod-pca", "--protocols", "open-set", "--classes", "0",
-                  "--labels", "20", "--results", "out", cwd=tmp_path)  # fmt: skip
+def test_open_set_run_logs_classification_and_the_report(tmp_path, bench_main):
+    res = bench_main("run", "--methods", "vae-elbo,pyod-pca", "--protocols", "open-set", "--classes", "0",
+                  "--labels", "20", "--results", "out")  # fmt: skip
     assert res.returncode == 0, res.stderr
     client = MlflowClient(f"sqlite:///{tmp_path / 'out' / 'mlflow.db'}")
     exp = client.get_experiment_by_name("bench")
@@ -60,7 +59,7 @@ def test_open_set_run_logs_classification_and_the_report(tmp_path):
     report = pd.read_json(path, orient="split")
     assert report["class"].tolist() == ["0", "1", "2", "3", "4", "unknown", "accuracy"]
     assert report["support"].iloc[:6].sum() == report["support"].iloc[6]
-    res = run_cli("leaderboard", "--results", "out", "--no-roc", cwd=tmp_path)
+    res = bench_main("leaderboard", "--results", "out", "--no-roc")
     assert res.returncode == 0, res.stderr
     assert "Open-set classification" in (tmp_path / "out" / "leaderboard.md").read_text()
 

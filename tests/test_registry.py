@@ -50,14 +50,14 @@ def readme_example() -> tuple[str, str]:
 
 
 @pytest.mark.slow
-def test_readme_add_a_method_example_runs_word_for_word(tmp_path):
+def test_readme_add_a_method_example_runs_word_for_word(tmp_path, bench_main):
     code, command = readme_example()
     assert 20 <= len(code.splitlines()) <= 40
     (tmp_path / "my_method.py").write_text(code)
     args = command.split()[3:]  # after "python -m bench"
     res = run_cli(*args, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert run_cli("leaderboard", cwd=tmp_path).returncode == 0
+    assert bench_main("leaderboard").returncode == 0
     board = pd.read_csv(tmp_path / "results" / "leaderboard.csv").set_index("method")
     assert board.loc["pixel-zscore", "cells"] == 10
     assert board.loc["pixel-zscore", "auroc_mean"] > 0.8

@@ -44,11 +44,11 @@ def assert_same_results(a: pd.DataFrame, b: pd.DataFrame) -> None:
     np.testing.assert_allclose(board_b["auroc_mean"], board_a["auroc_mean"], atol=1e-6)
 
 
-def test_jobs_and_ray_give_the_serial_leaderboard(tmp_path):
-    serial = run_cli("run", *GRID, "--experiment", "serial", "--in-process", cwd=tmp_path)
+def test_jobs_and_ray_give_the_serial_leaderboard(tmp_path, bench_main):
+    serial = bench_main("run", *GRID, "--experiment", "serial", "--in-process")
     assert serial.returncode == 0, serial.stderr
     assert "8 cells in this process" in serial.stdout
-    pooled = run_cli("run", *GRID, "--experiment", "pooled", "--jobs", "2", cwd=tmp_path)
+    pooled = bench_main("run", *GRID, "--experiment", "pooled", "--jobs", "2")
     assert pooled.returncode == 0, pooled.stderr
     assert "8 cells, 2 at once in worker processes" in pooled.stdout
     reference = cells(tmp_path / "out", "serial")
@@ -119,7 +119,7 @@ def test_tune_workers_share_one_stored_study(tmp_path, executor):
     assert (tmp_path / "out" / "tuned" / "pyod-knn.digits.one-class.c0-1.s0.json").is_file()
 
 
-def test_ray_cells_log_to_a_shared_tracking_server(tmp_path):
+def test_ray_cells_log_to_a_shared_tracking_server(tmp_path, bench_main):
     """``--executor ray --tracking-uri http://...``: runs, metrics and figures land on the server."""
     import os
     import signal
@@ -154,7 +154,7 @@ def test_ray_cells_log_to_a_shared_tracking_server(tmp_path):
         assert {"roc.png", "score_histogram.png", "scores.csv"} <= artifacts
         assert list((tmp_path / "server-artifacts").rglob("roc.png")), "artifacts stored by the server"
         assert not (tmp_path / "out" / "artifacts").exists(), "nothing written beside a remote store"
-        board = run_cli("leaderboard", "--tracking-uri", uri, "--results", "out", "--no-roc", cwd=tmp_path)
+        board = bench_main("leaderboard", "--tracking-uri", uri, "--results", "out", "--no-roc")
         assert board.returncode == 0, board.stderr
         board_csv = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
         assert set(board_csv["method"]) == {"pyod-pca", "ae-threshold"}

@@ -25,10 +25,8 @@ def runs(results, kind):
     return client, client.search_runs([exp.experiment_id], f"tags.`bench.kind` = '{kind}'", max_results=1000)
 
 
-def test_tune_logs_nested_trials_saves_best_and_run_uses_it(tmp_path):
-    res = run_cli(
-        "tune", "--method", "pyod-knn", "--classes", "0,1", "--trials", "6", "--results", "out", cwd=tmp_path
-    )
+def test_tune_logs_nested_trials_saves_best_and_run_uses_it(tmp_path, bench_main):
+    res = bench_main("tune", "--method", "pyod-knn", "--classes", "0,1", "--trials", "6", "--results", "out")
     assert res.returncode == 0, res.stderr
     out = tmp_path / "out"
     best = json.loads((out / "tuned" / f"{STUDY}.json").read_text())
@@ -43,15 +41,15 @@ def test_tune_logs_nested_trials_saves_best_and_run_uses_it(tmp_path):
     assert all("val_auroc" in t.data.metrics and "val_auroc_class_1" in t.data.metrics for t in trials)
     assert tune_run.data.metrics["best_val_auroc"] == best["value"]
 
-    res = run_cli("run", "--methods", "pyod-knn", "--classes", "0,1", "--params-from", STUDY,
-                  "--results", "out", cwd=tmp_path)  # fmt: skip
+    res = bench_main("run", "--methods", "pyod-knn", "--classes", "0,1", "--params-from", STUDY,
+                  "--results", "out")  # fmt: skip
     assert res.returncode == 0, res.stderr
     _, cells = runs(out, "cell")
     assert len(cells) == 2
     for run in cells:
         assert run.data.tags["bench.tuned_from"] == STUDY
         assert run.data.params["n_neighbors"] == str(best["params"]["n_neighbors"])
-    res = run_cli("leaderboard", "--results", "out", cwd=tmp_path)
+    res = bench_main("leaderboard", "--results", "out")
     assert res.returncode == 0, res.stderr
     assert f"pyod-knn[tuned={STUDY}]" in pd.read_csv(out / "leaderboard.csv")["method"].tolist()
 
@@ -95,9 +93,9 @@ def test_killed_tune_resumes_the_same_study(tmp_path):
     assert {t.number for t in counted} <= set(logged) <= finished
 
 
-def test_threshold_tuned_run_reports_own_tuned_and_oracle_f1(tmp_path):
-    res = run_cli("run", "--methods", "ae-threshold,pyod-pca", "--classes", "3", "--threshold", "tuned",
-                  "--results", "out", cwd=tmp_path)  # fmt: skip
+def test_threshold_tuned_run_reports_own_tuned_and_oracle_f1(tmp_path, bench_main):
+    res = bench_main("run", "--methods", "ae-threshold,pyod-pca", "--classes", "3", "--threshold", "tuned",
+                  "--results", "out")  # fmt: skip
     assert res.returncode == 0, res.stderr
     _, cells = runs(tmp_path / "out", "cell")
     assert len(cells) == 2
@@ -106,7 +104,7 @@ def test_threshold_tuned_run_reports_own_tuned_and_oracle_f1(tmp_path):
         assert tags["threshold_source"] == "method-rule" and tags["tuned_threshold_source"] == "val-pr-curve"
         assert {"f1", "tuned_f1", "tuned_threshold", "oracle_f1"} <= set(m)
         assert m["oracle_f1"] >= max(m["f1"], m["tuned_f1"]) - 1e-9
-    res = run_cli("leaderboard", "--results", "out", cwd=tmp_path)
+    res = bench_main("leaderboard", "--results", "out")
     assert res.returncode == 0, res.stderr
     board = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
     assert board["tuned_f1_mean"].notna().all() and board["oracle_f1_mean"].notna().all()

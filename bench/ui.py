@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.store import remove_stray_folders
 
 START_TIMEOUT_S = 120
 
@@ -51,6 +52,7 @@ def serve(uri: str, url: str, port: int, artifacts: Path) -> int:
         # Its own process group: the server's workers go with it, whatever ends this process.
         server = subprocess.Popen(cmd, env=env, start_new_session=True)
         _wait_until_up(f"http://127.0.0.1:{port}", server)
+        remove_stray_folders(uri)  # the server's MLflow makes one too
         print(f"MLflow UI (store {uri}); the runs: {url}", flush=True)
         code = server.wait()
         raise BenchError(f"the MLflow UI server stopped (exit status {code})")
@@ -60,6 +62,7 @@ def serve(uri: str, url: str, port: int, artifacts: Path) -> int:
         signal.signal(signal.SIGTERM, previous)
         if server is not None:
             _stop(server)
+            remove_stray_folders(uri)
 
 
 def _wait_until_up(base: str, server: subprocess.Popen) -> None:

@@ -68,12 +68,16 @@ def older_copies_note(cells: pd.DataFrame, current: dict[str, str]) -> str:
     older = cells[older_copy(cells, current)].drop_duplicates("cell_key")
     if older.empty:
         return ""
-    counts = older.groupby("dataset").size()
-    which = ", ".join(f"{n} of {d}" for d, n in counts.items())
-    return (
-        f"This experiment also holds cells of older copies of a dataset ({which}), whose files have "
-        "changed since; they are kept apart and not shown."
-    )
+    known = older.get(DIGEST, pd.Series("", index=older.index)).fillna("") != ""
+    parts = [
+        f"{', '.join(f'{n} of {d}' for d, n in group.groupby('dataset').size().items())} {words}"
+        for group, words in (
+            (older[known], "read files that have changed since"),
+            (older[~known], "predate data digests (run by an earlier bench)"),
+        )
+        if len(group)
+    ]
+    return f"This experiment also holds cells kept apart and not shown: {'; '.join(parts)}."
 
 
 def by_class(cells: pd.DataFrame, metric: str = "auroc", stat: str = "mean") -> pd.DataFrame:

@@ -111,16 +111,18 @@ def _headline(swept: Plan, sweep_id: str, uri: str, cells: int, n_jobs: int) -> 
 
 
 def changed_data(swept: Plan, finished: Iterable[tuple[str, str]], todo: list[Job]) -> list[str]:
-    """A note per dataset with cells to run whose files differ from those earlier runs here read."""
+    """A note per dataset with cells to run whose earlier runs here read other files (or came from
+    a bench that did not record what they read)."""
     running = {job.cell.dataset for job in todo}
-    other: dict[str, int] = {}
+    counts: dict[tuple[str, bool], int] = {}
     for dataset, digest in finished:
         if dataset in running and digest != swept.datasets[dataset].digest:
-            other[dataset] = other.get(dataset, 0) + 1
+            counts[dataset, bool(digest)] = counts.get((dataset, bool(digest)), 0) + 1
+    why = {True: "read other files of {name} (they changed)", False: "of {name} predate data digests"}
     return [
-        f"note: {name}'s files differ from those {n} finished runs in this experiment read: its cells run "
-        "anew, and the leaderboard keeps the old runs apart"
-        for name, n in other.items()
+        f"note: {n} finished runs in this experiment {why[known].format(name=name)}: its cells run anew, "
+        "and the leaderboard keeps the old runs apart"
+        for (name, known), n in counts.items()
     ]
 
 

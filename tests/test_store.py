@@ -53,7 +53,7 @@ def test_changed_data_makes_new_cells_and_the_leaderboard_keeps_the_old_apart(tm
     two_classes(tmp_path / "mine.npz", seed=1, separable=False)  # the user edits their file
     second, said = sweep(cfg)
     assert second.skipped == 0 and len(second.ok) == 2, "new data, new cells: nothing 'already done'"
-    assert f"note: {data}'s files differ from those 2 finished runs in this experiment read" in said
+    assert f"note: 2 finished runs in this experiment read other files of {data} (they changed)" in said
     new = sorted(m["auroc"] for _, m in second.ok)
     assert max(new) < 0.9
 
@@ -62,7 +62,7 @@ def test_changed_data_makes_new_cells_and_the_leaderboard_keeps_the_old_apart(tm
     assert board["cells"].tolist() == [2], "only the current copy's cells"
     assert board["auroc_mean"].iloc[0] == pytest.approx(np.mean(new))
     md = (tmp_path / "out" / "leaderboard.md").read_text()
-    assert md.count("older copies of a dataset (2 of npz:") == 1, "said once"
+    assert md.count(f"kept apart and not shown: 2 of {data} read files that have changed since.") == 1
     assert len(tracker.finished_cell_keys()) == 4, "the old cells stay in the store"
 
     third, said = sweep(cfg)
@@ -193,3 +193,25 @@ def test_python_m_bench_beside_a_clone_named_bench_says_so_and_runs(tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stderr.splitlines()[0].startswith(f"bench: note: the folder {clone} here shadows")
     assert "1 cells ok, 0 failed" in res.stdout
+
+
+def test_cells_from_before_data_digests_are_kept_apart_once_the_data_is_keyed():
+    """A store from an earlier bench (cells without a digest), rerun now: only the keyed cells show."""
+    import pandas as pd
+
+    from bench.by_class import current_copies, latest_per_cell, older_copies_note
+
+    old = [{"cell_key": f"o{k}", "dataset": "digits", "start_time": k, "auroc": 0.5} for k in range(2)]
+    new = [
+        {"cell_key": f"n{k}", "dataset": "digits", "start_time": 10 + k, "auroc": 0.9, "data_digest": "abc"}
+        for k in range(2)
+    ]
+    cells = pd.DataFrame(old + new)
+    current = current_copies(cells)
+    assert current == {"digits": "abc"}
+    assert sorted(latest_per_cell(cells, current)["cell_key"]) == ["n0", "n1"]
+    assert older_copies_note(cells, current) == (
+        "This experiment also holds cells kept apart and not shown: 2 of digits predate data digests "
+        "(run by an earlier bench)."
+    )
+    assert latest_per_cell(pd.DataFrame(old))["auroc"].tolist() == [0.5, 0.5], "alone, they still show"

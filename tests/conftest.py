@@ -73,6 +73,15 @@ def bench_main(tmp_path, monkeypatch, capsys):
     return call
 
 
+def ctrl_c_as_at_a_terminal() -> None:
+    """``preexec_fn`` for a command a test will send SIGINT to: Python's default Ctrl-C handling,
+    even when the test itself runs with SIGINT ignored (a background job of a script, e.g. CI's),
+    which the command would otherwise inherit."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

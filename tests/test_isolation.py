@@ -11,7 +11,7 @@ import sys
 import psutil
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, ctrl_c_as_at_a_terminal, run_cli
 from tests.test_cli import cell_runs, wait_for
 
 BROKEN = str(ROOT / "tests" / "plugins" / "broken_methods.py")
@@ -59,7 +59,7 @@ def test_a_killed_worker_fails_its_cell_and_ctrl_c_stops_the_sweep_whole(tmp_pat
     env = {**os.environ, "BENCH_TEST_GATE": str(gate)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=ctrl_c_as_at_a_terminal,
     )  # fmt: skip
     try:
         wait_for(gate / "started", proc)  # class 0's gate cell holds its worker

@@ -25,7 +25,7 @@ from bench.errors import TrackingError
 from bench.report import build_report
 from bench.runner import run_sweep
 from bench.tracking import Tracker, default_uri
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ctrl_c_as_at_a_terminal
 
 
 def two_classes(path: Path, seed: int, separable: bool) -> str:
@@ -91,7 +91,10 @@ def test_a_new_store_interrupted_while_its_tables_are_made_is_whole_at_the_next_
     args += ["--results", "out"]
     out = tmp_path / "out"
     for sig in (signal.SIGKILL, signal.SIGINT):
-        proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            preexec_fn=ctrl_c_as_at_a_terminal,
+        )  # fmt: skip
         deadline = time.time() + 120
         while not (out / f".mlflow.db.{proc.pid}.new").exists():  # the store being made, in its own file
             assert proc.poll() is None and time.time() < deadline, proc.stderr.read()

@@ -91,25 +91,35 @@ def prepare_sqlite_store(uri: str, artifact_root: Path | None = None) -> str:
     path = sqlite_path(uri)
     if path is None:
         return ""
-    for left in path.parent.glob(f".{path.name}.*.new"):  # a creation killed while it held the lock
-        left.unlink(missing_ok=True)
     note = ""
-    if path.exists():
-        if _holds_runs(path) or _has_every_table(path):
-            return ""  # whole, or holding runs: MLflow itself says what is wrong with it, if anything
+    if path.exists() and not (_holds_runs(path) or _has_every_table(path)):
         aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
         os.replace(path, aside)
         note = f"note: {path} was left half-made by an interrupted command: moved to {aside.name}, made anew"
+    create_whole(uri, lambda tmp: _create_mlflow(tmp, artifact_root))
+    return note  # a store that holds runs but will not open: MLflow says what is wrong with it
+
+
+def create_whole(uri: str, create: Callable[[Path], None]) -> None:
+    """A new local SQLite file made by ``create`` in a temporary file beside it, then renamed into
+    place, so an interrupt leaves it absent or whole; nothing for an existing file or a server.
+    Call it under ``store_lock``."""
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    for left in path.parent.glob(f".{path.name}.*.new"):  # a creation killed while it held the lock
+        left.unlink(missing_ok=True)
+    if path.exists():
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
     try:
-        _create(tmp, artifact_root)
+        create(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return note
 
 
-def _create(path: Path, artifact_root: Path | None) -> None:
+def _create_mlflow(path: Path, artifact_root: Path | None) -> None:
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
     root = (artifact_root or path.parent / "artifacts").resolve().as_uri()

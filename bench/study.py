@@ -17,7 +17,7 @@ from typing import Any
 from bench.config import TuneConfig
 from bench.errors import BenchError
 from bench.protocols import protocol_label
-from bench.store import sqlite_uri, store_lock
+from bench.store import create_whole, sqlite_uri, store_lock
 
 HEARTBEAT_S = 10  # a trial whose process died is marked failed (and retried once) after 3 missed beats
 
@@ -67,6 +67,7 @@ def storage(url: str) -> Any:
         # One process creates and migrates a fresh store; heartbeats are "experimental" in Optuna.
         with store_lock(url), warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            create_whole(url, _create_optuna)  # an interrupt leaves no half-made optuna.db
             return optuna.storages.RDBStorage(
                 url,
                 heartbeat_interval=HEARTBEAT_S,
@@ -80,6 +81,12 @@ def storage(url: str) -> Any:
     raise BenchError(
         f"--storage takes sqlite:///, postgresql:// or mysql:// URLs or a .log journal file, not {url!r}"
     )
+
+
+def _create_optuna(path: Path) -> None:
+    import optuna
+
+    optuna.storages.RDBStorage(sqlite_uri(path)).engine.dispose()  # its tables, committed
 
 
 def storage_url(cfg: TuneConfig) -> str:

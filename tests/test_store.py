@@ -218,3 +218,26 @@ def test_cells_from_before_data_digests_are_kept_apart_once_the_data_is_keyed():
         "(run by an earlier bench)."
     )
     assert latest_per_cell(pd.DataFrame(old))["auroc"].tolist() == [0.5, 0.5], "alone, they still show"
+
+
+def test_an_optuna_store_is_made_whole_or_not_at_all(tmp_path):
+    """The same temporary-file creation serves Optuna's store: interrupted (injected after its first
+    table), no optuna.db is left; the next start makes a whole one that a study opens."""
+    import optuna
+
+    from bench.store import create_whole, sqlite_uri
+    from bench.study import storage
+
+    uri = sqlite_uri(tmp_path / "optuna.db")
+
+    def interrupted(path: Path) -> None:
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE studies (study_id INTEGER PRIMARY KEY)")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        create_whole(uri, interrupted)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "no half-made store, no temporary file"
+    study = optuna.create_study(storage=storage(uri), study_name="s", direction="maximize")
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    assert len(optuna.load_study(study_name="s", storage=uri).trials) == 2

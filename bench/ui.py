@@ -25,6 +25,8 @@ def check_port(port: int) -> None:
     if not 1 <= port <= 65535:
         raise BenchError(f"--port takes a port from 1 to 65535, not {port}")
     with socket.socket() as probe:
+        # As servers bind: a port whose last connections linger in TIME_WAIT is free, a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as exc:
@@ -50,7 +52,7 @@ def serve(uri: str, url: str, port: int, artifacts: Path) -> int:
     previous = signal.signal(signal.SIGTERM, stop)  # SIGTERM stops it as Ctrl-C does
     try:
         # Its own process group: the server's workers go with it, whatever ends this process.
-        server = subprocess.Popen(cmd, env=env, start_new_session=True)
+        server = subprocess.Popen(cmd, env=env, start_new_session=True, preexec_fn=_end_with_parent)
         _wait_until_up(f"http://127.0.0.1:{port}", server)
         remove_stray_folders(uri)  # the server's MLflow makes one too
         print(f"MLflow UI (store {uri}); the runs: {url}", flush=True)
@@ -63,6 +65,14 @@ def serve(uri: str, url: str, port: int, artifacts: Path) -> int:
         if server is not None:
             _stop(server)
             remove_stray_folders(uri)
+
+
+def _end_with_parent() -> None:
+    """In the server, before it starts: a SIGTERM when `bench ui` dies, even by SIGKILL (Linux)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: Ctrl-C and SIGTERM still stop it
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _wait_until_up(base: str, server: subprocess.Popen) -> None:

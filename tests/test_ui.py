@@ -89,12 +89,16 @@ def test_ui_opens_on_the_runs_without_a_click(tmp_path):
         assert server.wait(timeout=60) == 0
         _, alive = psutil.wait_procs(group, timeout=10)
         assert not alive and not [p for p in psutil.process_iter() if _group(p) == mlflow.pid]
-        with socket.socket() as probe:
+        with socket.socket() as probe:  # no listener left (the port's last connections may linger)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", port))
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
+        if server.poll() is None:  # a step above failed: stop it as a user would, then for sure
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
 
 
 def _printed_link(log, server: subprocess.Popen, timeout: float = 120) -> str:

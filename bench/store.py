@@ -107,7 +107,7 @@ def create_whole(uri: str, create: Callable[[Path], None]) -> None:
     path = sqlite_path(uri)
     if path is None:
         return
-    for left in path.parent.glob(f".{path.name}.*.new"):  # a creation killed while it held the lock
+    for left in path.parent.glob(f".{path.name}.*.new*"):  # a killed creation (and its journal)
         left.unlink(missing_ok=True)
     if path.exists():
         return

@@ -85,7 +85,7 @@ def test_a_study_does_not_resume_on_changed_data(tmp_path):
         run_tune(dataclasses.replace(cfg, trials=2), quiet)
 
 
-def test_a_new_store_interrupted_while_its_tables_are_made_is_whole_at_the_next_start(tmp_path):
+def test_a_new_store_interrupted_while_its_tables_are_made_is_whole_at_the_next_start(tmp_path, bench_main):
     """kill -9 and Ctrl-C at the moment MLflow creates the tables: the next command just works."""
     args = [sys.executable, "-m", "bench", "run", "--methods", "pyod-pca", "--classes", "0"]
     args += ["--results", "out"]
@@ -103,7 +103,7 @@ def test_a_new_store_interrupted_while_its_tables_are_made_is_whole_at_the_next_
         proc.wait(timeout=60)
         assert proc.returncode in (-9, 130), (sig, proc.returncode)
         assert not (out / "mlflow.db").exists(), "the store is whole or absent, never half-made"
-    res = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    res = bench_main(*args[3:])  # the next command, in this process: a whole store, made anew
     assert res.returncode == 0, res.stderr
     assert "1 cells ok, 0 failed" in res.stdout
     assert sorted(p.name for p in out.glob("*mlflow.db*")) == ["mlflow.db", "mlflow.db.lock"]

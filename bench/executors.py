@@ -58,7 +58,8 @@ class InProcessExecutor:
 
 def auto_jobs(device: str, cells: int) -> int:
     """``--jobs auto``: one cell per core on CPU (at most 4, each with a core to itself, and only
-    for sweeps of at least 8 cells per worker, which pay back the workers' start), 1 on a GPU."""
+    for sweeps of at least 8 cells per worker; a smaller sweep runs one worker with every core's
+    threads), 1 on a GPU."""
     if device.startswith("cuda"):
         return 1
     return max(1, min(cores(), 4, cells // 8))

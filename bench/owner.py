@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 
-SCRATCH_KINDS = ("figures", "cells")
+SCRATCH_KINDS = ("figures", "cells")  # "cells": left by sweeps of bench before its worker pool
 
 
 @cache

@@ -4,6 +4,7 @@ that did not finish told apart from those that did, results folders with any nam
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import signal
 import sqlite3
@@ -78,7 +79,7 @@ def test_a_study_does_not_resume_on_changed_data(tmp_path):
 
     data = two_classes(tmp_path / "mine.npz", seed=0, separable=True)
     cfg = TuneConfig(method="pyod-knn", datasets=(data,), trials=1, results=str(tmp_path / "out"))
-    quiet = Console(file=open(os.devnull, "w"))  # noqa: SIM115 (closed with the test's process)
+    quiet = Console(file=io.StringIO())
     assert run_tune(cfg, quiet).trials == 1
     two_classes(tmp_path / "mine.npz", seed=1, separable=False)
     with pytest.raises(BenchError, match=r"ran on another copy of npz:.* \(its files changed since\)"):

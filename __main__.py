@@ -16,7 +16,7 @@ if __name__ == "__main__":
     for name in [m for m in sys.modules if m == "bench" or m.startswith("bench.")]:
         del sys.modules[name]
     try:
-        from bench.cli import main
+        from bench.cli.main import main
     except ImportError:
         print(
             f"bench: error: {clone} is a clone of bench's sources, which Python took for the package "
@@ -24,7 +24,7 @@ if __name__ == "__main__":
             file=sys.stderr,
         )
         sys.exit(2)
-    installed = os.path.dirname(os.path.dirname(sys.modules["bench.cli"].__file__))
+    installed = os.path.dirname(os.path.dirname(sys.modules["bench.cli.main"].__file__))
     print(
         f"bench: note: the folder {clone} here shadows the installed bench; running the installed one "
         f"({installed}), as from any other folder",

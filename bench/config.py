@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bench.data.protocol import ProtocolOptions
 from bench.errors import BenchError
-from bench.protocols import ProtocolOptions
 
 C = TypeVar("C", bound="SweepConfig")
 

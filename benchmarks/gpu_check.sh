@@ -56,7 +56,7 @@ install() {  # the carried wheels and bench itself into /tmp, beside what the ma
     fi
     python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-cache-dir --upgrade \
         --target /tmp/bench-self "$REPO" || return 1
-    python3 -c "import bench.cli, bench.methods, mlflow, optuna, pyod; print('bench importable from', bench.__file__)"
+    python3 -c "import bench.cli.main, bench.methods, mlflow, optuna, pyod; print('bench importable from', bench.__file__)"
 }
 export PYTHONPATH=/tmp/bench-self:/tmp/bench-site${PYTHONPATH:+:$PYTHONPATH}
 

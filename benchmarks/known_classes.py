@@ -45,7 +45,7 @@ def screen(dataset, known: tuple[int, ...]) -> dict[str, float]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
 
-    from bench.protocols import ProtocolOptions, make_split
+    from bench.data.protocol import ProtocolOptions, make_split
 
     flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
     opts = ProtocolOptions(known_classes=known)
@@ -83,7 +83,7 @@ def run_bench(known: str, results: str) -> None:
 
 def checked(results: str) -> pd.DataFrame:
     """bench's figures per known-class set, mean over the two test sets."""
-    from bench.tracking import Tracker, default_uri
+    from bench.tracking.tracker import Tracker, default_uri
 
     cells = Tracker(default_uri(Path(results)), EXPERIMENT).cell_table()
     cells = cells[(cells["method"] == "ae-threshold") & (cells["bench.status"] == "OK")]
@@ -101,8 +101,9 @@ def main() -> None:
     p.add_argument("--results", default="results")
     args = p.parse_args()
 
-    from bench.leaderboard import table_markdown
-    from bench.registry import DATASETS, load_plugins
+    from bench.plugins import load_plugins
+    from bench.registry import DATASETS
+    from bench.report.leaderboard import table_markdown
 
     load_plugins()
     dataset = DATASETS.get("fashion-mnist")[1].load(None)

@@ -82,6 +82,6 @@ EOF
 step python -m pip wheel --quiet --no-deps --no-build-isolation --no-index ./meanpix-pkg -w dist
 step python -m pip install --quiet --no-deps --no-index dist/meanpix_pkg-0.1-py3-none-any.whl
 step python -m bench list --plugin my_method.py
-step python -c "from bench.checks import run_checks; failed = run_checks('meanpix'); print('run_checks:', failed); assert not failed"
+step python -c "from bench.contract.checks import run_checks; failed = run_checks('meanpix'); print('run_checks:', failed); assert not failed"
 step python -m bench run --methods meanpix --classes 0,1
 echo "newcomer path done in $work"

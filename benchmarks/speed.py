@@ -52,13 +52,14 @@ def measure(spec: dict) -> dict:
 
     import torch
 
-    from bench.cost import PeakMemory, Stopwatch
-    from bench.data import TrainData
-    from bench.device import resolve_device
-    from bench.method import Env, flatten
-    from bench.metrics import auroc
-    from bench.protocols import ProtocolOptions, make_split
-    from bench.registry import DATASETS, METHODS, load_plugins
+    from bench.contract.method import Env, flatten
+    from bench.data.dataset import TrainData
+    from bench.data.protocol import ProtocolOptions, make_split
+    from bench.nets.device import resolve_device
+    from bench.plugins import load_plugins
+    from bench.registry import DATASETS, METHODS
+    from bench.scoring.metrics import auroc
+    from bench.sweep.cost import PeakMemory, Stopwatch
 
     load_plugins()
     import torch._dynamo  # torch's optimizers import it on first use: ~2 s once per process

@@ -1,5 +1,1 @@
-"""Built-in datasets; importing this package registers them."""
-
-from bench.datasets import digits, idx_files, mnist_5k, user_images
-
-__all__ = ["digits", "idx_files", "mnist_5k", "user_images"]
+"""Built-in datasets, one file per source; bench finds every module here (``bench.registry``)."""

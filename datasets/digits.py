@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.datasets import load_digits
 
-from bench.data import Dataset, DatasetSource, stratified_split
-from bench.registry import register_dataset
+from bench.api import Dataset, DatasetSource, register_dataset, stratified_split
 
 
 @register_dataset("digits", summary="scikit-learn's 1,797 8x8 digits; fixed stratified 70/30 split")

@@ -11,17 +11,16 @@ downloads are checked against the published .gz md5. ``$BENCH_MIRRORS``
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from bench.data import Dataset, DatasetSource
+from bench import env
+from bench.api import Dataset, DatasetSource, register_dataset
+from bench.data.fetch import cache_dir, download
+from bench.data.idx import parse_idx, read_bytes
 from bench.errors import DataError
-from bench.fetch import cache_dir, download
-from bench.idx import parse_idx, read_bytes
-from bench.registry import register_dataset
 
 FILES = (
     "train-images-idx3-ubyte",
@@ -49,7 +48,7 @@ class IdxDataset(DatasetSource):
         dirs: list[tuple[Path, str]] = []
         for base, origin in (
             (data_dir, "--data-dir"),
-            (os.environ.get("BENCH_DATA"), "$BENCH_DATA"),
+            (env.get("BENCH_DATA"), "$BENCH_DATA"),
         ):
             if base:
                 dirs += [(Path(base), origin), (Path(base) / self.spec.name, origin)]
@@ -84,8 +83,8 @@ class IdxDataset(DatasetSource):
         return f"not here: {how}--data-dir DIR, or downloaded on first use from {self._mirrors()[0]}"
 
     def _mirrors(self) -> tuple[str, ...]:
-        env = os.environ.get("BENCH_MIRRORS")
-        return tuple(m.strip() for m in env.split(",") if m.strip()) if env else self.spec.mirrors
+        given = env.get("BENCH_MIRRORS")
+        return tuple(m.strip() for m in given.split(",") if m.strip()) if given else self.spec.mirrors
 
     def _download(self, data_dir: str | None) -> list[Path]:
         target = cache_dir() / self.spec.name

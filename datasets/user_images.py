@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data import Dataset, DatasetSource, stratified_split
+from bench.api import Dataset, DatasetSource, stratified_split
 from bench.errors import DataError
 from bench.registry import DATASETS, DatasetInfo
 

@@ -38,14 +38,25 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.data import TrainData
-from bench.deep import Batch, DeepMethod, in_batches
-from bench.nets import check_square, conv_autoencoder
-from bench.params import Annotated, Count, Fraction, NonNegative, Positive, Range
-from bench.published import Published
-from bench.registry import register_method
-from bench.space import Float, Int, Space
-from bench.thresholds import max_accuracy_threshold
+from bench.api import (
+    Annotated,
+    Batch,
+    Count,
+    DeepMethod,
+    Float,
+    Fraction,
+    Int,
+    NonNegative,
+    Positive,
+    Published,
+    Range,
+    Space,
+    TrainData,
+    in_batches,
+    register_method,
+)
+from bench.nets.layers import check_square, conv_autoencoder
+from bench.scoring.thresholds import max_accuracy_threshold
 
 
 class ConvAE(nn.Module):

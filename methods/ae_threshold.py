@@ -22,12 +22,22 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from bench.deep import Batch, DeepMethod, MeanKStdThreshold
-from bench.nets import dense
-from bench.params import Count, NonNegative, Positive, Widths
-from bench.published import Published
-from bench.registry import register_method
-from bench.space import Choice, Float, Int, Space
+from bench.api import (
+    Batch,
+    Choice,
+    Count,
+    DeepMethod,
+    Float,
+    Int,
+    MeanKStdThreshold,
+    NonNegative,
+    Positive,
+    Published,
+    Space,
+    Widths,
+    register_method,
+)
+from bench.nets.layers import dense
 
 
 @register_method("ae-threshold", family="autoencoder", paper="seed 001")

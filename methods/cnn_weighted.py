@@ -22,13 +22,23 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.data import TrainData
-from bench.deep import Batch, DeepMethod
-from bench.method import Env
-from bench.params import Annotated, Count, Fraction, Range
-from bench.published import Published
-from bench.registry import ANOMALY_LABELS, register_method
-from bench.space import Choice, Float, Int, Space
+from bench.api import (
+    ANOMALY_LABELS,
+    Annotated,
+    Batch,
+    Choice,
+    Count,
+    DeepMethod,
+    Env,
+    Float,
+    Fraction,
+    Int,
+    Published,
+    Range,
+    Space,
+    TrainData,
+    register_method,
+)
 
 
 class SmallCNN(nn.Module):

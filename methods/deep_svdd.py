@@ -37,13 +37,24 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.data import TrainData
-from bench.deep import Batch, DeepMethod, Plan, in_batches
-from bench.method import Env
-from bench.params import Annotated, Count, NonNegative, Positive, Range
-from bench.published import Published
-from bench.registry import register_method
-from bench.space import Choice, Float, Space
+from bench.api import (
+    Annotated,
+    Batch,
+    Choice,
+    Count,
+    DeepMethod,
+    Env,
+    Float,
+    NonNegative,
+    Plan,
+    Positive,
+    Published,
+    Range,
+    Space,
+    TrainData,
+    in_batches,
+    register_method,
+)
 
 
 def global_contrast_l1(x: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ px), its 1,280 features after global average pooling; the input resolution
 is a hyperparameter (``resolution``, default 64: at 224 px the extractor
 passes about 16 images a second on two shared CPU cores, over an hour for
 FashionMNIST's 70,000); grey images are repeated to three channels. Features come from the harness's cache
-(``bench.features``): each dataset's images are extracted once per
+(``bench.nets.features``): each dataset's images are extracted once per
 (backbone, resolution) and shared by every class, seed and protocol.
 """
 
@@ -24,13 +24,9 @@ from typing import ClassVar, Literal
 import numpy as np
 import torch
 
-from bench.backbones import BACKBONES
-from bench.data import TrainData
-from bench.features import Extractor, extract
-from bench.method import Env, Method
-from bench.params import Count
-from bench.published import Published
-from bench.registry import register_method
+from bench.api import Count, Env, Method, Published, TrainData, register_method
+from bench.nets.backbones import BACKBONES
+from bench.nets.features import Extractor, extract
 
 
 @register_method("dn2", family="pretrained", paper="Bergman et al. 2020 (DN2)", pretrained="ImageNet")

@@ -42,13 +42,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.deep import Batch, DeepMethod
-from bench.nets import check_square, conv_autoencoder, down_size
-from bench.params import Count, NonNegative, Positive
-from bench.published import Published
-from bench.registry import ANOMALY_LABELS, register_method
-from bench.space import Float, Space
-from bench.thresholds import midpoint_threshold
+from bench.api import (
+    ANOMALY_LABELS,
+    Batch,
+    Count,
+    DeepMethod,
+    Float,
+    NonNegative,
+    Positive,
+    Published,
+    Space,
+    register_method,
+)
+from bench.nets.layers import check_square, conv_autoencoder, down_size
+from bench.scoring.thresholds import midpoint_threshold
 
 
 def discriminator(channels: int) -> nn.Sequential:

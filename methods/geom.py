@@ -38,13 +38,20 @@ from scipy.special import polygamma, psi
 from torch import nn
 from torch.nn import functional as F
 
-from bench.data import TrainData
-from bench.deep import in_batches
-from bench.method import Env, Method
-from bench.params import Count, NonNegative, Positive
-from bench.published import Published
-from bench.registry import register_method
-from bench.space import Choice, Float, Space
+from bench.api import (
+    Choice,
+    Count,
+    Env,
+    Float,
+    Method,
+    NonNegative,
+    Positive,
+    Published,
+    Space,
+    TrainData,
+    in_batches,
+    register_method,
+)
 
 
 def transformations(kind: str) -> list[tuple[bool, int, int, int]]:

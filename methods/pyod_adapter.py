@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import os
 import pkgutil
 import sys
 from dataclasses import dataclass, field
@@ -24,13 +23,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.data import TrainData
+from bench import env
+from bench.api import Choice, Env, Float, Int, Method, Range, Space, TrainData, flatten
+from bench.contract.params import Hyper
+from bench.data.fetch import cache_dir
 from bench.errors import UnknownNameError
-from bench.fetch import cache_dir
-from bench.method import Env, Method, flatten
-from bench.params import Hyper, Range
 from bench.registry import METHODS, MethodInfo
-from bench.space import Choice, Float, Int, Space
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,7 @@ def cache_compiled_helpers() -> None:
     import numba
     from numba.core.registry import CPUDispatcher
 
-    if not os.environ.get("NUMBA_CACHE_DIR"):
+    if not env.get("NUMBA_CACHE_DIR"):
         numba.config.CACHE_DIR = str(cache_dir() / "numba")
     for name, module in list(sys.modules.items()):
         if not name.startswith("pyod.") or module is None or name in _SCANNED:

@@ -54,13 +54,27 @@ from sklearn.cluster import KMeans
 from torch import nn
 from torch.nn import functional as F
 
-from bench.data import TrainData
-from bench.deep import Batch, DeepMethod, MeanKStdThreshold, Plan, in_batches
-from bench.method import Env
-from bench.nets import dense, gaussian_kl
-from bench.params import Annotated, Count, NonNegative, Positive, Range, Widths
-from bench.registry import LABELED_SET, register_method
-from bench.space import Float, Int, Space
+from bench.api import (
+    LABELED_SET,
+    Annotated,
+    Batch,
+    Count,
+    DeepMethod,
+    Env,
+    Float,
+    Int,
+    MeanKStdThreshold,
+    NonNegative,
+    Plan,
+    Positive,
+    Range,
+    Space,
+    TrainData,
+    Widths,
+    in_batches,
+    register_method,
+)
+from bench.nets.layers import dense, gaussian_kl
 
 ELBOW_RANGE = range(2, 31)
 

@@ -32,12 +32,22 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.deep import Batch, DeepMethod, MeanKStdThreshold, Plan
-from bench.nets import check_square, dense, down_size, gaussian_kl, up_padding
-from bench.params import Count, Fraction, NonNegative, Positive
-from bench.published import Published
-from bench.registry import register_method
-from bench.space import Float, Int, Space
+from bench.api import (
+    Batch,
+    Count,
+    DeepMethod,
+    Float,
+    Fraction,
+    Int,
+    MeanKStdThreshold,
+    NonNegative,
+    Plan,
+    Positive,
+    Published,
+    Space,
+    register_method,
+)
+from bench.nets.layers import check_square, dense, down_size, gaussian_kl, up_padding
 
 
 class DenseVAE(nn.Module):

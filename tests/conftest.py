@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.registry import DATASETS, load_plugins
+from bench.plugins import load_plugins
+from bench.registry import DATASETS
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -60,7 +61,7 @@ def bench_main(tmp_path, monkeypatch, capsys):
     """``bench ARGS`` in this process, in ``tmp_path``, answering as ``run_cli`` does: the same code as
     ``python -m bench`` without a fresh interpreter's 3-5 s start (cells still run in worker
     processes). Tests of a process's life (kills, signals, the UI server) use ``run_cli``."""
-    from bench.cli import main
+    from bench.cli.main import main
 
     def call(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         monkeypatch.chdir(tmp_path)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.cli import main
+from bench.cli.main import main
 
 RNG = np.random.default_rng(0)
 

@@ -333,7 +333,7 @@ def test_list_shows_methods_needs_datasets_and_protocols(tmp_path):
 
 
 def test_dry_run_prints_each_cells_sizes_and_writes_nothing(tmp_path, capsys):
-    from bench.cli import main
+    from bench.cli.main import main
 
     argv = ["run", "--dry-run", "--methods", "pyod-pca,ae-threshold", "--protocols", "open-set,supervised",
             "--classes", "0", "--results", str(tmp_path / "out")]  # fmt: skip
@@ -349,7 +349,7 @@ def test_dry_run_prints_each_cells_sizes_and_writes_nothing(tmp_path, capsys):
 
 
 def test_list_protocol_shows_its_sizes_on_every_dataset_here(capsys):
-    from bench.cli import main
+    from bench.cli.main import main
 
     assert main(["list", "--protocol", "open-set"]) == 0
     out = capsys.readouterr().out

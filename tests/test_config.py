@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bench.cli import parser
+from bench.cli.main import parser
 from bench.config import RunConfig, SweepConfig, TuneConfig
 from bench.errors import BenchError
 
@@ -54,7 +54,7 @@ def test_settings_wrong_whatever_the_data_are_refused(argv, expect):
 
 
 def test_a_study_is_named_by_its_protocol_settings():
-    from bench.study import study_name
+    from bench.tune.study import study_name
 
     assert study_name(TuneConfig(method="vae-elbo", classes=(0, 3))) == "vae-elbo.digits.one-class.c0-3.s0"
     opened = TuneConfig(method="ae-threshold", protocols=("open-set",), known_classes=(0, 1, 2), labels=30)
@@ -62,7 +62,7 @@ def test_a_study_is_named_by_its_protocol_settings():
 
 
 def test_list_shows_a_methods_declared_hyperparameters(capsys, monkeypatch):
-    from bench.cli import main
+    from bench.cli.main import main
 
     monkeypatch.setenv("COLUMNS", "200")
     assert main(["list", "--method", "vae-elbo"]) == 0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.checks import CHECKS
+from bench.contract.checks import CHECKS
 from bench.registry import METHODS
 
 NAMES = [*METHODS.names(), "pyod:KDE"]
@@ -21,8 +21,8 @@ def test_checks_catch_a_broken_method():
     """The checks are not vacuous: a method with constant scores fails them."""
     import numpy as np
 
-    from bench.checks import run_checks
-    from bench.method import Method
+    from bench.contract.checks import run_checks
+    from bench.contract.method import Method
     from bench.registry import register_method
 
     @register_method("test-constant-scores")

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.data.fetch import download
+from bench.data.idx import parse_idx, read_idx, write_idx
 from bench.errors import DataError
-from bench.fetch import download
-from bench.idx import parse_idx, read_idx, write_idx
 from bench.registry import DATASETS
 
 from .conftest import FASHION_DIR

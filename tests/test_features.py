@@ -10,12 +10,12 @@ import pytest
 
 pytest.importorskip("efficientnet_lite_pytorch")
 
-from bench import backbones
 from bench.config import RunConfig
+from bench.data.protocol import make_split
 from bench.errors import BenchError
-from bench.features import Extractor, FeatureCache, extract, frozen_split
-from bench.plan import plan
-from bench.protocols import make_split
+from bench.nets import backbones
+from bench.nets.features import Extractor, FeatureCache, extract, frozen_split
+from bench.sweep.plan import plan
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_cells_take_their_rows_by_index(tmp_path, small):
 def test_a_sweep_marks_dn2_pretrained_and_its_second_run_reads_the_cache(tmp_path):
     from mlflow.tracking import MlflowClient
 
-    from bench.cli import main
+    from bench.cli.main import main
 
     argv = [
         "run",

@@ -7,8 +7,8 @@ import errno
 from mlflow.tracking import MlflowClient
 
 from bench.config import RunConfig
-from bench.runner import run_sweep
-from bench.tracking import Tracker, default_uri
+from bench.sweep.driver import run_sweep
+from bench.tracking.tracker import Tracker, default_uri
 
 
 def test_a_full_disk_fails_cells_keeps_the_rest_and_a_rerun_resumes(tmp_path, monkeypatch):

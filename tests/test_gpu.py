@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.cell import run_cell
-from bench.method import Env
-from bench.protocols import make_split
+from bench.contract.method import Env
+from bench.data.protocol import make_split
 from bench.registry import METHODS
+from bench.sweep.fit_score import run_cell
 
 pytestmark = [
     pytest.mark.gpu,
@@ -51,7 +51,7 @@ def test_bf16_on_cuda_trains_in_bf16_and_still_learns(digits):
 
 
 def test_cuda_out_of_memory_fails_its_cell_alone_and_peak_memory_is_logged(tmp_path):
-    from bench.cli import main
+    from bench.cli.main import main
 
     argv = ["--plugin", PLUGIN, "run", "--methods", "test-cuda-oom,ae-threshold", "--classes", "0",
             "--set", "ae-threshold.epochs=2", "--device", "cuda", "--results", str(tmp_path)]  # fmt: skip
@@ -64,7 +64,7 @@ def test_cuda_out_of_memory_fails_its_cell_alone_and_peak_memory_is_logged(tmp_p
 
 
 def test_a_device_side_assert_fails_its_cell_and_the_next_cell_gets_a_fresh_worker(tmp_path):
-    from bench.cli import main
+    from bench.cli.main import main
 
     argv = ["--plugin", PLUGIN, "run", "--methods", "test-cuda-assert,ae-threshold", "--classes", "0,1",
             "--set", "ae-threshold.epochs=2", "--device", "cuda", "--results", str(tmp_path)]  # fmt: skip
@@ -76,7 +76,7 @@ def test_a_device_side_assert_fails_its_cell_and_the_next_cell_gets_a_fresh_work
 
 
 def test_two_workers_share_one_gpu(tmp_path):
-    from bench.cli import main
+    from bench.cli.main import main
 
     short = ["--set", "ae-threshold.epochs=2", "--set", "vae-elbo.epochs=2"]
     argv = ["run", "--methods", "ae-threshold,vae-elbo", "--classes", "0,1", *short, "--device", "cuda",

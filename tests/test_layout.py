@@ -1,31 +1,49 @@
-"""The code stays easy to change: small files, short functions, one name for the one package."""
+"""The code stays easy to change: packages that show the architecture, small files, short functions,
+no import circle, each environment variable read in one place, one name for the one package."""
 
 from __future__ import annotations
 
 import ast
+import importlib
+from pathlib import Path
 
 from tests.conftest import ROOT
 
 MAX_FILE_LINES = 300
 MAX_FUNCTION_LINES = 60
+# Folders installed under `bench` (pyproject's package-dir), and the import name of each.
+PACKAGES = {
+    "bench": "bench",
+    "methods": "bench.methods",
+    "datasets": "bench.datasets",
+    "protocols": "bench.protocols",
+}
 
 
-def sources() -> list:
-    return sorted(p for folder in ("bench", "methods", "datasets") for p in (ROOT / folder).glob("*.py"))
+def module_name(path: Path) -> str:
+    top, *rest = path.relative_to(ROOT).with_suffix("").parts
+    parts = [PACKAGES[top], *rest]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def sources() -> dict[str, Path]:
+    """Every module of every sub-package, by its import name."""
+    found = (p for folder in PACKAGES for p in (ROOT / folder).rglob("*.py"))
+    return {module_name(p): p for p in sorted(found) if "__pycache__" not in p.parts}
 
 
 def test_no_file_over_300_lines():
     long = {
         p.relative_to(ROOT).as_posix(): n
-        for p in sources()
+        for p in sources().values()
         if (n := len(p.read_text().splitlines())) > MAX_FILE_LINES
     }
-    assert not long, f"files over {MAX_FILE_LINES} lines: {long}"
+    assert not long, f"files over {MAX_FILE_LINES} lines (split inside its own package): {long}"
 
 
 def test_no_function_over_60_lines():
     long = {}
-    for path in sources():
+    for path in sources().values():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 n = node.end_lineno - node.lineno + 1
@@ -36,12 +54,81 @@ def test_no_function_over_60_lines():
 
 def test_every_module_imports():
     """Each module loads on its own (a name moved elsewhere fails here, not in a slow end-to-end test)."""
-    import importlib
-
-    for path in sources():
-        package = {"bench": "bench", "methods": "bench.methods", "datasets": "bench.datasets"}[
-            path.parent.name
-        ]
-        name = package if path.stem == "__init__" else f"{package}.{path.stem}"
-        if path.stem != "__main__":
+    for name in sources():
+        if not name.endswith("__main__"):
             importlib.import_module(name)
+
+
+def imports(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> the bench modules it imports anywhere: at the top, in functions, for type checks."""
+
+    def resolve(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and (node.module or "").startswith("bench")
+            ):
+                found |= {resolve(f"{node.module}.{a.name}") for a in node.names}
+            elif isinstance(node, ast.Import):
+                found |= {resolve(a.name) for a in node.names if a.name.startswith("bench")}
+        graph[name] = {m for m in found if m and m != name and not name.startswith(f"{m}.")}
+    return graph
+
+
+def cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle in ``graph``, as the modules along it; empty if there is none."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(m: str) -> list[str]:
+        state[m] = 1
+        path.append(m)
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                return [*path[path.index(n) :], n]
+            if n not in state and (found := visit(n)):
+                return found
+        state[m] = 2
+        path.pop()
+        return []
+
+    for m in sorted(graph):
+        if m not in state and (found := visit(m)):
+            return found
+    return []
+
+
+def test_no_import_circle():
+    """No module reaches itself through imports of any kind, type-only ones included."""
+    found = cycle(imports(sources()))
+    assert not found, "import circle: " + " -> ".join(found)
+
+
+def test_the_circle_check_finds_a_circle():
+    assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_environment_variables_are_read_in_bench_env_alone():
+    """``os.environ`` and ``os.getenv`` are read only in bench/env.py, which declares each variable
+    for ``bench --help``; elsewhere bench may only pass the environment on or set a variable."""
+    reads = []
+    for path in sources().values():
+        if path == ROOT / "bench" / "env.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            if call and ast.unparse(node.func) in ("os.environ.get", "os.getenv"):
+                reads.append(f"{path.relative_to(ROOT).as_posix()}:{node.lineno}")
+            load = isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load)
+            if load and ast.unparse(node.value) == "os.environ":
+                reads.append(f"{path.relative_to(ROOT).as_posix()}:{node.lineno}")
+    assert not reads, f"read bench.env.get instead (and declare the variable there): {reads}"

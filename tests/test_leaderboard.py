@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from bench.leaderboard import leaderboard, to_markdown
+from bench.report.leaderboard import leaderboard, to_markdown
 
 
 def cells():
@@ -55,7 +55,7 @@ def test_mean_std_rank_and_dedup():
 
 
 def test_by_class_pivots_latest_runs():
-    from bench.by_class import EXTRAS, by_class
+    from bench.report.by_class import EXTRAS, by_class
 
     df = cells().assign(**{"class": lambda d: d["cell_key"].str[-1], "seed": 0})
     table = by_class(df).set_index("method")
@@ -65,7 +65,7 @@ def test_by_class_pivots_latest_runs():
 
 
 def test_by_class_std_over_seeds():
-    from bench.by_class import by_class, by_class_markdown
+    from bench.report.by_class import by_class, by_class_markdown
 
     rows = [
         dict(
@@ -89,7 +89,7 @@ def test_by_class_std_over_seeds():
 
 
 def test_by_class_says_cost_device_and_the_papers_figure_for_its_setting():
-    from bench.by_class import PARTIAL_NOTE, by_class, by_class_markdown
+    from bench.report.by_class import PARTIAL_NOTE, by_class, by_class_markdown
 
     def row(method, k, fit, device, **extra):
         return dict(
@@ -130,8 +130,8 @@ def test_by_class_says_cost_device_and_the_papers_figure_for_its_setting():
 
 
 def test_cells_of_other_protocol_settings_are_never_averaged_together():
-    from bench.cell import Cell
-    from bench.protocols import ProtocolOptions
+    from bench.data.protocol import ProtocolOptions
+    from bench.sweep.fit_score import Cell
 
     def cell(**opts):
         return Cell("m", {}, "d", "open-set", 0, 0, ProtocolOptions(**opts))
@@ -159,7 +159,7 @@ def test_cells_of_other_protocol_settings_are_never_averaged_together():
 def test_file_names_from_labels_are_safe_and_distinct():
     import re
 
-    from bench.report import _slug
+    from bench.cli.leaderboard import _slug
 
     labels = [
         "folder:/abs/path/to/images",

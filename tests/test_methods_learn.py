@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.cell import run_cell
-from bench.data import Dataset
-from bench.method import Env
-from bench.protocols import make_split
+from bench.contract.method import Env
+from bench.data.dataset import Dataset
+from bench.data.protocol import make_split
 from bench.registry import METHODS
+from bench.sweep.fit_score import run_cell
 
 pytestmark = pytest.mark.slow
 
@@ -102,8 +102,8 @@ def test_deep_svdd_preprocessing_and_centre_follow_the_paper():
     import torch
     from bench.methods.deep_svdd import DeepSVDD, global_contrast_l1
 
-    from bench.data import TrainData
-    from bench.deep import Batch
+    from bench.data.dataset import TrainData
+    from bench.nets.training import Batch
 
     x = np.random.default_rng(0).random((5, 1, 6, 6)).astype(np.float32)
     g = global_contrast_l1(x).reshape(5, -1)
@@ -113,7 +113,7 @@ def test_deep_svdd_preprocessing_and_centre_follow_the_paper():
     codes = torch.tensor([[0.05, -0.05, 0.5, 0.0], [0.05, -0.05, 0.7, 0.0]])
     method.before_training(torch.nn.Identity(), Batch(codes))
     assert method.c_.tolist() == pytest.approx([0.1, -0.1, 0.6, 0.0]), "|c_i| < eps moves to +-eps"
-    fitted = DeepSVDD(epochs=1, ae_epochs=1).fit(TrainData(x=x), __import__("bench.method").method.Env())
+    fitted = DeepSVDD(epochs=1, ae_epochs=1).fit(TrainData(x=x), Env())
     assert (fitted.low_, fitted.high_) == pytest.approx(
         (float(global_contrast_l1(x).min()), float(global_contrast_l1(x).max()))
     )
@@ -133,7 +133,7 @@ def test_geom_faithful_preset_is_the_wide_resnet_of_the_papers(digits):
     import torch
     from bench.methods.geom import Geom, wide_resnet
 
-    from bench.data import TrainData
+    from bench.data.dataset import TrainData
 
     def millions(depth: int, widen: int) -> float:
         return sum(p.numel() for p in wide_resnet(3, 10, depth, widen).parameters()) / 1e6

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from bench.metrics import at_threshold, auprc, auroc, detection_metrics, roc_points
+from bench.scoring.metrics import at_threshold, auprc, auroc, detection_metrics, roc_points
 
 
 def cases():

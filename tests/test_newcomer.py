@@ -13,7 +13,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from bench.errors import BenchError
-from bench.registry import METHODS, load_entry_point
+from bench.plugins import load_entry_point
+from bench.registry import METHODS
 from tests.conftest import ROOT, run_cli
 
 CHECKED = str(ROOT / "tests" / "plugins" / "check_methods.py")
@@ -64,7 +65,7 @@ def test_check_prints_a_row_per_check_and_fails_on_a_broken_method(tmp_path):
 
 
 def test_allowed_failures_do_not_fail_the_check(capsys):
-    from bench.cli import main
+    from bench.cli.main import main
 
     try:
         assert main(["--plugin", CHECKED, "check", "check-good", "check-inverted"]) == 0
@@ -75,7 +76,7 @@ def test_allowed_failures_do_not_fail_the_check(capsys):
 
 
 def test_check_errors_are_one_line(tmp_path, capsys):
-    from bench.cli import main
+    from bench.cli.main import main
 
     (tmp_path / "empty.py").write_text("x = 1\n")
     (tmp_path / "broken.py").write_text("import numpy\n\nvalue = 1 / 0\n")
@@ -90,7 +91,7 @@ def test_check_errors_are_one_line(tmp_path, capsys):
 
 
 def test_new_method_refuses_bad_names_existing_methods_and_files(tmp_path):
-    from bench.scaffold import new_method
+    from bench.cli.new_method import new_method
 
     target = tmp_path / "mine.py"
     assert "check it:  python -m bench check" in new_method("mine", out=str(target))
@@ -131,7 +132,7 @@ def test_entry_points_name_a_module_or_a_class_and_broken_ones_say_which():
 def test_f1_without_an_own_rule_is_a_dash_with_a_footnote():
     import pandas as pd
 
-    from bench.leaderboard import NO_OWN_RULE, leaderboard, to_markdown
+    from bench.report.leaderboard import NO_OWN_RULE, leaderboard, to_markdown
 
     rows = [
         {"method": m, "dataset": "d", "protocol": "one-class", "cell_key": f"{m}{k}", "class": k}
@@ -154,9 +155,9 @@ def test_f1_without_an_own_rule_is_a_dash_with_a_footnote():
 
 
 def test_the_torch_template_passes_the_checks_as_written(tmp_path):
-    from bench.checks import run_checks
-    from bench.registry import load_user_plugin
-    from bench.scaffold import new_method
+    from bench.cli.new_method import new_method
+    from bench.contract.checks import run_checks
+    from bench.plugins import load_user_plugin
 
     new_method("template-ae", torch=True, out=str(tmp_path / "template_ae.py"))
     try:

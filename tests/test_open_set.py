@@ -8,8 +8,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import classification_report, f1_score
 
-from bench.heads import HEADS, train_head
-from bench.metrics import macro_f1, per_class
+from bench.scoring.heads import HEADS, train_head
+from bench.scoring.metrics import macro_f1, per_class
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -72,11 +72,11 @@ def test_elbow_picks_the_bend_of_an_inertia_curve():
 
 
 def test_fine_tuning_the_head_leaves_the_detector_untouched(digits):
-    from bench.cell import train_data
-    from bench.method import Env
-    from bench.openset import classify
-    from bench.protocols import make_split
+    from bench.contract.method import Env
+    from bench.data.protocol import make_split
     from bench.registry import METHODS
+    from bench.scoring.open_set import classify
+    from bench.sweep.fit_score import train_data
 
     info, cls = METHODS.get("ae-threshold")
     split = make_split(digits, "open-set", 0, seed=0)
@@ -89,10 +89,10 @@ def test_fine_tuning_the_head_leaves_the_detector_untouched(digits):
 
 def test_the_head_on_40_labeled_digits_classifies_well_above_chance(digits):
     """Seed 001's pipeline on digits' scaled open-set: 8 labels a class, the head keeps 1,890 steps."""
-    from bench.cell import run_cell
-    from bench.method import Env
-    from bench.protocols import make_split
+    from bench.contract.method import Env
+    from bench.data.protocol import make_split
     from bench.registry import METHODS
+    from bench.sweep.fit_score import run_cell
 
     info, cls = METHODS.get("ae-threshold")
     split = make_split(digits, "open-set", 0, seed=0)
@@ -103,7 +103,7 @@ def test_the_head_on_40_labeled_digits_classifies_well_above_chance(digits):
 
 
 def test_a_schedule_stretches_in_whole_multiples_of_its_epochs():
-    from bench.deep import stretched_epochs
+    from bench.nets.training import stretched_epochs
 
     assert stretched_epochs(30, 63, 1890) == 30, "FashionMNIST's 2,000 labels: the reports' 30 epochs"
     assert stretched_epochs(30, 2, 1890) == 30 * 32, "40 labels: 2 steps an epoch"

@@ -8,9 +8,9 @@ import sys
 
 import psutil
 
-from bench import owner
-from bench.tags import KIND_CELL
-from bench.tracking import Tracker, default_uri
+from bench.tracking import owner
+from bench.tracking.tags import KIND_CELL
+from bench.tracking.tracker import Tracker, default_uri
 
 
 def dead_owner() -> str:
@@ -33,7 +33,7 @@ def test_runs_of_dead_sweeps_are_marked_killed_and_live_ones_kept(tmp_path):
     ids = {
         who: tracker.log_run(
             name=who,
-            tags={"bench.kind": KIND_CELL, "bench.owner": tag, "cell_key": who},
+            tags={"bench.kind": KIND_CELL, "bench.tracking.owner": tag, "cell_key": who},
             params={},
             metrics={},
             terminate=False,

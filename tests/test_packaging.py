@@ -1,5 +1,7 @@
-"""The built wheel installs exactly one top-level import name, ``bench``."""
+"""The built wheel installs exactly one top-level import name, ``bench``, with every sub-package and
+every module of the source tree, each importable from the wheel alone."""
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -7,23 +9,23 @@ import zipfile
 import pytest
 
 from tests.conftest import ROOT
+from tests.test_layout import sources
+
+IMPORT_ALL = """
+import importlib, pkgutil, sys, bench
+assert bench.__file__.startswith(sys.argv[1]), bench.__file__
+names = [m.name for m in pkgutil.walk_packages(bench.__path__, "bench.") if not m.name.endswith("__main__")]
+for name in names:
+    importlib.import_module(name)
+print(len(names))
+"""
 
 
 @pytest.mark.slow
-def test_wheel_has_single_top_level_package(tmp_path):
+def test_the_wheel_holds_every_module_and_each_imports_from_it(tmp_path):
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(ROOT),
-        ],
+        [*build, "-w", str(tmp_path), str(ROOT)],
         check=True,
         capture_output=True,
     )
@@ -31,6 +33,17 @@ def test_wheel_has_single_top_level_package(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"bench"}
-    assert "bench/methods/ae_threshold.py" in names
-    assert "bench/datasets/digits.py" in names
-    assert not any(n.startswith(("datasets/", "methods/", "tests/")) for n in names)
+    assert not any(n.startswith(("datasets/", "methods/", "protocols/", "tests/")) for n in names)
+    expected = {
+        name.replace(".", "/") + (".py" if path.stem != "__init__" else "/__init__.py")
+        for name, path in sources().items()
+    }
+    assert not expected - set(names), f"missing from the wheel: {sorted(expected - set(names))}"
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORT_ALL, str(site)], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout) == len([n for n in sources() if n != "bench" and not n.endswith("__main__")])

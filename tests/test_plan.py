@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from bench.config import RunConfig
+from bench.contract.method import Method
+from bench.contract.params import Count
+from bench.contract.space import Int
 from bench.errors import BenchError
-from bench.method import Method
-from bench.params import Count
-from bench.plan import plan
 from bench.registry import METHODS, register_method
-from bench.space import Int
+from bench.sweep.plan import plan
 
 
 @pytest.fixture

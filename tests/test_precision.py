@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.cell import run_cell
-from bench.data import TrainData
-from bench.device import resolve_precision
+from bench.contract.method import Env
+from bench.data.dataset import TrainData
+from bench.data.protocol import make_split
 from bench.errors import BenchError
-from bench.method import Env
-from bench.protocols import make_split
+from bench.nets.device import resolve_precision
 from bench.registry import METHODS
+from bench.sweep.fit_score import run_cell
 
 
 def fit_in(name: str, digits, precision: str, **params) -> dict[str, float]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.data.protocol import PROTOCOLS, ProtocolOptions, make_split, protocol_info, protocol_units
 from bench.errors import BenchError, UnknownNameError
-from bench.protocols import PROTOCOLS, ProtocolOptions, make_split, protocol_info, protocol_units
-from bench.sizes import split_sizes, too_small
+from bench.sweep.sizes import split_sizes, too_small
 
 ALL = PROTOCOLS.names()
 
@@ -170,7 +170,7 @@ def test_planned_sizes_are_the_split_sizes(digits, protocol):
 
 
 def test_too_small_names_what_is_short():
-    from bench.data import Sizes
+    from bench.data.dataset import Sizes
 
     assert too_small(Sizes(100, 0, 10, 1, 53, 4), 10) == (
         "its test split holds 4 anomalies (fewer than --min-test 10)"

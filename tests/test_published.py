@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.published import (
+from bench.report.published import (
     README_END,
     README_START,
     declared,

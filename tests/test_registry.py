@@ -64,8 +64,8 @@ def test_readme_add_a_method_example_runs_word_for_word(tmp_path, bench_main):
 
 
 def test_readme_example_passes_the_contract_checks(tmp_path):
-    from bench.checks import run_checks
-    from bench.registry import load_user_plugin
+    from bench.contract.checks import run_checks
+    from bench.plugins import load_user_plugin
 
     code, _ = readme_example()
     (tmp_path / "readme_method.py").write_text(code)

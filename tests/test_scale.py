@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.leaderboard import latest_per_cell, leaderboard
-from bench.tracking import Tracker, default_uri
+from bench.report.leaderboard import latest_per_cell, leaderboard
+from bench.tracking.tracker import Tracker, default_uri
 from tests.conftest import ROOT, require, run_cli
 
 BROKEN = str(ROOT / "tests" / "plugins" / "broken_methods.py")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from bench import stats
+from bench.report import stats
 
 
 def table(values):

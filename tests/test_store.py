@@ -19,13 +19,13 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from bench import owner
-from bench.cli import main
+from bench.cli.leaderboard import build_report
+from bench.cli.main import main
 from bench.config import RunConfig
 from bench.errors import TrackingError
-from bench.report import build_report
-from bench.runner import run_sweep
-from bench.tracking import Tracker, default_uri
+from bench.sweep.driver import run_sweep
+from bench.tracking import owner
+from bench.tracking.tracker import Tracker, default_uri
 from tests.conftest import ROOT, ctrl_c_as_at_a_terminal
 
 
@@ -75,7 +75,7 @@ def test_a_study_does_not_resume_on_changed_data(tmp_path):
     """Tuning is keyed by the data too: a study's trials never mix two copies of a dataset."""
     from bench.config import TuneConfig
     from bench.errors import BenchError
-    from bench.tune import run_tune
+    from bench.tune.driver import run_tune
 
     data = two_classes(tmp_path / "mine.npz", seed=0, separable=True)
     cfg = TuneConfig(method="pyod-knn", datasets=(data,), trials=1, results=str(tmp_path / "out"))
@@ -141,7 +141,7 @@ def test_runs_of_a_dead_sweep_are_marked_killed_everywhere(tmp_path):
         "bench.kind": "cell",
         "bench.status": "OK",
         "cell_key": "k",
-        "bench.owner": f"{host}:{dead.pid}:{start}",
+        "bench.tracking.owner": f"{host}:{dead.pid}:{start}",
     }
     name = "m | d | p | class 0 | seed 0"
     run_id = tracker.log_run(name=name, tags=tags, params={}, metrics={}, terminate=False)
@@ -203,7 +203,7 @@ def test_cells_from_before_data_digests_are_kept_apart_once_the_data_is_keyed():
     """A store from an earlier bench (cells without a digest), rerun now: only the keyed cells show."""
     import pandas as pd
 
-    from bench.by_class import current_copies, latest_per_cell, older_copies_note
+    from bench.report.by_class import current_copies, latest_per_cell, older_copies_note
 
     old = [{"cell_key": f"o{k}", "dataset": "digits", "start_time": k, "auroc": 0.5} for k in range(2)]
     new = [
@@ -226,8 +226,8 @@ def test_an_optuna_store_is_made_whole_or_not_at_all(tmp_path):
     table), no optuna.db is left; the next start makes a whole one that a study opens."""
     import optuna
 
-    from bench.store import create_whole, sqlite_uri
-    from bench.study import storage
+    from bench.tracking.sqlite import create_whole, sqlite_uri
+    from bench.tune.study import storage
 
     uri = sqlite_uri(tmp_path / "optuna.db")
 

@@ -8,13 +8,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bench.cell import run_cell
-from bench.method import Env
-from bench.metrics import at_threshold, best_f1
-from bench.protocols import make_split
+from bench.contract.method import Env
+from bench.contract.space import Float
+from bench.data.protocol import make_split
 from bench.registry import METHODS
-from bench.space import Float
-from bench.thresholds import NORMAL_RULE_K, tune_threshold
+from bench.scoring.metrics import at_threshold, best_f1
+from bench.scoring.thresholds import NORMAL_RULE_K, tune_threshold
+from bench.sweep.fit_score import run_cell
 
 
 def brute_force_best_f1(y, s):

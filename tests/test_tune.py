@@ -113,7 +113,7 @@ def test_threshold_tuned_run_reports_own_tuned_and_oracle_f1(tmp_path, bench_mai
 
 
 def test_choices_round_trip_through_optuna_storage():
-    from bench.space import Choice, Float, decode, suggest_all
+    from bench.contract.space import Choice, Float, decode, suggest_all
 
     space = {"hidden": Choice(((32, 16), (64, 32))), "lr": Float(1e-4, 1e-2, log=True)}
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from bench import Method, register_method
+from bench.api import Method, register_method
 
 
 class _Base(Method):

@@ -4,7 +4,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from bench import Method, register_method
+from bench.api import Method, register_method
 
 
 @register_method("check-good")

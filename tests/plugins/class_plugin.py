@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from bench import Method, register_method
+from bench.api import Method, register_method
 
 
 class MeanPixels(Method):

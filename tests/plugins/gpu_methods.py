@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench.data import TrainData
-from bench.method import Env, Method
-from bench.registry import register_method
+from bench.api import Env, Method, TrainData, register_method
 
 
 @register_method("test-cuda-oom")

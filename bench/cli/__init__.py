@@ -1,0 +1,1 @@
+"""The command line: ``python -m bench COMMAND``, one module per command beside the parser."""

@@ -1,0 +1,109 @@
+"""``bench leaderboard``: tables, statistics and figures from an experiment's cell runs.
+
+Everything is written under ``results/`` and attached to the experiment's
+newest sweep run in MLflow (folder ``leaderboard/``, the table also as an
+MLflow table artifact that the UI shows), so the UI and the files agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.report import leaderboard, plots, stats
+from bench.report.by_class import current_copies, older_copies_note
+from bench.tracking.tags import KIND_SWEEP
+from bench.tracking.tracker import Tracker
+
+
+def build_report(tracker: Tracker, results: Path, roc_curves: bool = True) -> tuple[pd.DataFrame, list[Path]]:
+    """Write the leaderboard tables and figures; return the board and every file written."""
+    finished, failed = tracker.cell_table(), tracker.cell_table("FAILED")
+    current = current_copies(finished, failed)  # a dataset's runs of older copies are kept apart
+    cells = leaderboard.latest_per_cell(finished, current)
+    failed = leaderboard.latest_per_cell(failed, current)
+    board = leaderboard.leaderboard(cells, [tuple(n) for n in tracker.sweep_notes()], failed)
+    if board.empty:
+        raise BenchError(f"experiment {tracker.experiment_name!r} has no finished cells yet")
+    tests = leaderboard.friedman_by_protocol(cells)
+    paths = leaderboard.write(board, cells, results, tests, note=older_copies_note(finished, current))
+    figures = results / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    paths += _save(figures, _figures(cells, tests))
+    if roc_curves:
+        paths += _save(figures, _roc_overlays(tracker, cells))
+    sweep = tracker.find_run(KIND_SWEEP)
+    if sweep is not None:
+        table = board.assign(**{c: board[c].astype(str) for c in board.columns if board[c].dtype == object})
+        tracker.attach(sweep, paths, {"leaderboard.json": table}, "leaderboard")
+    return board, paths
+
+
+def published_report(tracker: Tracker) -> str:
+    """Every published figure beside bench's measurement, over all experiments of the store."""
+    from bench.report.published import published_markdown, published_table
+
+    tables = [tracker.__class__(tracker.uri, name).cell_table() for name in tracker.experiment_names()]
+    cells = (
+        pd.concat([t for t in tables if len(t)], ignore_index=True)
+        if any(len(t) for t in tables)
+        else tables[0]
+    )
+    return published_markdown(published_table(leaderboard.latest_per_cell(cells)))
+
+
+def _figures(cells: pd.DataFrame, tests: dict[str, stats.Friedman]) -> dict[str, object]:
+    out = {}
+    for (dataset, protocol), group in cells.groupby(["dataset", "protocol"]):
+        table = stats.blocks(group).droplevel("dataset").T
+        out[f"heatmap_{_slug(dataset)}_{_slug(protocol)}.png"] = plots.heatmap_figure(
+            table, f"AUROC, {dataset} {protocol} (mean over seeds)"
+        )
+    for protocol, t in tests.items():
+        figure = plots.cd_figure(t.ranks, t.nemenyi, t.critical_difference, protocol)
+        out[f"cd_{_slug(protocol)}.png"] = figure
+    return out
+
+
+def _roc_overlays(tracker: Tracker, cells: pd.DataFrame) -> dict[str, object]:
+    """Per (dataset, protocol, class): every method's ROC curve on its lowest seed."""
+    out = {}
+    cells = cells.assign(cls=cells["class"].astype(int), seed_n=cells["seed"].astype(int))
+    with tempfile.TemporaryDirectory() as scratch:
+        for (dataset, protocol, cls), group in cells.groupby(["dataset", "protocol", "cls"]):
+            curves = {}
+            for method, runs in group.groupby("method"):
+                run_id = runs.sort_values("seed_n")["run_id"].iloc[0]
+                try:
+                    scores = tracker.cell_scores(run_id, Path(scratch))
+                except Exception:  # a run without scores.csv (older store): leave it out of the overlay
+                    continue
+                curves[method] = (scores["anomaly"].to_numpy(), scores["score"].to_numpy(np.float64))
+            if curves:
+                title = f"ROC, {dataset} {protocol} class {cls} (lowest seed)"
+                name = f"roc_{_slug(dataset)}_{_slug(protocol)}_class{cls}.png"
+                out[name] = plots.roc_overlay_figure(curves, title)
+    return out
+
+
+def _slug(label: str) -> str:
+    """A dataset or protocol label (``npz:/data/x.npz``, ``open-set[known=1,3 labels=40]``) as a file
+    name part that every file system takes; a label that had to change gets a short hash of itself,
+    so two labels never share a file (``folder:/a/b`` and ``folder:/a_b``)."""
+    slug = re.sub(r"[^A-Za-z0-9=.-]+", "_", label).strip("_.")[:80]
+    return slug if slug == label else f"{slug}-{hashlib.sha256(label.encode()).hexdigest()[:6]}"
+
+
+def _save(folder: Path, figures: dict[str, object]) -> list[Path]:
+    paths = []
+    for name, fig in figures.items():
+        path = folder / name
+        fig.savefig(path)
+        paths.append(path)
+    return paths

@@ -1,0 +1,1 @@
+"""The data that flows: datasets and splits as arrays, file formats, finding files, protocols' rules."""

@@ -1,0 +1,55 @@
+"""Find dataset files on disk, or download them into a cache with checksums verified."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+
+from bench import env
+from bench.errors import DataError
+
+TIMEOUT_S = 20
+
+
+def cache_dir() -> Path:
+    """Where downloads are kept: ``$BENCH_CACHE`` or the XDG cache."""
+    base = env.get("BENCH_CACHE") or os.path.join(
+        env.get("XDG_CACHE_HOME") or Path.home() / ".cache", "bench"
+    )
+    return Path(base)
+
+
+def md5_of(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(urls: Iterable[str], dest: Path, md5: str) -> Path:
+    """Fetch the first mirror that answers into ``dest``, keeping it only if its md5 matches."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for url in urls:
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
+                shutil.copyfileobj(resp, out)
+            got = md5_of(tmp)
+            if got != md5:
+                errors.append(f"{url}: md5 {got} != expected {md5}")
+                continue
+            tmp.replace(dest)
+            return dest
+        except OSError as exc:
+            errors.append(f"{url}: {exc}")
+        finally:
+            tmp.unlink(missing_ok=True)
+    raise DataError(f"could not download {dest.name} ({'; '.join(errors)})")

@@ -1,0 +1,130 @@
+"""Normal-class protocols: a dataset and a class index become a train / val / test Split.
+
+Each protocol is stated as data (which classes are normal, where anomalies come
+from, how much is held out) and is deterministic for (dataset, protocol, class,
+seed). Test images always come from the dataset's test part and train/val
+images from its train part, so no test image can reach fitting or tuning.
+Validation mirrors the test's anomaly ratio so thresholds chosen there transfer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bench.data.dataset import Dataset, Part, Split
+from bench.data.splits import Indices, rng_for
+from bench.errors import BenchError
+from bench.registry import PROTOCOLS
+
+ProtocolFn = Callable[..., tuple[Indices, Indices, Indices]]
+
+
+@dataclass(frozen=True)
+class ProtocolInfo:
+    name: str
+    provides: frozenset[str]
+    summary: str
+    test_sets: int | None = None  # cells are numbered test sets instead of classes
+    pad: int = 0  # blank pixels added on every side of every image
+    classify: bool = False  # the labeled normal images of validation also train a classifier
+    options: tuple[str, ...] = ()  # the ProtocolOptions fields it reads
+    normal: str = "{k}"  # what is normal in cell k ({known}: the known classes, where given)
+    # The sizes the seed reports used (Sizes field -> count) under the given options, where the
+    # protocol has absolute sizes: a split of other sizes was scaled to its dataset.
+    seed_sizes: Callable[[ProtocolOptions], dict[str, int]] | None = None
+
+
+def protocol_units(info: ProtocolInfo, n_classes: int) -> list[int]:
+    """What ``--classes all`` means for a protocol: every class, or every test set."""
+    return list(range(info.test_sets if info.test_sets else n_classes))
+
+
+@dataclass(frozen=True)
+class ProtocolOptions:
+    """Knobs a protocol may read; all part of a cell's identity."""
+
+    contamination: float = 0.0
+    anomaly_ratio: float = 0.078
+    known_classes: tuple[int, ...] | None = None  # open-set; None = the first half of the classes
+    labels: int = 2000  # open-set: size of the labeled set, drawn evenly from the known classes
+    min_test: int = (
+        10  # fewest anomalies and normals a test split may hold; open-set raises its unknowns to it
+    )
+
+
+def protocol_settings(protocol: str, opts: ProtocolOptions) -> dict[str, object]:
+    """The options ``protocol`` reads, with their values: part of a cell's identity."""
+    return {name: getattr(opts, name) for name in protocol_info(protocol).options}
+
+
+def protocol_label(protocol: str, opts: ProtocolOptions) -> str:
+    """``open-set[known=1,3,5,7,9 labels=40]``: the protocol with its non-default options, as
+    leaderboards name it, so that cells run under different settings are never averaged together."""
+    default = ProtocolOptions()
+    changed = [
+        f"{name.removesuffix('_classes')}={','.join(map(str, value)) if isinstance(value, tuple) else value}"
+        for name, value in protocol_settings(protocol, opts).items()
+        if value != getattr(default, name)
+    ]
+    return f"{protocol}[{' '.join(changed)}]" if changed else protocol
+
+
+def register_protocol(
+    name: str, provides: frozenset[str] | set[str], summary: str, **extra: Any
+) -> Callable[[ProtocolFn], ProtocolFn]:
+    """Function decorator: register a protocol's rules under ``name``. The function takes
+    ``(y_train, y_test, k, rng, opts)`` and returns the (indices, anomaly labels) of train, val and
+    test; ``extra`` sets the other ``ProtocolInfo`` fields."""
+
+    def decorate(fn: ProtocolFn) -> ProtocolFn:
+        PROTOCOLS.add(ProtocolInfo(name, frozenset(provides), summary, **extra), fn)
+        return fn
+
+    return decorate
+
+
+def protocol_info(name: str) -> ProtocolInfo:
+    return PROTOCOLS.get(name)[0]
+
+
+def split_indices(
+    dataset: Dataset, protocol: str, k: int, seed: int, opts: ProtocolOptions = ProtocolOptions()
+) -> tuple[Indices, Indices, Indices]:
+    """Which images (by index into the train / train / test part) and anomaly labels make each part."""
+    info, fn = PROTOCOLS.get(protocol)
+    units = protocol_units(info, dataset.n_classes)
+    if k not in units:
+        what = "test set" if info.test_sets else "class"
+        raise BenchError(f"{what} {k} is out of range for {dataset.name} under {protocol} (0..{units[-1]})")
+    if not 0.0 <= opts.contamination < 1.0 or not 0.0 < opts.anomaly_ratio < 1.0:
+        raise BenchError("contamination must be in [0, 1) and anomaly ratio in (0, 1)")
+    if info.test_sets:  # k picks one test set out of a single draw, so it is not part of the seed
+        rng = rng_for(dataset.name, protocol, seed, opts.known_classes)
+    else:
+        rng = rng_for(dataset.name, protocol, k, seed, opts.contamination, opts.anomaly_ratio)
+    return fn(dataset.y_train, dataset.y_test, k, rng, opts)
+
+
+def make_split(
+    dataset: Dataset, protocol: str, k: int, seed: int, opts: ProtocolOptions = ProtocolOptions()
+) -> Split:
+    """The deterministic Split of ``dataset`` under ``protocol`` for class (or test set) ``k``, ``seed``."""
+    parts = split_indices(dataset, protocol, k, seed, opts)
+    pad = protocol_info(protocol).pad
+    sources = ("train", "train", "test")
+    return Split(
+        *[_part(dataset, src, idx, lab, pad) for src, (idx, lab) in zip(sources, parts, strict=True)]
+    )
+
+
+def _part(dataset: Dataset, source: str, index: np.ndarray, anomaly: np.ndarray, pad: int = 0) -> Part:
+    x, y = dataset.part(source)
+    images = x[index].astype(np.float32)
+    images /= 255.0
+    if pad:
+        images = np.pad(images, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    return Part(x=images, anomaly=anomaly, classes=y[index], index=index, source=source)

@@ -1,0 +1,38 @@
+"""The environment variables bench reads, declared and read here alone; ``bench --help`` lists them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    meaning: str
+
+
+VARIABLES = (
+    Variable(
+        "BENCH_RESULTS", "the folder runs write to and reports read (default: ./results); --results wins"
+    ),
+    Variable("BENCH_DATA", "a folder with dataset files, searched after --data-dir"),
+    Variable("BENCH_CACHE", "where downloads and frozen features are kept (default: $XDG_CACHE_HOME/bench)"),
+    Variable("BENCH_MIRRORS", "comma list of base URLs to download IDX datasets from, tried in order"),
+    Variable("NUMBA_CACHE_DIR", "where Numba caches PyOD's compiled code (default: $BENCH_CACHE/numba)"),
+    Variable("XDG_CACHE_HOME", "the cache's parent folder when BENCH_CACHE is unset (default: ~/.cache)"),
+)
+_DECLARED = {v.name for v in VARIABLES}
+
+
+def get(name: str) -> str | None:
+    """The value of a declared variable; unset and empty are both None."""
+    if name not in _DECLARED:
+        raise KeyError(f"{name} is not declared in bench.env.VARIABLES")
+    return os.environ.get(name) or None
+
+
+def help_text() -> str:
+    """The variables as ``bench --help`` ends with them."""
+    width = max(len(v.name) for v in VARIABLES)
+    return "environment variables:\n" + "\n".join(f"  {v.name:<{width}}  {v.meaning}" for v in VARIABLES)

@@ -1,0 +1,128 @@
+"""Third-party plugins: ``bench.methods`` entry points of installed packages, and ``--plugin``
+modules or files. Each registers through the same decorators as the built-ins."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from types import ModuleType
+
+from bench.contract.method import Method
+from bench.errors import BenchError, first_line
+from bench.registry import DATASETS, METHODS, PROTOCOLS, register_method
+
+
+@dataclass
+class _Loaded:
+    done: bool = False
+    plugins: list[str] = field(default_factory=list)
+    files: dict[str, list[str]] = field(default_factory=dict)  # plugin file -> the methods it registered
+
+
+_state = _Loaded()
+
+
+def load_plugins() -> None:
+    """Find the built-in methods, datasets and protocols, then load every ``bench.methods`` entry point."""
+    if _state.done:
+        return
+    _state.done = True
+    for registry in (METHODS, DATASETS, PROTOCOLS):
+        registry.discover()
+    for ep in entry_points(group="bench.methods"):
+        load_entry_point(ep)
+
+
+def load_entry_point(ep: EntryPoint) -> list[str]:
+    """Load one plugin; the names of the methods it registered.
+
+    An entry point names a module (its decorators register its methods) or a ``Method`` subclass
+    (registered under the entry point's name, family ``third-party``, unless its decorator already
+    registered it). Every method a package registers records the package's name and version.
+    """
+    before = set(METHODS.names())
+    try:
+        _load_entry_point(ep)
+    except BenchError:
+        raise
+    except Exception as exc:  # a broken third-party plugin ends in one line that names it
+        raise BenchError(
+            f"plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {first_line(exc)}"
+        ) from exc
+    package = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else ""
+    added = sorted(set(METHODS.names()) - before)
+    for name in added:
+        METHODS.annotate(name, distribution=package)
+    _state.plugins.append(f"{ep.name} = {ep.value}" + (f" ({package})" if package else ""))
+    return added
+
+
+def _load_entry_point(ep: EntryPoint) -> None:
+    obj = ep.load()
+    if isinstance(obj, ModuleType):
+        return
+    if isinstance(obj, type) and issubclass(obj, Method):
+        if not any(cls is obj for _, cls in METHODS):
+            register_method(ep.name, family="third-party")(obj)
+        return
+    raise BenchError(
+        f"plugin {ep.name!r} ({ep.value}) names {type(obj).__name__} {getattr(obj, '__name__', '')!s}, "
+        "not a module or a bench Method subclass"
+    )
+
+
+def loaded_plugins() -> list[str]:
+    return list(_state.plugins)
+
+
+def load_user_plugin(spec: str) -> list[str]:
+    """Import a plugin given as a module name or a path to a .py file; its decorators register it.
+    Returns the names of the methods it registered."""
+    before = set(METHODS.names())
+    datasets_before = set(DATASETS.names()) | set(DATASETS.families())
+    path = Path(spec)
+    if spec.endswith(".py"):
+        if not path.is_file():
+            raise BenchError(f"--plugin {spec}: no such file")
+        if str(path.resolve()) in _state.files:  # named twice (--plugin F check F): loaded once
+            return _state.files[str(path.resolve())]
+        mod_spec = importlib.util.spec_from_file_location(f"bench_user_plugin_{path.stem}", path)
+        module = importlib.util.module_from_spec(mod_spec)
+        sys.modules[mod_spec.name] = module
+        try:
+            mod_spec.loader.exec_module(module)
+        except Exception as exc:  # the author's file: one line with where it broke
+            del sys.modules[mod_spec.name]
+            raise BenchError(
+                f"plugin {spec}{_where(exc, path)}: {type(exc).__name__}: {first_line(exc)}"
+            ) from exc
+        _state.files[str(path.resolve())] = sorted(set(METHODS.names()) - before)
+        datasets = (set(DATASETS.names()) | set(DATASETS.families())) - datasets_before
+        if not _state.files[str(path.resolve())] and not datasets:
+            raise BenchError(
+                f"--plugin {spec} registers no method or dataset (@register_method or @register_dataset)"
+            )
+    else:
+        try:
+            importlib.import_module(spec)
+        except ImportError as exc:
+            raise BenchError(f"--plugin {spec}: {exc}") from None
+    return sorted(set(METHODS.names()) - before)
+
+
+def _where(exc: BaseException, path: Path) -> str:
+    """``:LINE`` of the last frame in the plugin's own file, where the traceback has one."""
+    import traceback
+
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f":{exc.lineno}"
+    lines = [
+        f.lineno
+        for f in traceback.extract_tb(exc.__traceback__)
+        if Path(f.filename).resolve() == path.resolve()
+    ]
+    return f":{lines[-1]}" if lines else ""

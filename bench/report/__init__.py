@@ -1,0 +1,1 @@
+"""Reports from finished cells: leaderboards, per-class tables, statistics, figures, papers' figures."""

@@ -1,0 +1,170 @@
+"""The per-class table: a metric by normal class for each method, with its cost, device and paper.
+
+One row per (dataset, protocol, method label): the metric's mean over seeds
+for every class (or test set), the mean over classes, the seconds a cell
+took (fit + score), the device it ran on, and the figure the method's paper
+published for the same setup, so a reader sees where each row stands without
+leaving the table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.report.missing_rows import KEYS
+from bench.report.published import mean_figure
+
+EXTRAS = ["s / cell", "device", "published", "source"]
+COST_NOTE = (
+    "s / cell: fit + score seconds, mean over cells (a frozen extractor's one-off pass over the "
+    "dataset is not in it: every cell shares it)."
+)
+
+DIGEST = "data_digest"  # the tag with a cell's dataset content digest
+PARTIAL_NOTE = "A blank class was not run for that row, whose mean is over the classes it ran."
+
+
+def latest_per_cell(cells: pd.DataFrame, current: dict[str, str] | None = None) -> pd.DataFrame:
+    """One run per cell_key (the newest), so a rerun never counts a cell twice; and only the runs of
+    each dataset's current copy (``current_copies``), so an edited dataset's old numbers never show.
+
+    Methods run with ``--set`` overrides are named by their ``method_label``, and protocols run
+    with non-default options (``--known``, ``--labels``, ...) by their ``protocol_label``.
+    """
+    if cells.empty:
+        return cells
+    cells = cells.sort_values("start_time", ascending=False).drop_duplicates("cell_key")
+    cells = cells[~older_copy(cells, current)]
+    cells = cells.rename(columns={"bench.tuned_from": "tuned_from"})
+    for column in ("method", "protocol"):
+        if f"{column}_label" in cells:
+            cells = cells.assign(**{column: cells[f"{column}_label"].fillna(cells[column])})
+    return cells
+
+
+def current_copies(*tables: pd.DataFrame) -> dict[str, str]:
+    """Each dataset's current copy: the data digest of its newest cell run ("" before bench had them)."""
+    tables = tuple(t for t in tables if len(t))
+    if not tables:
+        return {}
+    runs = pd.concat(tables, ignore_index=True)
+    digests = runs.get(DIGEST, pd.Series("", index=runs.index)).fillna("")
+    newest = runs.assign(**{DIGEST: digests}).sort_values("start_time", ascending=False)
+    return dict(newest.drop_duplicates("dataset")[["dataset", DIGEST]].itertuples(index=False))
+
+
+def older_copy(cells: pd.DataFrame, current: dict[str, str] | None = None) -> pd.Series:
+    """Which runs are of another copy of their dataset than ``current`` (by default, the newest's)."""
+    current = current_copies(cells) if current is None else current
+    digests = cells.get(DIGEST, pd.Series("", index=cells.index)).fillna("")
+    return digests != cells["dataset"].map(current).fillna(digests)
+
+
+def older_copies_note(cells: pd.DataFrame, current: dict[str, str]) -> str:
+    """One line on the runs of older copies of a dataset the store keeps apart ('' when none)."""
+    if cells.empty:
+        return ""
+    older = cells[older_copy(cells, current)].drop_duplicates("cell_key")
+    if older.empty:
+        return ""
+    known = older.get(DIGEST, pd.Series("", index=older.index)).fillna("") != ""
+    parts = [
+        f"{', '.join(f'{n} of {d}' for d, n in group.groupby('dataset').size().items())} {words}"
+        for group, words in (
+            (older[known], "read files that have changed since"),
+            (older[~known], "predate data digests (run by an earlier bench)"),
+        )
+        if len(group)
+    ]
+    return f"This experiment also holds cells kept apart and not shown: {'; '.join(parts)}."
+
+
+def by_class(cells: pd.DataFrame, metric: str = "auroc", stat: str = "mean") -> pd.DataFrame:
+    """``metric`` per (dataset, protocol, method) x class: its mean over seeds, or (``stat="std"``)
+    the std over seeds; column ``mean`` is the mean over classes, or the std over seeds of it.
+    The mean table also has the columns of ``EXTRAS``."""
+    cells = latest_per_cell(cells)
+    if cells.empty:
+        return pd.DataFrame()
+    cells = cells.assign(cls=cells["class"].astype(int), seed=cells["seed"].astype(int))
+    per_seed = cells.pivot_table(index=[*KEYS, "seed"], columns="cls", values=metric, aggfunc="mean")
+    overall = per_seed.mean(axis=1).groupby(level=KEYS)
+    if stat == "std":
+        table = per_seed.groupby(level=KEYS).std(ddof=1)
+        table["mean"] = overall.std(ddof=1)
+    else:
+        table = per_seed.groupby(level=KEYS).mean()
+        table["mean"] = overall.mean()
+    table.columns = [str(c) for c in table.columns]
+    if stat != "std":
+        table = table.join(_extras(cells))
+    best_first = overall.mean().sort_values(ascending=False).index  # same row order for mean and std
+    table = table.reindex(best_first).reset_index().sort_values(["dataset", "protocol"], kind="stable")
+    if "pretrained" in cells:  # methods with outside weights say so in every table
+        outside = cells.dropna(subset=["pretrained"]).groupby("method")["pretrained"].first()
+        table["method"] = [f"{m} (pretrained: {outside[m]})" if m in outside else m for m in table["method"]]
+    return table
+
+
+def _extras(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, protocol, method): seconds a cell, the devices, and the published figure."""
+    seconds = cells.get("fit_seconds", np.nan) + cells.get("score_seconds", np.nan)
+    grouped = cells.assign(seconds=seconds).groupby(KEYS)
+    rows = {}
+    for key, group in grouped:
+        dataset, protocol, method = key
+        devices = sorted(group["device"].dropna().unique()) if "device" in group else []
+        rows[key] = {
+            "s / cell": group["seconds"].mean(),
+            "device": ", ".join(devices),
+            **_published(method, dataset, protocol),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(KEYS)
+
+
+def _published(label: str, dataset: str, protocol: str) -> dict[str, str]:
+    """The paper's mean figure for this setup (with the settings it was for, when this row ran
+    others) and its source."""
+    found = mean_figure(label, dataset, protocol)
+    if found is None:
+        return {"published": "", "source": ""}
+    figure, same_setting = found
+    words = f"{figure.value:.3f}"
+    if figure.setting and not same_setting:
+        words += " at " + ", ".join(f"{k}={v}" for k, v in figure.setting)
+    return {"published": words, "source": figure.source}
+
+
+def by_class_markdown(mean: pd.DataFrame, std: pd.DataFrame) -> str:
+    """The per-class table with ``mean ± std`` over seeds where there are several seeds."""
+    if mean.empty:
+        return ""
+    merged = mean.drop(columns=["source"], errors="ignore")
+    scores = [c for c in mean.columns[len(KEYS) :] if c not in EXTRAS]
+    for col in scores:
+        merged[col] = [
+            "" if pd.isna(m) else f"{m:.3f}" + ("" if pd.isna(sd) else f" ± {sd:.3f}")
+            for m, sd in zip(mean[col], std[col] if col in std else [np.nan] * len(mean), strict=True)
+        ]
+    if "s / cell" in merged:
+        merged["s / cell"] = ["" if pd.isna(s) else f"{s:.1f}" for s in mean["s / cell"]]
+    lines = [table_markdown(merged)]
+    if mean[scores].isna().to_numpy().any():
+        lines.append(f"\n{PARTIAL_NOTE}\n")
+    if "s / cell" in merged:
+        lines.append(f"\n{COST_NOTE}\n")
+    if "source" in mean:
+        names = (m.split(" (")[0].split("[")[0] for m in mean["method"])  # each method's figure once
+        cited = dict.fromkeys(f"{n}: {s}" for n, s in zip(names, mean["source"], strict=True) if s)
+        lines += ["\nPublished: " + "; ".join(cited) + ".\n"] if cited else []
+    return "".join(lines)
+
+
+def table_markdown(table: pd.DataFrame, digits: int = 3) -> str:
+    """Any flat table as GitHub markdown, floats rounded."""
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
+    for row in table.itertuples(index=False):
+        cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Scoring a cell: metrics (declared once), threshold rules, open-set classification heads."""

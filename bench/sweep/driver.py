@@ -1,0 +1,176 @@
+"""The sweep: a plan's cells run by an executor, each logged to MLflow as it finishes; resumable.
+
+``plan`` (``bench.sweep.plan``) has checked and resolved everything before this
+module starts any work; the tracker turns each outcome into a run; the
+executor decides where cells run. What is left here is the order of things:
+skip what finished before, run the rest, attach figures, log the sweep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from rich.console import Console
+
+from bench.config import RunConfig
+from bench.errors import first_line
+from bench.sweep.executors import auto_jobs, make_executor
+from bench.sweep.figure_worker import FigureWorker, start_worker
+from bench.sweep.fit_score import Cell, CellResult
+from bench.sweep.job import Job, Outcome
+from bench.sweep.local_workers import warm_up
+from bench.sweep.plan import Plan, plan
+from bench.sweep.progress import SweepReport, SweepView
+from bench.tracking.owner import scratch_prefix, sweep_dead_scratch
+from bench.tracking.sqlite import is_full_disk, writable_folder
+from bench.tracking.tracker import Tracker, default_uri
+
+__all__ = ["SweepReport", "execute_plan", "run_sweep"]
+
+
+def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
+    """Plan ``cfg`` (every input checked before any work), then run what has not finished before."""
+    started = time.perf_counter()
+    return execute_plan(plan(cfg), console, started)
+
+
+def execute_plan(swept: Plan, console: Console | None = None, started: float | None = None) -> SweepReport:
+    """Run the plan's cells that the tracking store does not hold as finished; log each one."""
+    started = time.perf_counter() if started is None else started
+    cfg = swept.config
+    if swept.cells and cfg.executor == "local" and not cfg.in_process:
+        warm_up()  # the workers' imports overlap the store's opening
+    results = writable_folder(Path(cfg.results))
+    # A new store: every cell will run, and those run here send their figures to the figure process.
+    fresh = swept.cells and not cfg.tracking_uri and not (results / "mlflow.db").exists()
+    pool = start_worker() if fresh and cfg.in_process else None  # worker processes draw their own
+    try:
+        tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        raise
+    report = SweepReport(sweep_id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], na=swept.na)
+    cfg.save(results / f"config-{report.sweep_id}.json")
+    cleaned = tracker.close_dead_runs(), sweep_dead_scratch(results)  # what killed sweeps left behind
+    finished = tracker.finished_cells()
+    done = set() if cfg.rerun else set(finished)
+    todo = (c for c in swept.cells if c.key not in done)
+    jobs = [Job(i, cell, swept.device, str(results / "features")) for i, cell in enumerate(todo)]
+    report.skipped = len(swept.cells) - len(jobs)
+    view = SweepView(console, total=len(swept.cells))
+    for note in [*swept.notes, *changed_data(swept, finished.values(), jobs)]:
+        view.say(note)
+    if any(cleaned):
+        view.say(f"note: {cleaned[0]} runs and {cleaned[1]} scratch folders of killed sweeps cleaned up")
+    n_jobs = cfg.jobs or auto_jobs(swept.device, len(jobs))
+    for line in _headline(swept, report.sweep_id, tracker.uri, len(jobs), n_jobs):
+        view.say(line)
+    scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix("figures"), dir=results))
+    figures = FigureWorker(tracker, scratch, pool)
+    executor = make_executor(
+        cfg.executor, n_jobs, swept.datasets, cfg.plugins, view.on_epoch, in_process=cfg.in_process,
+        ray_address=cfg.ray_address, cpus_per_cell=cfg.cpus_per_cell, gpus_per_cell=cfg.gpus_per_cell,
+    )  # fmt: skip
+    with view, contextlib.closing(figures), contextlib.closing(executor):
+        view.advance(report.skipped)
+        for outcome in executor.run(jobs):
+            _log(tracker, figures, view, report, jobs[outcome.job_id].cell, outcome, once=not cfg.rerun)
+    if figures.lost:
+        view.say(f"  {len(figures.lost)} runs could not store their figures (disk full); they will rerun")
+    report.seconds = time.perf_counter() - started
+    view.finish(report)
+    try:
+        tracker.log_sweep(report.sweep_id, cfg.to_json(), report.na, _counts(report))
+    except Exception as exc:
+        if not is_full_disk(exc):
+            raise
+        view.say(f"  the sweep's own run was not logged: {first_line(exc)}")
+    return report
+
+
+def _headline(swept: Plan, sweep_id: str, uri: str, cells: int, n_jobs: int) -> list[str]:
+    """What the sweep is and where its cells run, said before the first cell."""
+    cfg = swept.config
+    lines = [
+        f"bench sweep {sweep_id}: {len(swept.methods)} methods x {len(swept.datasets)} datasets x "
+        f"{len(cfg.protocols)} protocols x {len(cfg.seeds)} seeds on {swept.device}; tracking {uri}"
+    ]
+    if cfg.executor == "ray":
+        lines.append(f"  {cells} cells as Ray tasks ({cfg.ray_address or 'local instance'})")
+    elif cfg.in_process:
+        lines.append(f"  {cells} cells in this process (--in-process: a cell that crashes ends the sweep)")
+    elif n_jobs > 1:
+        lines.append(f"  {cells} cells, {n_jobs} at once in worker processes")
+    return lines
+
+
+def changed_data(swept: Plan, finished: Iterable[tuple[str, str]], todo: list[Job]) -> list[str]:
+    """A note per dataset with cells to run whose earlier runs here read other files (or came from
+    a bench that did not record what they read)."""
+    running = {job.cell.dataset for job in todo}
+    counts: dict[tuple[str, bool], int] = {}
+    for dataset, digest in finished:
+        if dataset in running and digest != swept.datasets[dataset].digest:
+            counts[dataset, bool(digest)] = counts.get((dataset, bool(digest)), 0) + 1
+    why = {True: "read other files of {name} (they changed)", False: "of {name} predate data digests"}
+    return [
+        f"note: {n} finished runs in this experiment {why[known].format(name=name)}: its cells run anew, "
+        "and the leaderboard keeps the old runs apart"
+        for (name, known), n in counts.items()
+    ]
+
+
+def _log(
+    tracker: Tracker,
+    figures: FigureWorker,
+    view: SweepView,
+    report: SweepReport,
+    cell: Cell,
+    outcome: Outcome,
+    once: bool,
+) -> None:
+    """One outcome into the store; a store that cannot take it (a full disk) fails the cell, not the sweep."""
+    try:
+        run_id = tracker.log_cell(cell, outcome, report.sweep_id, once=once)
+        if run_id is not None and outcome.result.ok:
+            _attach_figures(figures, run_id, cell, outcome)
+    except Exception as exc:
+        if not is_full_disk(exc):
+            raise
+        result = CellResult(ok=False, error=f"not logged: {type(exc).__name__}: {first_line(exc)}"[:500])
+        report.add(cell, result)
+        view.cell_done(cell, result)
+        return
+    if run_id is None:  # a sweep beside this one logged the cell meanwhile
+        report.skipped += 1
+        view.say(f"  done by another sweep  {cell.label}")
+        view.advance()
+        return
+    report.add(cell, outcome.result)
+    view.cell_done(cell, outcome.result)
+
+
+def _attach_figures(figures: FigureWorker, run_id: str, cell: Cell, outcome: Outcome) -> None:
+    """The cell's figures, drawn by its worker or, for cells run here, in the figure process."""
+    result = outcome.result
+    if outcome.figures is None:
+        auroc = result.metrics["auroc"]
+        figures.submit(run_id, outcome.test.anomaly, result.scores, cell.title, auroc, result.threshold)
+    else:
+        figures.finish(run_id, outcome.figures)
+    figures.drain(wait=False)
+
+
+def _counts(report: SweepReport) -> dict[str, float]:
+    return {
+        "cells_ok": len(report.ok),
+        "cells_failed": len(report.failed),
+        "cells_skipped": report.skipped,
+        "wall_seconds": report.seconds,
+    }

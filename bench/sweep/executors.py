@@ -1,0 +1,89 @@
+"""Where cells run on this machine: in local worker processes (``--jobs N``,
+``bench.sweep.local_workers``), or, for debugging only, in the sweep's own process (``--in-process``).
+
+Executors turn jobs into outcomes and nothing else; the driver alone logs to
+MLflow and checks resume keys, so every executor gives the same runs (worker
+processes and Ray tasks also draw their cells' figures, returned as PNG
+bytes). A job carries what a fresh process needs to rebuild its cell (method
+settings, split recipe); datasets travel once per worker (local processes) or
+once per sweep (Ray's object store, ``bench.sweep.ray_tasks``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from typing import Protocol
+
+from bench.data.dataset import Dataset
+from bench.errors import BenchError
+from bench.sweep.job import Job, Outcome, clear_splits, cores, execute
+from bench.sweep.local_workers import PoolExecutor
+
+EXECUTORS = ("local", "ray")
+
+
+class Executor(Protocol):
+    """Runs jobs, yielding each outcome as it finishes (in any order); ``close`` frees its workers."""
+
+    def run(self, jobs: list[Job]) -> Iterator[Outcome]: ...
+
+    def close(self) -> None: ...
+
+
+def spawn_pool(workers: int, initializer: Callable[..., None], initargs: tuple) -> ProcessPoolExecutor:
+    """Fresh processes for tune's trial workers: spawned, since forking a process that holds torch
+    threads is unsafe."""
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=initializer, initargs=initargs
+    )
+
+
+class InProcessExecutor:
+    """Cells one after another in the sweep's own process (``--in-process``): for a debugger or a
+    profiler, with no isolation; a cell that crashes its process ends the sweep."""
+
+    def __init__(self, datasets: Mapping[str, Dataset], on_epoch: Callable[[int, int, float], None]) -> None:
+        self.datasets = datasets
+        self.on_epoch = on_epoch
+
+    def run(self, jobs: list[Job]) -> Iterator[Outcome]:
+        for job in jobs:
+            yield execute(job, self.datasets, self.on_epoch)
+
+    def close(self) -> None:
+        clear_splits()
+
+
+def auto_jobs(device: str, cells: int) -> int:
+    """``--jobs auto``: one cell per core on CPU (at most 4, each with a core to itself, and only
+    for sweeps of at least 8 cells per worker; a smaller sweep runs one worker with every core's
+    threads), 1 on a GPU."""
+    if device.startswith("cuda"):
+        return 1
+    return max(1, min(cores(), 4, cells // 8))
+
+
+def make_executor(
+    kind: str,
+    jobs: int,
+    datasets: Mapping[str, Dataset],
+    plugins: tuple[str, ...],
+    on_epoch: Callable[[int, int, float], None],
+    in_process: bool = False,
+    ray_address: str | None = None,
+    cpus_per_cell: float = 1.0,
+    gpus_per_cell: float | None = None,
+) -> Executor:
+    if kind == "ray":
+        from bench.sweep.ray_tasks import RayExecutor
+
+        return RayExecutor(datasets, plugins, ray_address, cpus_per_cell, gpus_per_cell)
+    if kind != "local":
+        raise BenchError(f"--executor takes {' or '.join(EXECUTORS)}, not {kind!r}")
+    if jobs < 1:
+        raise BenchError("--jobs needs at least 1")
+    if in_process:
+        return InProcessExecutor(datasets, on_epoch)
+    return PoolExecutor(jobs, datasets, plugins, max(1, cores() // jobs), on_epoch)

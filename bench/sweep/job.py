@@ -1,0 +1,156 @@
+"""Running one job where it lands: the split built (and kept for the next job), the method built
+from its settings, the cell run; and what a fresh worker process needs first.
+
+Every executor (``bench.sweep.executors``, ``bench.sweep.ray_tasks``) calls ``execute``, so a
+cell gives the same outcome wherever it runs; every cell seeds itself, so results
+do not depend on which worker ran it, only, within floating-point noise, on the
+number of threads it had.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bench.contract.method import Env
+from bench.data.dataset import Dataset, Split
+from bench.data.protocol import make_split, protocol_info
+from bench.nets.device import resolve_device, resolve_precision
+from bench.nets.features import FeatureCache, frozen_split
+from bench.plugins import load_plugins, load_user_plugin
+from bench.registry import METHODS
+from bench.report import plots
+from bench.sweep.cost import Stopwatch
+from bench.sweep.fit_score import Cell, CellResult, run_cell
+
+
+@dataclass(frozen=True)
+class Job:
+    """One cell to run, with the settings that rebuild its method in any process."""
+
+    id: int
+    cell: Cell  # its ``settings`` rebuild the method
+    device: str  # "auto" is resolved where the job runs (a Ray worker may have a GPU the driver lacks)
+    features: str | None = None  # the frozen-feature cache folder, for methods that declare an extractor
+
+
+@dataclass(frozen=True)
+class TestLabels:
+    """What the driver logs about the test images: positions, provenance and labels, not pixels."""
+
+    index: np.ndarray
+    source: str
+    anomaly: np.ndarray
+    classes: np.ndarray
+
+    def scores_csv(self, scores: np.ndarray) -> str:
+        """The ``scores.csv`` artifact: one row per test image, so any figure can be redrawn."""
+        table = {"index": self.index, "source": self.source, "anomaly": self.anomaly, "class": self.classes}
+        return pd.DataFrame({**table, "score": scores}).to_csv(index=False)
+
+
+@dataclass
+class Outcome:
+    job_id: int
+    result: CellResult
+    device: str
+    sizes: dict[str, float] = field(default_factory=dict)
+    data: dict[str, str] = field(default_factory=dict)  # where the images came from, what verified them
+    test: TestLabels | None = None
+    figures: dict[str, bytes] | None = None  # drawn by the worker; None: the driver has them drawn
+
+
+def with_figures(outcome: Outcome, cell: Cell) -> Outcome:
+    """Draw the cell's figures where it ran: workers share the drawing, no process lags behind."""
+    result = outcome.result
+    if result.ok and outcome.test is not None:
+        outcome.figures = plots.cell_figures(
+            outcome.test.anomaly, result.scores, cell.title, result.metrics["auroc"], result.threshold
+        )
+    return outcome
+
+
+_DATASETS: dict[str, Dataset] = {}
+_SPLITS: dict[tuple, Split] = {}
+
+
+def _split(job: Job, datasets: Mapping[str, Dataset]) -> Split:
+    """The job's split; the last two are kept, since cells of one split arrive together."""
+    c = job.cell
+    key = (c.dataset, c.protocol, c.unit, c.seed, c.options)
+    if key not in _SPLITS:
+        while len(_SPLITS) >= 2:
+            _SPLITS.pop(next(iter(_SPLITS)))
+        _SPLITS[key] = make_split(datasets[c.dataset], c.protocol, c.unit, c.seed, c.options)
+    return _SPLITS[key]
+
+
+def clear_splits() -> None:
+    _SPLITS.clear()
+
+
+def execute(
+    job: Job,
+    datasets: Mapping[str, Dataset] | None = None,
+    on_epoch: Callable[[int, int, float], None] | None = None,
+) -> Outcome:
+    """Build the job's split and method, run the cell; every failure of the cell is in the result."""
+    datasets = _DATASETS if datasets is None else datasets
+    split = _split(job, datasets)
+    info, cls = METHODS.get(job.cell.method)
+    device = resolve_device(job.device)
+    precision = resolve_precision(job.cell.precision, device)
+    env = Env(device=device, seed=job.cell.seed, on_epoch=on_epoch, precision=precision)
+    classify = protocol_info(job.cell.protocol).classify
+    method, dataset = cls(**job.cell.settings), datasets[job.cell.dataset]
+    provenance = {"data.source": dataset.source, "data.checksums": dataset.checksums}
+    extractor = method.extractor()
+    if extractor is not None:  # the images' cached features stand in for them
+        cache = FeatureCache(job.features or Path(tempfile.gettempdir()) / "bench-features")
+        with Stopwatch() as took:
+            split = frozen_split(split, dataset, extractor, cache, device)
+        provenance["features"] = "computed" if cache.computed else "cached"
+        provenance["features.seconds"] = f"{took.seconds:.1f}"  # not in fit_seconds: shared by every cell
+    result = run_cell(method, info.needs, split, env, job.cell.threshold, classify)
+    test = split.test
+    labels = TestLabels(test.index, test.source, test.anomaly, test.classes)
+    return Outcome(job.id, result, device, sizes=split.sizes().params(), data=provenance, test=labels)
+
+
+def init_worker(plugins: tuple[str, ...], threads: int, datasets: Mapping[str, Dataset] | None) -> None:
+    """Make a fresh process ready to run jobs: plugins registered, threads set, datasets at hand."""
+    load_plugins()
+    for spec in plugins:
+        load_user_plugin(spec)
+    torch.set_num_threads(max(1, threads))
+    if datasets is not None:
+        _DATASETS.update(datasets)
+
+
+def crashed(job: Job, how: str) -> Outcome:
+    reason = f"WorkerCrashed: the process running this cell died ({how})"
+    return Outcome(job.id, CellResult(ok=False, error=reason, detail=reason), job.device)
+
+
+# Failures after which a CUDA context is unusable: every later cell in that process would fail too.
+POISONED_CONTEXT = ("CUDA error", "device-side assert", "CUBLAS_STATUS", "cuDNN error", "AcceleratorError")
+
+
+def poisons_process(outcome: Outcome) -> bool:
+    """Whether the cell's failure leaves its process unfit for another cell (a CUDA error)."""
+    return not outcome.result.ok and any(words in outcome.result.error for words in POISONED_CONTEXT)
+
+
+def cores() -> int:
+    """CPU cores this process may use (its affinity, which containers narrow, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

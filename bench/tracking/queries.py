@@ -1,0 +1,92 @@
+"""Reading bench's runs back from MLflow: finished cells and their tables, scores, sweep notes.
+
+A part of ``Tracker`` (``bench.tracking.tracker``), which it is mixed into: the queries the runner,
+the leaderboard and tune ask of the store, through the tracker's client and experiment.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.tracking.tags import KIND_CELL, KIND_SWEEP, KIND_TRIAL
+
+
+class RunQueries:
+    """Queries of one experiment's runs; ``client`` and ``experiment_id`` come from ``Tracker``."""
+
+    client: Any
+    experiment_id: str
+
+    def find_run(self, kind: str, tag: str | None = None, value: str = "") -> str | None:
+        """The newest run of ``kind`` (whose ``tag`` equals ``value``, if given), if any."""
+        query = f"tags.`bench.kind` = '{kind}'" + (f" and tags.`{tag}` = '{value}'" if tag else "")
+        runs = self._runs(query)
+        return max(runs, key=lambda r: r.info.start_time).info.run_id if runs else None
+
+    def trial_numbers(self, study: str) -> set[int]:
+        """The trial numbers of ``study`` that already have a run."""
+        runs = self._runs(f"tags.`bench.kind` = '{KIND_TRIAL}' and tags.`bench.tune.study` = '{study}'")
+        return {int(r.data.tags["trial"]) for r in runs if "trial" in r.data.tags}
+
+    def cell_scores(self, run_id: str, scratch: Path) -> pd.DataFrame:
+        """The ``scores.csv`` a cell run logged (index, source, anomaly, class, score)."""
+        path = self.client.download_artifacts(run_id, "scores.csv", str(scratch))
+        return pd.read_csv(path)
+
+    def _runs(self, filter_string: str) -> list[Any]:
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id],
+                filter_string=filter_string,
+                max_results=5000,
+                page_token=token,
+            )
+            runs += list(page)
+            token = page.token
+            if not token:
+                return runs
+
+    def experiment_names(self) -> list[str]:
+        """Every experiment in this store (a leaderboard reads one; published figures read all)."""
+        return sorted(e.name for e in self.client.search_experiments())
+
+    def finished_cell_keys(self) -> set[str]:
+        return set(self.finished_cells())
+
+    def finished_cells(self) -> dict[str, tuple[str, str]]:
+        """Every finished cell's key, with its dataset and that dataset's content digest."""
+        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = 'FINISHED'")
+        return {
+            r.data.tags["cell_key"]: (r.data.tags.get("dataset", ""), r.data.tags.get("data_digest", ""))
+            for r in runs
+            if "cell_key" in r.data.tags
+        }
+
+    def cell_table(self, status: str = "FINISHED") -> pd.DataFrame:
+        """Every cell run of ``status``: tags and metrics as columns, newest first."""
+        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = '{status}'")
+        rows = [
+            {
+                "run_id": r.info.run_id,
+                "start_time": r.info.start_time,
+                **r.data.tags,
+                **r.data.metrics,
+            }
+            for r in runs
+        ]
+        df = pd.DataFrame(rows)
+        return df.sort_values("start_time", ascending=False) if len(df) else df
+
+    def sweep_notes(self) -> list[dict[str, str]]:
+        """The n/a entries recorded by every sweep of this experiment."""
+        notes = []
+        for run in self._runs(f"tags.`bench.kind` = '{KIND_SWEEP}'"):
+            raw = run.data.tags.get("bench.na")
+            if raw:
+                notes += json.loads(raw)
+        return notes

@@ -1,0 +1,147 @@
+"""``bench tune``: search a method's declared hyperparameters for the best mean validation AUROC.
+
+The pieces, each in its own module: ``bench.tune.study`` (names, storage, the saved
+best), ``bench.tune.objective`` (what a trial computes), ``bench.tune.trial_log`` (trials
+as MLflow runs, written by the driver), ``bench.tune.workers`` (``--jobs N``
+processes or Ray tasks on one study). This module runs a study end to end: the
+tune run, the defaults' baseline (measured once per study on the same splits),
+the trials, the best parameters saved as JSON for ``run --params-from``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from bench.config import TuneConfig
+from bench.contract.space import decode
+from bench.errors import BenchError
+from bench.tracking.sqlite import writable_folder
+from bench.tracking.tags import KIND_TUNE
+from bench.tracking.tracker import Tracker, default_uri
+from bench.tune.objective import TuneSetup, mean_validation_auroc, optimize, short, tune_setup
+from bench.tune.study import Best, best_path, counted, load_best, open_study, storage_url, study_name
+from bench.tune.trial_log import TrialLogger
+from bench.tune.workers import optimize_in_workers
+
+__all__ = ["Best", "load_best", "run_tune"]
+
+
+def _tune_run(tracker: Tracker, cfg: TuneConfig, name: str, setup: TuneSetup) -> str:
+    """The study's parent run: found again on a resume, created on the first start."""
+    return tracker.find_run(KIND_TUNE, "bench.tune.study", name) or tracker.log_run(
+        name=f"tune {name}",
+        tags={
+            "bench.kind": KIND_TUNE,
+            "bench.tune.study": name,
+            "method": cfg.method,
+            "dataset": cfg.datasets[0],
+            "protocol": cfg.protocols[0],
+            "classes": ",".join(map(str, setup.classes)),
+            "device": setup.device,
+        },
+        params={
+            "storage": storage_url(cfg),
+            "search_space": repr(setup.space),
+            "fixed": json.dumps(setup.spec.settings),
+        },
+        metrics={},
+        terminate=False,
+    )
+
+
+def _same_data(study: Any, name: str, cfg: TuneConfig, setup: TuneSetup) -> None:
+    """A study resumes only on the copy of the data its trials ran on, never mixing two."""
+    ran_on = study.user_attrs.get("data_digest")
+    if ran_on is None:  # a new study (or one from before bench recorded it)
+        study.set_user_attr("data_digest", setup.data)
+    elif ran_on != setup.data:
+        raise BenchError(
+            f"study {name} ran on another copy of {cfg.datasets[0]} (its files changed since): "
+            f"give --study a new name, or delete the study from {storage_url(cfg)}"
+        )
+
+
+def _baseline(study: Any, cfg: TuneConfig, setup: TuneSetup, console: Console) -> float:
+    """Validation AUROC of the fixed settings (the defaults otherwise): what tuning must beat."""
+    if "default_val_auroc" not in study.user_attrs:  # measured once per study
+        started = time.perf_counter()
+        value = mean_validation_auroc(setup, setup.spec.settings, cfg.seed)
+        study.set_user_attr("default_val_auroc", value)
+        console.print(
+            f"  defaults   val AUROC {value:.4f} ({time.perf_counter() - started:.0f}s)", markup=False
+        )
+    return float(study.user_attrs["default_val_auroc"])
+
+
+def run_tune(cfg: TuneConfig, console: Console | None = None) -> Best:
+    """Run (or resume) the study until it holds ``cfg.trials`` finished trials; save and return the best."""
+    console = console or Console()
+    setup = tune_setup(cfg)
+    results = writable_folder(Path(cfg.results))
+    name = study_name(cfg)
+    tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
+    study = open_study(cfg, name)
+    _same_data(study, name, cfg, setup)
+    parent = _tune_run(tracker, cfg, name, setup)
+    console.print(
+        f"bench tune {name}: {cfg.method} on {cfg.datasets[0]} {cfg.protocols[0]} classes "
+        f"{','.join(map(str, setup.classes))}, {counted(study)} of {cfg.trials} trials done; "
+        f"storage {storage_url(cfg)}",
+        markup=False,
+    )
+    default_value = _baseline(study, cfg, setup, console)
+    log = TrialLogger(tracker, study, name, parent, setup)
+    log()  # trials a killed run left unlogged
+    if cfg.jobs <= 1 and cfg.executor == "local":
+        optimize(cfg, name, setup=setup, callbacks=(log,))
+    else:
+        console.print(f"  {max(cfg.jobs, 1)} workers share the study ({cfg.executor})", markup=False)
+        optimize_in_workers(cfg, name, log)
+    log()
+    best = _save_best(study, cfg, name, setup, default_value, tracker, parent)
+    states = [t.state.name for t in study.get_trials(deepcopy=False)]
+    console.print(
+        f"study {name}: {states.count('COMPLETE')} complete, {states.count('PRUNED')} pruned, "
+        f"{states.count('FAIL')} failed; best val AUROC {best.value:.4f} (trial {study.best_trial.number}), "
+        f"defaults {default_value:.4f}",
+        markup=False,
+    )
+    console.print(f"best parameters: {short(best.params)}", markup=False)
+    path = best_path(results, name)
+    console.print(f"wrote {path}; use them with: python -m bench run --params-from {name} ...", markup=False)
+    return best
+
+
+def _save_best(
+    study: Any,
+    cfg: TuneConfig,
+    name: str,
+    setup: TuneSetup,
+    default_value: float,
+    tracker: Tracker,
+    parent: str,
+) -> Best:
+    import optuna
+
+    if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        raise BenchError(f"study {name}: no trial completed (see the FAILED trial runs in MLflow)")
+    best = Best(
+        method=cfg.method,
+        study=name,
+        params={**setup.spec.settings, **decode(setup.space, study.best_trial.params)},
+        value=float(study.best_trial.value),
+        default_value=default_value,
+        trials=counted(study),
+    )
+    path = best_path(Path(cfg.results), name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(best), indent=2, default=list))
+    metrics = {"best_val_auroc": best.value, "default_val_auroc": default_value, "trials": best.trials}
+    tracker.finish_tune(parent, best.params, metrics=metrics, files={"best.json": str(path)})
+    return best

@@ -63,7 +63,7 @@ cat > meanpix-pkg/meanpix_pkg/__init__.py <<'EOF'
 """Mean absolute distance to the mean training image."""
 
 import numpy as np
-from bench import Method
+from bench.api import Method
 
 
 class MeanPixelDistance(Method):

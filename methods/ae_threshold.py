@@ -12,7 +12,7 @@ at hand (the report padded FashionMNIST to 32x32, d = 1,024, as bench's
 std is the population std (ddof 0); training minibatches are reshuffled every
 epoch; PyTorch's default initialisation. Under ``open-set`` the classifier is
 seed 001's 16-32-32-(5+1) head on the 16-d code, trained with the encoder
-(``bench/heads.py``).
+(``bench/scoring/heads.py``).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ epochs or batch size, so the dense VAE uses Adam lr 1e-3, batch 128, 30
 epochs, no early stopping; seed 003 gives no layer widths, so the conv VAE
 uses 32 and 64 channels (k3, s2, p1) and the same 30-d code; early stopping
 holds out 10% of the training images. Under ``open-set`` the classifier is
-seed 000's 30-200-5 head on mu, trained with the encoder (``bench/heads.py``).
+seed 000's 30-200-5 head on mu, trained with the encoder (``bench/scoring/heads.py``).
 """
 
 from __future__ import annotations

@@ -190,3 +190,35 @@ def test_methods_na_on_one_dataset_keep_a_row_that_says_why():
     assert board.loc[("a", "supervised"), "cells"] == 0 and len(board) == 3
     assert board.loc[("b", "one-class"), "note"] == "n/a on class 2 (seed 0): too small"
     assert board.loc[("b", "one-class"), "auroc_mean"] == 0.8, "the cells that ran keep their numbers"
+
+
+def test_a_declared_metric_reaches_every_table(monkeypatch):
+    """A threshold-free metric is one declaration: cells compute it, the leaderboard aggregates and
+    prints it under its label, the console summary shows it, and lower-is-better ranks ascending."""
+    from bench.scoring import metrics
+    from bench.sweep.progress import summary_table
+
+    def top_score(labels, scores):
+        return float(np.max(scores))
+
+    extra = metrics.Metric("top", "top score", (metrics.LEADERBOARD, metrics.SUMMARY), score=top_score)
+    monkeypatch.setattr(metrics, "METRICS", (*metrics.METRICS, extra))
+    computed = metrics.detection_metrics(np.array([0, 1, 1]), np.array([0.1, 0.7, 0.4]), None)
+    assert computed["top"] == 0.7
+    table = cells().assign(top=lambda c: c["auroc"] * 2)
+    board = leaderboard(table).set_index("method")
+    assert board.loc["a", "top_mean"] == np.mean([1.80, 1.82, 1.84])
+    assert "top score" in to_markdown(board.reset_index()).splitlines()[0]
+
+    class Report:
+        sweep_id, ok = (
+            "s",
+            [(type("C", (), {"label_name": "a", "dataset": "d", "protocol_label": "p"})(), computed)],
+        )
+
+    summary = summary_table(Report())
+    assert "top score" in [c.header for c in summary.columns]
+    lower = metrics.Metric("auroc", "AUROC", (metrics.LEADERBOARD,), higher_is_better=False)
+    monkeypatch.setattr(metrics, "PRIMARY", lower)
+    monkeypatch.setattr("bench.report.leaderboard.PRIMARY", lower)
+    assert leaderboard(cells()).set_index("method").loc["b", "rank"] == 1

@@ -167,3 +167,29 @@ def test_the_torch_template_passes_the_checks_as_written(tmp_path):
         assert run_checks("template-ae") == {}
     finally:
         METHODS._entries.pop("template-ae", None)
+
+
+def test_templates_pass_ruff_inside_bench_and_in_a_users_project(tmp_path, monkeypatch):
+    """Ruff calls ``bench`` first-party inside bench's own tree and third-party elsewhere; the
+    templates' imports are sorted for the place they are written, and lint clean in both."""
+    import shutil
+
+    from bench.cli.new_method import new_method
+
+    ruff = shutil.which("ruff")
+    inside, outside = tmp_path / "bench-checkout", tmp_path / "my-project"
+    for project in (inside, outside):
+        (project / "plugins").mkdir(parents=True)
+        (project / "pyproject.toml").write_text(
+            '[tool.ruff]\nline-length = 110\n[tool.ruff.lint]\nselect = ["E", "F", "W", "I", "B", "UP"]\n'
+        )
+    (inside / "bench").mkdir()
+    (inside / "bench" / "api.py").write_text('"""The plugin API."""\n')
+    for project in (inside, outside):
+        monkeypatch.chdir(project)
+        new_method("tmpl-np", out="plugins/tmpl_np.py")
+        new_method("tmpl-torch", torch=True, out="plugins/tmpl_torch.py")
+        res = subprocess.run([ruff, "check", "plugins"], cwd=project, capture_output=True, text=True)
+        assert res.returncode == 0, (project.name, res.stdout)
+    assert "\n\nfrom bench.api import" in (inside / "plugins" / "tmpl_np.py").read_text()
+    assert "import numpy as np\nfrom bench.api import" in (outside / "plugins" / "tmpl_np.py").read_text()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.data.protocol import PROTOCOLS, ProtocolOptions, make_split, protocol_info, protocol_units
+from bench.data.protocol import ProtocolOptions, make_split, protocol_info, protocol_units
 from bench.errors import BenchError, UnknownNameError
+from bench.registry import PROTOCOLS
 from bench.sweep.sizes import split_sizes, too_small
 
 ALL = PROTOCOLS.names()

@@ -1,4 +1,4 @@
-"""Published figures: declared next to the defaults, matched to the cells of the same setup, in the README."""
+"""Published figures: declared next to the defaults, matched to the cells of the same setup, in the docs."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import pandas as pd
 import pytest
 
 from bench.report.published import (
-    README_END,
-    README_START,
+    BLOCK_END,
+    BLOCK_START,
     declared,
     label_settings,
     published_markdown,
     published_table,
-    replace_readme_block,
+    replace_block,
 )
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+RESULTS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 
 
 def cells(*rows: tuple[str, str, str, int, float]) -> pd.DataFrame:
@@ -52,9 +52,9 @@ def test_a_figure_meets_the_cells_of_its_setup_and_no_others():
     assert "not run" in published_markdown(table), "figures nobody measured keep a row"
 
 
-def test_the_readme_table_holds_every_declared_figure():
-    text = README.read_text()
-    block = text[text.index(README_START) : text.index(README_END)]
+def test_the_docs_table_holds_every_declared_figure():
+    text = RESULTS_PAGE.read_text()
+    block = text[text.index(BLOCK_START) : text.index(BLOCK_END)]
     rows = {
         tuple(c.strip() for c in line.strip("|").split("|")) for line in block.splitlines()[3:] if "|" in line
     }
@@ -64,8 +64,8 @@ def test_the_readme_table_holds_every_declared_figure():
         assert (name, fig.protocol, unit, fig.metric, f"{fig.value:.3f}", fig.source) in shown, (name, fig)
 
 
-def test_replacing_the_readme_block_keeps_the_rest():
-    text = f"intro\n{README_START}\nold\n{README_END}\nend\n"
-    assert replace_readme_block(text, "new\n") == f"intro\n{README_START}\nnew\n{README_END}\nend\n"
+def test_replacing_the_block_keeps_the_rest():
+    text = f"intro\n{BLOCK_START}\nold\n{BLOCK_END}\nend\n"
+    assert replace_block(text, "new\n") == f"intro\n{BLOCK_START}\nnew\n{BLOCK_END}\nend\n"
     with pytest.raises(ValueError, match="no <!-- published:start -->"):
-        replace_readme_block("no block", "x")
+        replace_block("no block", "x")

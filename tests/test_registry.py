@@ -42,8 +42,9 @@ def test_pyod_family_resolves_any_detector():
 
 
 def readme_example() -> tuple[str, str]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Add a method", 1)[1]
+    """The example of docs/adding-a-method.md: the plugin file and the command that runs it."""
+    text = (ROOT / "docs" / "adding-a-method.md").read_text()
+    section = text.split("Save this as `my_method.py`", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     command = re.search(r"```sh\n(python -m bench --plugin my_method.py run[^\n]*)\n```", section).group(1)
     return code, command
@@ -86,3 +87,28 @@ def test_parse_overrides_reads_json_values():
         "x": {"y": (1, 2)},
     }
     assert variant_label("vae-elbo", got["vae-elbo"]) == "vae-elbo[arch=conv,lr=0.001]"
+
+
+def test_built_ins_are_found_not_listed(tmp_path, monkeypatch):
+    """A registry imports every public module of its package on first read: a new file is the whole
+    change, and a ``_private`` helper module is left alone."""
+    from bench.registry import PROTOCOLS, Registry, builtin_modules
+
+    package = tmp_path / "my_things"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""Things."""\n')
+    for name in ("alpha", "beta"):
+        (package / f"{name}.py").write_text(
+            "from tests.test_registry import THINGS\n"
+            f"from bench.registry import DatasetInfo\nTHINGS.add(DatasetInfo({name!r}), {name!r})\n"
+        )
+    (package / "_helpers.py").write_text("raise RuntimeError('a private module is never imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    global THINGS
+    THINGS = Registry("thing", "my_things")
+    assert THINGS.names() == ["alpha", "beta"]
+    assert THINGS.get("beta")[1] == "beta"
+    assert builtin_modules("bench.protocols") == [
+        f"bench.protocols.{n}" for n in sorted(p.stem for p in (ROOT / "protocols").glob("[!_]*.py"))
+    ]
+    assert {"one-class", "leave-one-out", "supervised", "balanced", "open-set"} <= set(PROTOCOLS.names())

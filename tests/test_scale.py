@@ -168,7 +168,7 @@ def test_workers_that_cannot_start_end_the_sweep_in_one_line(tmp_path):
     plugin = tmp_path / "only_here.py"
     plugin.write_text(
         "import multiprocessing\n"
-        "from bench import Method, register_method\n"
+        "from bench.api import Method, register_method\n"
         "if multiprocessing.parent_process() is not None:\n"
         "    raise ImportError('this plugin refuses worker processes')\n"
         "@register_method('test-only-here')\n"

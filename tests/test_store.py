@@ -188,7 +188,7 @@ def test_python_m_bench_beside_a_clone_named_bench_says_so_and_runs(tmp_path):
         if name.startswith(("bench/", "__main__.py", "pyproject.toml")):
             (clone / name).parent.mkdir(parents=True, exist_ok=True)
             (clone / name).write_bytes((ROOT / name).read_bytes())
-    plugin = ROOT / "tests" / "plugins" / "check_methods.py"  # `from bench import Method`
+    plugin = ROOT / "tests" / "plugins" / "check_methods.py"  # `from bench.api import Method`
     args = [sys.executable, "-m", "bench", "--plugin", str(plugin), "run", "--methods", "check-good"]
     res = subprocess.run(
         [*args, "--classes", "0", "--results", "out"], cwd=tmp_path, capture_output=True, text=True,

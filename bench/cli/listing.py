@@ -11,9 +11,9 @@ def list_everything(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bench.data.protocol import PROTOCOLS, protocol_info
+    from bench.data.protocol import protocol_info
     from bench.plugins import load_plugins, loaded_plugins
-    from bench.registry import DATASETS, METHODS
+    from bench.registry import DATASETS, METHODS, PROTOCOLS
     from bench.sweep.preview import protocol_sizes
 
     load_plugins()

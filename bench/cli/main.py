@@ -58,7 +58,9 @@ def parser() -> argparse.ArgumentParser:
     add_tracking(board)
     figures = sub.add_parser("published", help="published figures beside bench's, from every experiment")
     add_tracking(figures)
-    figures.add_argument("--readme", metavar="FILE", help="also write the table into FILE's published block")
+    figures.add_argument(
+        "--into", metavar="FILE", help="also write the table into FILE's published block (docs/results.md)"
+    )
     ui = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the results store")
     add_tracking(ui)
     ui.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
@@ -198,7 +200,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def cmd_published(args: argparse.Namespace) -> int:
     from bench.cli.leaderboard import published_report
-    from bench.report.published import replace_readme_block
+    from bench.report.published import replace_block
     from bench.tracking.tracker import Tracker, default_uri
 
     results = Path(args.results)
@@ -206,12 +208,12 @@ def cmd_published(args: argparse.Namespace) -> int:
         raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
     table = published_report(Tracker(args.tracking_uri or default_uri(results), args.experiment))
     print(table)
-    if args.readme:
-        path = Path(args.readme)
+    if args.into:
+        path = Path(args.into)
         try:
-            path.write_text(replace_readme_block(path.read_text(), table))
+            path.write_text(replace_block(path.read_text(), table))
         except (OSError, ValueError) as exc:
-            raise BenchError(f"--readme {path}: {exc}") from None
+            raise BenchError(f"--into {path}: {exc}") from None
         print(f"wrote the table into {path}")
     return 0
 

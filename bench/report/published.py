@@ -4,7 +4,7 @@ A plugin declares its figures as data next to its defaults (``published`` on
 the class): dataset, protocol, metric, value, source, and the class (or test
 set) and hyperparameters where the figure is for one of them. The leaderboard
 shows each one beside bench's mean over the matching cells, with the
-difference; ``bench published --readme README.md`` writes the README's
+difference; ``bench published --into docs/results.md`` writes the docs'
 reproduction table from the same data, so no figure is typed twice.
 """
 
@@ -19,7 +19,7 @@ from bench.contract.published import Published
 from bench.plugins import load_plugins
 from bench.registry import METHODS
 
-README_START, README_END = "<!-- published:start -->", "<!-- published:end -->"
+BLOCK_START, BLOCK_END = "<!-- published:start -->", "<!-- published:end -->"
 
 
 def label_settings(label: str) -> tuple[str, dict[str, str]]:
@@ -123,9 +123,9 @@ def published_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def replace_readme_block(text: str, table_md: str) -> str:
-    """``text`` with the block between the README markers replaced by ``table_md``."""
-    start, end = text.find(README_START), text.find(README_END)
+def replace_block(text: str, table_md: str) -> str:
+    """``text`` with the block between the published markers replaced by ``table_md``."""
+    start, end = text.find(BLOCK_START), text.find(BLOCK_END)
     if start < 0 or end < start:
-        raise ValueError(f"no {README_START} ... {README_END} block")
-    return text[: start + len(README_START)] + "\n" + table_md + text[end:]
+        raise ValueError(f"no {BLOCK_START} ... {BLOCK_END} block")
+    return text[: start + len(BLOCK_START)] + "\n" + table_md + text[end:]

@@ -72,5 +72,5 @@ def scaled_note(dataset: str, protocol: str, sizes: Sizes, opts: ProtocolOptions
         return None
     return (
         f"warning: {protocol_label(protocol, opts)} on {dataset}: sizes scaled to the dataset "
-        f"(the seeds' in brackets): {', '.join(changed)}; the rule is in the README's Protocols section"
+        f"(the seeds' in brackets): {', '.join(changed)}; the rule is in docs/protocols.md"
     )

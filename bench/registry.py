@@ -51,10 +51,10 @@ class DatasetInfo:
 class Registry(Generic[T]):
     """Entries by explicit name; families resolve ``prefix:arg`` names lazily."""
 
-    def __init__(self, kind: str, builtins: str) -> None:
+    def __init__(self, kind: str, builtins: str | None = None) -> None:
         self.kind = kind
-        self.builtins = builtins  # the package whose every module registers built-in entries
-        self._found = False
+        self.builtins = builtins  # the package whose every module registers built-in entries, if any
+        self._found = builtins is None
         self._entries: dict[str, tuple[Any, T]] = {}
         self._families: dict[str, tuple[str, Callable[[str], tuple[Any, T]]]] = {}
 

@@ -95,8 +95,9 @@ def test_digits_run_logs_runs_tags_metrics_artifacts(tmp_path, bench_main):
 def test_rerun_skips_finished_cells_and_rerun_flag_forces(tmp_path, bench_main):
     args = ("run", "--methods", "pyod-pca", "--classes", "0,1", "--results", "out")
     assert bench_main(*args).returncode == 0
-    again = bench_main(*args)
+    again = bench_main(*args[:-2], env={"BENCH_RESULTS": "out"})  # $BENCH_RESULTS: the same folder
     assert again.returncode == 0 and "0 cells ok" in again.stdout and "2 already done" in again.stdout
+    assert not (tmp_path / "results").exists()
     forced = bench_main(*args, "--rerun")
     assert "2 cells ok" in forced.stdout
     assert len(cell_runs(tmp_path / "out")) == 4

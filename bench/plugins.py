@@ -83,7 +83,7 @@ def load_user_plugin(spec: str) -> list[str]:
     """Import a plugin given as a module name or a path to a .py file; its decorators register it.
     Returns the names of the methods it registered."""
     before = set(METHODS.names())
-    datasets_before = set(DATASETS.names()) | set(DATASETS.families())
+    others_before = _datasets_and_protocols()
     path = Path(spec)
     if spec.endswith(".py"):
         if not path.is_file():
@@ -101,10 +101,11 @@ def load_user_plugin(spec: str) -> list[str]:
                 f"plugin {spec}{_where(exc, path)}: {type(exc).__name__}: {first_line(exc)}"
             ) from exc
         _state.files[str(path.resolve())] = sorted(set(METHODS.names()) - before)
-        datasets = (set(DATASETS.names()) | set(DATASETS.families())) - datasets_before
-        if not _state.files[str(path.resolve())] and not datasets:
+        others = _datasets_and_protocols() - others_before
+        if not _state.files[str(path.resolve())] and not others:
             raise BenchError(
-                f"--plugin {spec} registers no method or dataset (@register_method or @register_dataset)"
+                f"--plugin {spec} registers no method, dataset or protocol "
+                "(@register_method, @register_dataset or @register_protocol)"
             )
     else:
         try:
@@ -112,6 +113,12 @@ def load_user_plugin(spec: str) -> list[str]:
         except ImportError as exc:
             raise BenchError(f"--plugin {spec}: {exc}") from None
     return sorted(set(METHODS.names()) - before)
+
+
+def _datasets_and_protocols() -> set[str]:
+    return {f"dataset {n}" for n in (*DATASETS.names(), *DATASETS.families())} | {
+        f"protocol {n}" for n in PROTOCOLS.names()
+    }
 
 
 def _where(exc: BaseException, path: Path) -> str:

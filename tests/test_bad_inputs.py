@@ -117,9 +117,17 @@ def test_a_plugin_file_that_registers_nothing(tmp_path, capsys):
     empty = tmp_path / "nothing.py"
     empty.write_text("VALUE = 1\n")
     line = one_line(capsys, ["--plugin", str(empty), "run", "--results", str(tmp_path / "out")])
-    assert line == f"bench: error: --plugin {empty} registers no method or dataset (@register_method or " \
-        "@register_dataset)"  # fmt: skip
+    assert line == f"bench: error: --plugin {empty} registers no method, dataset or protocol " \
+        "(@register_method, @register_dataset or @register_protocol)"  # fmt: skip
     assert not (tmp_path / "out").exists()
+
+
+def test_a_plugin_written_for_the_old_import_place_says_where_names_went(tmp_path, capsys):
+    old = tmp_path / "old.py"
+    old.write_text("from bench import Method, register_method\n")
+    line = one_line(capsys, ["--plugin", str(old), "list"])
+    assert line == f"bench: error: plugin {old}:1: ImportError: bench.Method moved to bench.api: " \
+        "write `from bench.api import Method`"  # fmt: skip
 
 
 @pytest.mark.parametrize("taken", [False, True])

@@ -103,7 +103,7 @@ def main() -> None:
 
     from bench.plugins import load_plugins
     from bench.registry import DATASETS
-    from bench.report.leaderboard import table_markdown
+    from bench.report.by_class import table_markdown
 
     load_plugins()
     dataset = DATASETS.get("fashion-mnist")[1].load(None)

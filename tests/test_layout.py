@@ -132,3 +132,16 @@ def test_environment_variables_are_read_in_bench_env_alone():
             if load and ast.unparse(node.value) == "os.environ":
                 reads.append(f"{path.relative_to(ROOT).as_posix()}:{node.lineno}")
     assert not reads, f"read bench.env.get instead (and declare the variable there): {reads}"
+
+
+def test_every_name_the_benchmark_scripts_import_from_bench_exists():
+    """benchmarks/*.py import inside functions, so nothing else would notice a name that moved."""
+    missing = []
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bench"):
+                module = importlib.import_module(node.module)
+                missing += [
+                    f"{path.name}: {node.module}.{a.name}" for a in node.names if not hasattr(module, a.name)
+                ]
+    assert not missing, missing

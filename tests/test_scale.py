@@ -11,7 +11,7 @@ import pytest
 
 from bench.report.leaderboard import latest_per_cell, leaderboard
 from bench.tracking.tracker import Tracker, default_uri
-from tests.conftest import ROOT, require, run_cli
+from tests.conftest import ROOT, free_port, require, run_cli
 
 BROKEN = str(ROOT / "tests" / "plugins" / "broken_methods.py")
 # A PyOD detector, PyOD's numba-compiled HBOS, and two torch methods (whose float
@@ -57,7 +57,9 @@ def test_jobs_and_ray_give_the_serial_leaderboard(tmp_path, bench_main):
 
     require("ray", has_ray())
     args = ["run", *GRID, "--experiment", "ray", "--executor", "ray", "--cpus-per-cell", "0.5"]
-    first = run_cli(*args, cwd=tmp_path)
+    # A cluster that has gone (as a stale $RAY_ADDRESS or /tmp/ray/ray_current_cluster names one):
+    # without --ray-address bench starts its own instance instead of hanging on the dead one.
+    first = run_cli(*args, cwd=tmp_path, env={"RAY_ADDRESS": f"127.0.0.1:{free_port()}"})
     assert first.returncode == 0, first.stderr
     assert "8 cells as Ray tasks (local instance)" in first.stdout
     assert_same_results(reference, cells(tmp_path / "out", "ray"))

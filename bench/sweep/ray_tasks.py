@@ -22,7 +22,8 @@ def connect_ray(address: str | None, worker_output: bool = False) -> tuple[Any, 
     if ray.is_initialized():
         return ray, False
     try:
-        ray.init(address=address, include_dashboard=False, log_to_driver=worker_output)
+        # "local": a new instance of our own, never a stale cluster $RAY_ADDRESS or /tmp/ray names
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=worker_output)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = first_line(exc) or type(exc).__name__
         raise BenchError(f"cannot start or join Ray at {address or 'a local instance'}: {first}") from None

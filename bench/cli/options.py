@@ -56,11 +56,12 @@ class Flags:
 
 def add_grid(f: Flags, one: bool) -> None:
     """Datasets, protocols, classes, seeds (``one``: tune takes a single dataset, protocol and seed)."""
-    plural = "" if one else " (comma list)"
+    every = {"dataset": "every one whose files are here", "protocol": "every one"}
     for name in ("dataset", "protocol"):
         flags = (f"--{name}", f"--{name}s") if one else (f"--{name}s", f"--{name}")
         parse = split_datasets if name == "dataset" else split_list
-        f.add(*flags, dest=f"{name}s", type=parse, help=f"{name}{plural}")
+        text = name if one else f"'all' ({every[name]}) or a comma list (see `bench list`)"
+        f.add(*flags, dest=f"{name}s", type=parse, help=text)
     f.add(
         "--classes", dest="classes", type=parse_classes, shown="all", help="'all' or a comma list of classes"
     )

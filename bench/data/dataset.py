@@ -148,8 +148,13 @@ class DatasetSource:
         raise NotImplementedError
 
     def where(self, data_dir: str | None) -> str:
-        """One line for ``bench list``: where the files are, or how to get them."""
+        """One line for ``bench list``: where the files are (starting "available"), or how to get them."""
         raise NotImplementedError
+
+    def missing(self, data_dir: str | None) -> str:
+        """Why this dataset cannot be read here without a download ("" when it can)."""
+        where = self.where(data_dir)
+        return "" if where.startswith("available") else where
 
 
 def stratified_split(

@@ -17,12 +17,12 @@ from typing import Any
 from bench.config import RunConfig, parse_overrides, variant_label
 from bench.contract.method import Method
 from bench.contract.params import check_params
-from bench.data.dataset import Dataset
+from bench.data.dataset import Dataset, DatasetSource
 from bench.data.protocol import ProtocolInfo, protocol_info, protocol_label, protocol_units
 from bench.errors import BenchError
 from bench.nets.device import resolve_device
 from bench.plugins import load_plugins
-from bench.registry import DATASETS, METHODS, MethodInfo
+from bench.registry import DATASETS, METHODS, PROTOCOLS, MethodInfo
 from bench.sweep.fit_score import Cell
 from bench.sweep.sizes import SplitCheck, check_split, scaled_note
 from bench.tune.study import load_best
@@ -136,6 +136,21 @@ def resolve_methods(cfg: RunConfig, notes: list[str] | None = None) -> tuple[Met
     )
 
 
+def resolve_datasets(cfg: RunConfig, notes: list[str]) -> dict[str, DatasetSource]:
+    """The sweep's datasets by name; ``all`` is every registered one whose files are here (nothing is
+    downloaded for it), the others left out with a note that says why."""
+    if cfg.datasets != ("all",):
+        return {name: DATASETS.get(name)[1] for name in cfg.datasets}
+    sources = {}
+    for info, source in DATASETS:
+        missing = source.missing(cfg.data_dir)
+        if missing:
+            notes.append(f"note: --datasets all leaves out {info.name}: {missing}")
+        else:
+            sources[info.name] = source
+    return sources
+
+
 def units_of(info: ProtocolInfo, dataset: Dataset, classes: tuple[int, ...] | None) -> list[int]:
     """The classes (or test sets) a sweep runs for one dataset and protocol, checked against both."""
     units = protocol_units(info, dataset.n_classes)
@@ -179,8 +194,10 @@ def plan(cfg: RunConfig) -> Plan:
         },
     )
     methods = resolve_methods(cfg, notes)
-    protocols = [protocol_info(name) for name in cfg.protocols]
-    sources = {name: DATASETS.get(name)[1] for name in cfg.datasets}  # names first, then files
+    protocols = [
+        protocol_info(name) for name in (PROTOCOLS.names() if cfg.protocols == ("all",) else cfg.protocols)
+    ]
+    sources = resolve_datasets(cfg, notes)  # names first, then files
     # Ray workers resolve `auto` themselves: the driver may have no GPU where they do.
     device = cfg.device if cfg.executor == "ray" else resolve_device(cfg.device)
     datasets = {name: source.load(cfg.data_dir) for name, source in sources.items()}

@@ -41,3 +41,27 @@ def test_checks_catch_a_broken_method():
     assert "check_score_before_fit_raises" in failures
     assert "check_scores_shape_and_finite" in failures
     assert "check_planted_outliers_found" in failures
+
+
+def test_a_grey_only_method_fails_the_colour_check():
+    import numpy as np
+
+    from bench.contract.checks import run_checks
+    from bench.contract.method import Method
+    from bench.registry import register_method
+
+    @register_method("test-grey-only")
+    class GreyOnly(Method):
+        def fit(self, train, env):
+            self.mean_ = train.x[:, 0].mean(axis=0)  # channel 0 of (n, c, h, w)...
+            return self
+
+        def score(self, x):
+            self._check_fitted("mean_")
+            return np.abs(x.reshape(len(x), -1) - self.mean_.reshape(-1)).mean(axis=1)  # ...as if c were 1
+
+    try:
+        failures = run_checks("test-grey-only")
+    finally:
+        METHODS._entries.pop("test-grey-only")
+    assert list(failures) == ["check_colour_images"], failures

@@ -27,13 +27,16 @@ from bench.sweep.fit_score import check_scores, seed_everything
 
 
 def planted_data(
-    n_normal: int = 200, n_outlier: int = 20, seed: int = 0
+    n_normal: int = 200, n_outlier: int = 20, seed: int = 0, channels: int = 1
 ) -> tuple[TrainData, np.ndarray, np.ndarray]:
-    """Dim noisy 8x8 images as normals; outliers carry a bright 4x4 patch."""
+    """Dim noisy 8x8 images as normals; outliers carry a bright 4x4 patch. With 3 channels each
+    channel has its own tint, so a method that reads one channel only sees less than the whole."""
     rng = np.random.default_rng(seed)
+    tint = np.array([1.0, 0.8, 0.6][:channels], np.float32)[None, :, None, None] if channels > 1 else 1.0
 
     def normals(n: int) -> np.ndarray:
-        return np.clip(rng.normal(0.3, 0.05, size=(n, 1, 8, 8)), 0, 1).astype(np.float32)
+        noise = rng.normal(0.3, 0.05, size=(n, channels, 8, 8)) * tint
+        return np.clip(noise, 0, 1).astype(np.float32)
 
     outliers = normals(n_outlier)
     outliers[:, :, 2:6, 2:6] = 0.95
@@ -65,13 +68,13 @@ def _train_for(name: str, train: TrainData) -> TrainData:
     return TrainData(x=train.x[keep])
 
 
-def fit_on(method: Method, name: str, data_seed: int = 0, seed: int = 0) -> np.ndarray:
+def fit_on(method: Method, name: str, data_seed: int = 0, seed: int = 0, channels: int = 1) -> np.ndarray:
     """Seed, fit ``method`` on planted data, calibrate where it does; the test images' scores."""
-    train, test_x, _ = planted_data(seed=data_seed)
+    train, test_x, _ = planted_data(seed=data_seed, channels=channels)
     seed_everything(seed)
     assert method.fit(_train_for(name, train), Env(seed=seed)) is method, "fit must return self"
     if method.calibrates():
-        _, val_x, val_y = planted_data(seed=data_seed + 100)
+        _, val_x, val_y = planted_data(seed=data_seed + 100, channels=channels)
         method.calibrate(val_x, val_y)
     return method.score(test_x)
 
@@ -172,6 +175,14 @@ def check_fit_twice_replaces_the_first_fit(name: str) -> None:
     np.testing.assert_allclose(fit_on(method, name), fitted(name).scores, rtol=1e-5, atol=1e-7)
 
 
+def check_colour_images(name: str) -> None:
+    """Fitted and scored on 3-channel images: one finite score per image, planted outliers found."""
+    _, test_x, test_y = planted_data(channels=3)
+    scores = check_scores(fit_on(fast(name), name, channels=3), len(test_x))
+    got = auroc(test_y, scores)
+    assert got > 0.8, f"AUROC {got:.3f} on planted outliers in colour (want > 0.8)"
+
+
 CHECKS: list[Callable[[str], None]] = [
     check_init_stores_params,
     check_init_only_stores,
@@ -182,6 +193,7 @@ CHECKS: list[Callable[[str], None]] = [
     check_planted_outliers_found,
     check_deterministic_under_seed,
     check_fit_twice_replaces_the_first_fit,
+    check_colour_images,
 ]
 
 

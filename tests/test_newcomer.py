@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from bench.contract.checks import CHECKS
 from bench.errors import BenchError
 from bench.plugins import load_entry_point
 from bench.registry import METHODS
@@ -34,7 +35,7 @@ def test_newcomer_path_in_a_fresh_environment(tmp_path):
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = res.stdout
-    assert "1 methods, 9 checks: 0 failed" in out  # the generated file passes as written
+    assert f"1 methods, {len(CHECKS)} checks: 0 failed" in out  # the generated file passes as written
     listed = [line for line in out.splitlines() if line.startswith("│ my-method ") and "custom" in line]
     assert len(listed) == 1  # `bench list --plugin my_method.py`: its row, family custom
     assert out.count("2 cells ok, 0 failed") == 2  # my-method and meanpix, two digits classes each
@@ -55,13 +56,13 @@ def test_check_prints_a_row_per_check_and_fails_on_a_broken_method(tmp_path):
     res = run_cli("check", CHECKED, cwd=tmp_path)
     assert res.returncode == 1, res.stderr
     rows = [line for line in res.stdout.splitlines() if line.startswith("│")]
-    assert len(rows) >= 27  # 3 methods x 9 checks (long reasons wrap onto more lines)
+    assert len(rows) >= 3 * len(CHECKS)  # 3 methods (long reasons wrap onto more lines)
     good = [r for r in rows if "check-good" in r]
-    assert len(good) == 9 and all("│ pass " in r for r in good)
+    assert len(good) == len(CHECKS) and all("│ pass " in r for r in good)
     assert any("check-constant" in r and "check_planted_outliers_found" in r and "FAIL" in r for r in rows)
     assert any("check-inverted" in r and "allowed failure" in r for r in rows)
-    assert "3 methods, 27 checks:" in res.stdout
-    assert "failed (check-constant), 1 allowed failures" in res.stdout
+    assert f"3 methods, {3 * len(CHECKS)} checks:" in res.stdout
+    assert "failed (check-constant), 2 allowed failures" in res.stdout
 
 
 def test_allowed_failures_do_not_fail_the_check(capsys):
@@ -72,7 +73,7 @@ def test_allowed_failures_do_not_fail_the_check(capsys):
     finally:
         for name in ("check-good", "check-constant", "check-inverted"):
             METHODS._entries.pop(name, None)
-    assert "2 methods, 18 checks: 0 failed, 1 allowed failures" in capsys.readouterr().out
+    assert f"2 methods, {2 * len(CHECKS)} checks: 0 failed, 2 allowed failures" in capsys.readouterr().out
 
 
 def test_check_errors_are_one_line(tmp_path, capsys):

@@ -68,7 +68,32 @@ def cifar_archive_cut_short(folder: Path) -> list[str]:
     return ["--datasets", "cifar10", "--data-dir", str(data)]
 
 
+def mvtec_without(folder: Path, part: str) -> str:
+    """A defect folder in the MVTec AD layout with one part of its first category removed."""
+    import shutil
+
+    from tests.test_defects import write_mvtec
+
+    root = write_mvtec(folder / "mvtec")
+    shutil.rmtree(root / "bottle" / part)
+    return f"mvtec:{root}"
+
+
+def mvtec_with_a_broken_image(folder: Path) -> str:
+    from tests.test_defects import write_mvtec
+
+    root = write_mvtec(folder / "mvtec")
+    (root / "screw" / "test" / "thread" / "001.png").write_bytes(b"not a png")
+    return f"mvtec:{root}@16"
+
+
 CASES = {
+    "mvtec: a category without test/good": (
+        lambda d: mvtec_without(d, "test/good"),
+        "bottle: needs test/good/ and at least one test/DEFECT/ folder of images",
+    ),
+    "mvtec: an unreadable image": (mvtec_with_a_broken_image, "001.png: not a readable image"),
+    "mvtec: a bad size": (lambda d: f"mvtec:{d}@huge", "the size after @ must be a whole number of pixels"),
     "cifar: a truncated batch": (
         lambda d: cifar_folder(d, lambda b: bytes(b[:-100])),
         "data_batch_1.bin, data_batch_2.bin, data_batch_3.bin, data_batch_4.bin, data_batch_5.bin: "

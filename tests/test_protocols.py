@@ -10,7 +10,8 @@ from bench.errors import BenchError, UnknownNameError
 from bench.registry import PROTOCOLS
 from bench.sweep.sizes import split_sizes, too_small
 
-ALL = PROTOCOLS.names()
+# Class protocols (own-split protocols read a defect dataset: tests/test_defects.py).
+ALL = [name for name in PROTOCOLS.names() if not protocol_info(name).own_split]
 
 
 def check_no_leak(ds, split):

@@ -22,6 +22,10 @@ class Dataset:
     class_names: tuple[str, ...]
     source: str  # where the images came from: a path, a package
     checksums: str = "user files, no published checksum"  # what verified them
+    # Datasets that bring their own split (defect images): which test images are anomalous, and
+    # their pixel masks (kept for a pixel-level metric, not scored yet). None elsewhere.
+    test_anomaly: np.ndarray | None = None
+    test_masks: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for x, y in ((self.x_train, self.y_train), (self.x_test, self.y_test)):
@@ -29,6 +33,11 @@ class Dataset:
                 raise ValueError(f"{self.name}: images must be uint8 (n, c, h, w), got {x.dtype} {x.shape}")
             if len(x) != len(y):
                 raise ValueError(f"{self.name}: {len(x)} images but {len(y)} labels")
+        for given in (self.test_anomaly, self.test_masks):
+            if given is not None and len(given) != len(self.x_test):
+                raise ValueError(
+                    f"{self.name}: {len(given)} anomaly labels or masks for {len(self.x_test)} images"
+                )
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
             raise ValueError(f"{self.name}: train and test images differ in shape")
 
@@ -61,7 +70,9 @@ class Dataset:
             s: hashlib.sha256(self.part(s)[1].astype(np.int64).tobytes()).hexdigest() for s in self._sha256
         }
         shapes = [list(self.x_train.shape), list(self.x_test.shape)]
-        blob = {"pixels": self._sha256, "labels": labels, "shapes": shapes}
+        blob: dict = {"pixels": self._sha256, "labels": labels, "shapes": shapes}
+        if self.test_anomaly is not None:  # only where present: other datasets keep their digests
+            blob["anomaly"] = hashlib.sha256(self.test_anomaly.astype(np.int8).tobytes()).hexdigest()
         return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 

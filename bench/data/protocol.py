@@ -33,6 +33,9 @@ class ProtocolInfo:
     classify: bool = False  # the labeled normal images of validation also train a classifier
     options: tuple[str, ...] = ()  # the ProtocolOptions fields it reads
     normal: str = "{k}"  # what is normal in cell k ({known}: the known classes, where given)
+    # Reads a dataset's own split (its test_anomaly): it runs only on datasets that bring one, they
+    # only under it; its validation holds normal images alone, so nothing can tune a threshold there.
+    own_split: bool = False
     # The sizes the seed reports used (Sizes field -> count) under the given options, where the
     # protocol has absolute sizes: a split of other sizes was scaled to its dataset.
     seed_sizes: Callable[[ProtocolOptions], dict[str, int]] | None = None
@@ -96,6 +99,9 @@ def split_indices(
 ) -> tuple[Indices, Indices, Indices]:
     """Which images (by index into the train / train / test part) and anomaly labels make each part."""
     info, fn = PROTOCOLS.get(protocol)
+    mismatch = split_mismatch(info, dataset)
+    if mismatch:
+        raise BenchError(f"{protocol} on {dataset.name}: {mismatch}")
     units = protocol_units(info, dataset.n_classes)
     if k not in units:
         what = "test set" if info.test_sets else "class"
@@ -106,7 +112,18 @@ def split_indices(
         rng = rng_for(dataset.name, protocol, seed, opts.known_classes)
     else:
         rng = rng_for(dataset.name, protocol, k, seed, opts.contamination, opts.anomaly_ratio)
-    return fn(dataset.y_train, dataset.y_test, k, rng, opts)
+    own = {"test_anomaly": dataset.test_anomaly} if info.own_split else {}
+    return fn(dataset.y_train, dataset.y_test, k, rng, opts, **own)
+
+
+def split_mismatch(info: ProtocolInfo, dataset: Dataset) -> str:
+    """Why ``info`` cannot split ``dataset`` ("" when it can): an own-split protocol needs a dataset
+    that brings its split, and such a dataset is split by nothing else."""
+    if info.own_split and dataset.test_anomaly is None:
+        return "the dataset has no split of its own (own-split is for defect datasets, e.g. mvtec:DIR)"
+    if not info.own_split and dataset.test_anomaly is not None:
+        return "the dataset brings its own split of good and defective images: use --protocols own-split"
+    return ""
 
 
 def make_split(

@@ -30,7 +30,7 @@ from bench.plugins import load_plugins, load_user_plugin
 from bench.registry import DATASETS
 from bench.scoring.metrics import auroc
 from bench.sweep.fit_score import seed_everything, train_data
-from bench.sweep.plan import MethodSpec, resolve_method, units_of
+from bench.sweep.resolve import MethodSpec, resolve_method, units_of
 from bench.tune.study import COUNTED, counted, open_study
 
 

@@ -75,10 +75,9 @@ class CifarDataset(DatasetSource):
             hit = download([PAGE + self.spec.archive], dest, self.spec.md5), "download"
         path, origin = hit
         blobs, verdict = self._read(path, origin)
-        (x_train, y_train), (x_test, y_test) = (
-            self._records(b"".join(blobs[f] for f in files), path, files)
-            for files in (self.spec.train, (self.spec.test,))
-        )
+        parts = {name: self._records(blob, f"{path}: {name}") for name, blob in blobs.items()}
+        x_train, y_train = (np.concatenate([parts[n][i] for n in self.spec.train]) for i in (0, 1))
+        x_test, y_test = parts[self.spec.test]
         return Dataset(
             name=self.spec.name,
             x_train=x_train,
@@ -101,28 +100,27 @@ class CifarDataset(DatasetSource):
         matched = md5_of(path) == self.spec.md5
         if not matched and origin in ("cache", "download"):
             raise DataError(f"{path} is corrupt: its md5 differs from the published {self.spec.archive}")
+        wanted = {f"{self.spec.folder}/{n}": n for n in names}
+        blobs: dict[str, bytes] = {}
         try:
             with tarfile.open(path, "r:gz") as archive:
-                blobs = {n: self._member(archive, n) for n in names}
+                for member in archive:  # one pass: a gzip stream read backwards is read again from the start
+                    handle = (
+                        archive.extractfile(member) if member.name in wanted and member.isfile() else None
+                    )
+                    if handle is not None:
+                        blobs[wanted[member.name]] = handle.read()
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise DataError(f"{path}: not a readable .tar.gz ({exc})") from None
-        return blobs, "md5 matched" if matched else "differs from the published files"
+        missing = [f"{self.spec.folder}/{n}" for n in names if n not in blobs]
+        if missing:
+            raise DataError(f"{path}: no {', '.join(missing)} inside (as a regular file)")
+        return {n: blobs[n] for n in names}, "md5 matched" if matched else "differs from the published files"
 
-    def _member(self, archive: tarfile.TarFile, name: str) -> bytes:
-        try:
-            member = archive.getmember(f"{self.spec.folder}/{name}")
-        except KeyError:
-            raise DataError(f"{archive.name}: no {self.spec.folder}/{name} inside") from None
-        handle = archive.extractfile(member) if member.isfile() else None
-        if handle is None:
-            raise DataError(f"{archive.name}: {self.spec.folder}/{name} is not a regular file")
-        return handle.read()
-
-    def _records(self, blob: bytes, path: Path, files: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """Pixels ``(n, 3, 32, 32)`` and class labels of fixed-size records; a truncated file or a
-        label out of range is one clear error."""
+    def _records(self, blob: bytes, what: str) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels ``(n, 3, 32, 32)`` and class labels of one file's fixed-size records; a truncated
+        file or a label out of range is one clear error naming the file."""
         size = self.spec.label_bytes + PIXELS
-        what = f"{path}: {', '.join(files)}"
         if not blob or len(blob) % size:
             raise DataError(f"{what}: {len(blob)} bytes is not a whole number of {size}-byte records")
         records = np.frombuffer(blob, np.uint8).reshape(-1, size)

@@ -30,9 +30,14 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES) if folder.is_dir() else []
 
 
-def _open(path: Path, size: int, mode: str) -> np.ndarray:
+GREY_MODES = ("1", "L", "I", "I;16", "F")
+
+
+def _open(path: Path, size: int, mode: str | None = None) -> np.ndarray:
+    """One image resized to ``size`` as ``(c, h, w)``: in ``mode``, or grey or colour as it is."""
     try:
         with Image.open(path) as image:
+            mode = mode or ("L" if image.mode in GREY_MODES else "RGB")
             image = image.convert(mode).resize((size, size), Image.Resampling.BILINEAR)
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise DataError(f"{path}: not a readable image ({type(exc).__name__})") from None
@@ -78,39 +83,34 @@ class DefectFolder(DatasetSource):
 
     def load(self, data_dir: str | None = None) -> Dataset:
         categories = self.categories()
-        files = [p for c in categories for part in ("train", "test") for p in (c / part).rglob("*")]
-        mode = "RGB" if any(_is_colour(p) for p in files if p.suffix.lower() in SUFFIXES) else "L"
-        train, test = [], []
+        train, test = [], []  # (class, image, anomalous, defect)
         for k, category in enumerate(categories):
             train += [(k, p, 0, None) for p in _images(category / "train" / "good")]
             test += [(k, p, 0, None) for p in _images(category / "test" / "good")]
             for defect in self._defects(category):
                 test += [(k, p, 1, defect) for p in _images(category / "test" / defect)]
-        x_test = np.stack([_open(p, self.size, mode) for _, p, _, _ in test])
+        x_train, x_test = ([_open(p, self.size) for _, p, _, _ in part] for part in (train, test))
+        colour = any(len(x) == 3 for x in x_train + x_test)  # then grey images too (channels repeated)
+        x_train, x_test = (
+            np.stack([np.repeat(x, 3 // len(x), axis=0) if colour else x for x in xs])
+            for xs in (x_train, x_test)
+        )
         masks = np.stack([
             _mask(categories[k], d, p, self.size) if d else np.zeros((self.size, self.size), np.uint8)
             for k, p, _, d in test
         ])  # fmt: skip
         return Dataset(
             name=self.name,
-            x_train=np.stack([_open(p, self.size, mode) for _, p, _, _ in train]),
+            x_train=x_train,
             y_train=np.array([k for k, *_ in train], np.int64),
             x_test=x_test,
             y_test=np.array([k for k, *_ in test], np.int64),
             class_names=tuple(c.name for c in categories),
             source=f"{self.root} (MVTec AD layout, {len(categories)} categories, resized to "
-            f"{self.size}x{self.size} {mode})",
+            f"{self.size}x{self.size} {'RGB' if colour else 'L'})",
             test_anomaly=np.array([a for _, _, a, _ in test], np.int8),
             test_masks=masks,
         )
-
-
-def _is_colour(path: Path) -> bool:
-    try:
-        with Image.open(path) as image:
-            return image.mode not in ("1", "L", "I", "I;16", "F")
-    except (OSError, UnidentifiedImageError):
-        return False  # _open names the broken file
 
 
 def _resolve(arg: str) -> tuple[DatasetInfo, DefectFolder]:

@@ -133,7 +133,8 @@ def test_entry_points_name_a_module_or_a_class_and_broken_ones_say_which():
 def test_f1_without_an_own_rule_is_a_dash_with_a_footnote():
     import pandas as pd
 
-    from bench.report.leaderboard import NO_OWN_RULE, leaderboard, to_markdown
+    from bench.report.leaderboard import leaderboard, to_markdown
+    from bench.scoring.metrics import NO_OWN_RULE
 
     rows = [
         {"method": m, "dataset": "d", "protocol": "one-class", "cell_key": f"{m}{k}", "class": k}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import pandas as pd
 import pytest
@@ -89,6 +90,9 @@ def test_parse_overrides_reads_json_values():
     assert variant_label("vae-elbo", got["vae-elbo"]) == "vae-elbo[arch=conv,lr=0.001]"
 
 
+THINGS = None  # the registry the discovery test's temporary modules register into
+
+
 def test_built_ins_are_found_not_listed(tmp_path, monkeypatch):
     """A registry imports every public module of its package on first read: a new file is the whole
     change, and a ``_private`` helper module is left alone."""
@@ -104,10 +108,10 @@ def test_built_ins_are_found_not_listed(tmp_path, monkeypatch):
         )
     (package / "_helpers.py").write_text("raise RuntimeError('a private module is never imported')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    global THINGS
-    THINGS = Registry("thing", "my_things")
-    assert THINGS.names() == ["alpha", "beta"]
-    assert THINGS.get("beta")[1] == "beta"
+    things = Registry("thing", "my_things")
+    monkeypatch.setattr(sys.modules[__name__], "THINGS", things)
+    assert things.names() == ["alpha", "beta"]
+    assert things.get("beta")[1] == "beta"
     assert builtin_modules("bench.protocols") == [
         f"bench.protocols.{n}" for n in sorted(p.stem for p in (ROOT / "protocols").glob("[!_]*.py"))
     ]

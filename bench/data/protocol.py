@@ -80,8 +80,9 @@ def register_protocol(
     name: str, provides: frozenset[str] | set[str], summary: str, **extra: Any
 ) -> Callable[[ProtocolFn], ProtocolFn]:
     """Function decorator: register a protocol's rules under ``name``. The function takes
-    ``(y_train, y_test, k, rng, opts)`` and returns the (indices, anomaly labels) of train, val and
-    test; ``extra`` sets the other ``ProtocolInfo`` fields."""
+    ``(y_train, y_test, k, rng, opts)`` (and ``test_anomaly`` where ``own_split=True``) and returns
+    the (indices, anomaly labels) of train, val and test; ``extra`` sets the other ``ProtocolInfo``
+    fields."""
 
     def decorate(fn: ProtocolFn) -> ProtocolFn:
         PROTOCOLS.add(ProtocolInfo(name, frozenset(provides), summary, **extra), fn)

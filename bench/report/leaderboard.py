@@ -18,10 +18,7 @@ from bench.report import stats
 from bench.report.by_class import by_class, by_class_markdown, latest_per_cell
 from bench.report.missing_rows import KEYS, failed_rows, na_rows
 from bench.report.published import published_markdown, published_table
-from bench.scoring.metrics import LEADERBOARD, NO_OWN_RULE, OPEN_SET, PRIMARY, Metric, shown_in
-
-UNDEFINED = "—"  # a value that does not exist (never nan): F1 of a method without its own threshold
-__all__ = ["NO_OWN_RULE", "UNDEFINED", "leaderboard", "to_markdown", "write"]
+from bench.scoring.metrics import LEADERBOARD, OPEN_SET, PRIMARY, UNDEFINED, Metric, shown_in
 
 
 def leaderboard(

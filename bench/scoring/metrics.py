@@ -156,6 +156,7 @@ class Metric:
     undefined: str = ""  # where cells ran without a value: shown as "—" with this note under the table
 
 
+UNDEFINED = "—"  # a value that does not exist (never nan): F1 of a method without its own threshold
 NO_OWN_RULE = (
     "— : F1 at the method's own rule is undefined, as the method has no threshold of its own; "
     "`--threshold tuned` adds F1 at a threshold chosen on validation data."

@@ -115,7 +115,13 @@ def plan(cfg: RunConfig) -> Plan:
 
 
 def _grid(
-    d: str, dataset: Dataset, info: ProtocolInfo, methods, cfg: RunConfig, notes: list[str], na: dict
+    d: str,
+    dataset: Dataset,
+    info: ProtocolInfo,
+    methods: tuple[MethodSpec, ...],
+    cfg: RunConfig,
+    notes: list[str],
+    na: dict[tuple[str, ...], NotApplicable],
 ) -> tuple[list[Cell], list[SplitCheck]]:
     """The cells of one dataset under one protocol; what cannot run goes to ``na``, with why."""
     opts = cfg.protocol_options()
@@ -130,10 +136,11 @@ def _grid(
     threshold = cfg.threshold
     if info.own_split and threshold == "tuned":  # validation holds normal images alone
         threshold = "own"
-        notes.append(
+        note = (
             f"note: --threshold tuned is n/a on {info.name}: its validation holds good images only, so "
             "its cells report F1 at each method's own rule"
         )
+        notes += [] if note in notes else [note]  # said once, however many datasets it splits
     cells = []
     for check in checks:
         for spec in methods:
@@ -145,8 +152,9 @@ def _grid(
                 label = protocol_label(info.name, opts)
                 na.setdefault((spec.name, d, label), NotApplicable(spec.name, label, too_small, d))
             else:
-                cell = cell_of(spec, d, info.name, check.unit, check.seed, cfg, opts, dataset)
-                cells.append(dataclasses.replace(cell, threshold=threshold))
+                cells.append(
+                    cell_of(spec, d, info.name, check.unit, check.seed, cfg, opts, dataset, threshold)
+                )
     return cells, checks
 
 
@@ -189,7 +197,15 @@ def spans(values: set[int]) -> str:
 
 
 def cell_of(
-    spec: MethodSpec, name: str, protocol: str, unit: int, seed: int, cfg: RunConfig, opts, dataset: Dataset
+    spec: MethodSpec,
+    name: str,
+    protocol: str,
+    unit: int,
+    seed: int,
+    cfg: RunConfig,
+    opts,
+    dataset: Dataset,
+    threshold: str,
 ) -> Cell:
     return Cell(
         spec.name,
@@ -200,7 +216,7 @@ def cell_of(
         seed,
         opts,
         spec.explicit,
-        threshold=cfg.threshold,
+        threshold=threshold,
         tuned_from=spec.tuned_from,
         precision=cfg.precision,
         data=dataset.digest,

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bench.scoring.metrics import PRIMARY, SUMMARY, shown_in
+from bench.scoring.metrics import PRIMARY, SUMMARY, UNDEFINED, shown_in
 from bench.sweep.fit_score import Cell, CellResult
 from bench.sweep.plan import NotApplicable, na_lines
 
@@ -105,8 +105,6 @@ class SweepView:
 
 def summary_table(report: SweepReport) -> Table:
     """Per method x dataset x protocol, the mean of each declared summary metric over the cells run now."""
-    from bench.report.leaderboard import UNDEFINED
-
     ran = {key for _, metrics in report.ok for key in metrics}
     columns = [m for m in shown_in(SUMMARY) if m.key in ran or m.undefined]
     table = Table(title=f"sweep {report.sweep_id}: mean test metrics of the cells run now")

@@ -15,7 +15,7 @@ import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import free_port, require, run_cli, wait_until_healthy
+from tests.conftest import free_port, require, wait_until_healthy
 
 pytestmark = pytest.mark.slow
 CHROMIUM_FLAGS = [
@@ -37,16 +37,12 @@ def chromium(*args: str, profile) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
 
 
-def test_ui_opens_on_the_runs_without_a_click(tmp_path):
+def test_ui_opens_on_the_runs_without_a_click(tmp_path, bench_main):
     """The link `bench ui` prints opens the runs table in the model-training view, and a run's page
     shows its metrics; the experiment carries MLflow's model-development kind."""
     require("chromium", shutil.which("chromium") is not None)
-    assert (
-        run_cli(
-            "run", "--methods", "ae-threshold,pyod-pca", "--classes", "0", "--results", "out", cwd=tmp_path
-        ).returncode
-        == 0
-    )
+    sweep = bench_main("run", "--methods", "ae-threshold,pyod-pca", "--classes", "0", "--results", "out")
+    assert sweep.returncode == 0, sweep.stderr
     client = MlflowClient(f"sqlite:///{tmp_path / 'out' / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("bench")
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"

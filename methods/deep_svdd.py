@@ -136,6 +136,9 @@ class _Pretraining(_Schedule, DeepMethod):
 # One-Class Deep SVDD's MNIST AUROC per normal digit (Ruff et al. 2018, Table 1); mnist-5k stands in here.
 TABLE_1 = (0.980, 0.997, 0.917, 0.919, 0.949, 0.885, 0.983, 0.946, 0.939, 0.965)
 STAND_IN = ("mnist-5k",)
+# The same table's CIFAR-10 row, per normal class (airplane .. truck); the paper ran a wider LeNet there.
+TABLE_1_CIFAR10 = (0.617, 0.659, 0.508, 0.591, 0.609, 0.657, 0.677, 0.673, 0.759, 0.731)
+CIFAR_NET = "Ruff et al. 2018, Table 1 (their CIFAR-10 net: 3 conv layers, 128-d code)"
 
 
 @register_method("deep-svdd", family="one-class", paper="Ruff et al. 2018 (Deep SVDD)")
@@ -149,6 +152,11 @@ class DeepSVDD(_Schedule, DeepMethod):
                 "mnist", "one-class", "auroc", auroc, "Ruff et al. 2018, Table 1", unit=k, stand_ins=STAND_IN
             )
             for k, auroc in enumerate(TABLE_1)
+        ),
+        Published("cifar10", "one-class", "auroc", 0.648, CIFAR_NET + ", mean"),
+        *(
+            Published("cifar10", "one-class", "auroc", auroc, CIFAR_NET, unit=k)
+            for k, auroc in enumerate(TABLE_1_CIFAR10)
         ),
     )
     search_space: ClassVar[Space] = {

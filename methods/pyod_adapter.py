@@ -10,6 +10,15 @@ PyOD's signatures carry no annotations, so a value is checked against the
 type of its default where that is a number or a bool (PyOD's string and None
 defaults stand for modes such as "auto" beside numbers, so those take any
 value), and against ``RANGES`` where the name has one.
+
+PyOD's defaults are kept even where they fail on some data, so that bench's
+rows are PyOD's: its PCA weights each component by the inverse of its
+variance and scores every image infinite when a training set has a component
+of exactly zero variance (digits under ``leave-one-out``); such a cell fails
+with that count, and ``n_components=0.99`` keeps only components that carry
+variance. One exception: a deep detector's ``batch_size`` is cut to the
+training set's size when larger, since PyOD drops the last incomplete batch
+and would otherwise train on nothing (and fail).
 """
 
 from __future__ import annotations
@@ -164,6 +173,9 @@ class PyODMethod(Method):
             "n_features": x.shape[1],
         }
         kwargs = {**{k: v for k, v in harness.items() if k in accepted}, **self.params}
+        if isinstance(kwargs.get("batch_size"), int) and kwargs["batch_size"] > len(x):
+            # PyOD's deep detectors drop the last incomplete batch: a smaller training set trains on none
+            kwargs["batch_size"] = len(x)
         self.detector_ = detector_cls(**kwargs)
         self.detector_.fit(x)
         return self

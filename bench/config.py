@@ -37,6 +37,7 @@ class SweepConfig:
     data_dir: str | None = None
     device: str = "auto"
     precision: str = "auto"  # "fp32", "bf16", or auto: bf16 on CUDA where a method allows it
+    deterministic: bool = False  # torch.use_deterministic_algorithms (cuDNN's flags are always set)
     plugins: tuple[str, ...] = ()
     jobs: int = 0  # workers at once; 0 = auto (run: per core on CPU; tune: 1)
     executor: str = "local"  # or "ray"

@@ -18,6 +18,7 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.report import leaderboard, plots, stats
 from bench.report.by_class import current_copies, older_copies_note
+from bench.report.provenance import provenance_note
 from bench.tracking.tags import KIND_SWEEP
 from bench.tracking.tracker import Tracker
 
@@ -32,7 +33,8 @@ def build_report(tracker: Tracker, results: Path, roc_curves: bool = True) -> tu
     if board.empty:
         raise BenchError(f"experiment {tracker.experiment_name!r} has no finished cells yet")
     tests = leaderboard.friedman_by_protocol(cells)
-    paths = leaderboard.write(board, cells, results, tests, note=older_copies_note(finished, current))
+    notes = (older_copies_note(finished, current), provenance_note(cells))
+    paths = leaderboard.write(board, cells, results, tests, note="\n\n".join(n for n in notes if n))
     figures = results / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     paths += _save(figures, _figures(cells, tests))

@@ -106,6 +106,13 @@ def add_cell_settings(f: Flags, set_help: str) -> None:
         choices=("auto", "fp32", "bf16"),
         help="torch training precision: auto is bf16 on CUDA where a method allows it, else fp32",
     )
+    f.add(
+        "--deterministic",
+        dest="deterministic",
+        action="store_true",
+        shown="off; cuDNN's deterministic flags are set on CUDA anyway",
+        help="torch.use_deterministic_algorithms: a cell using an op with no deterministic kernel fails",
+    )
 
 
 def add_scale(f: Flags, unit: str, auto: str) -> None:
@@ -132,20 +139,19 @@ def add_scale(f: Flags, unit: str, auto: str) -> None:
     )
 
 
-def add_tracking(parser: argparse.ArgumentParser) -> None:
-    """Where results go: for run and tune these fill the config; leaderboard and ui read them as is."""
-    results, experiment = (
-        env.get("BENCH_RESULTS") or default(SweepConfig, "results"),
-        default(SweepConfig, "experiment"),
-    )
+def add_tracking(parser: argparse.ArgumentParser, experiment: str | None = None) -> None:
+    """Where results go: for run and tune these fill the config; leaderboard and ui read them as is.
+    ``experiment``: what the default experiment is called in the help where it is not bench's."""
+    results = env.get("BENCH_RESULTS") or default(SweepConfig, "results")
     parser.add_argument(
         "--results",
         default=results,
         help=f"folder for the MLflow store, artifacts and tables (default: {results}; also $BENCH_RESULTS)",
     )
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite:///RESULTS/mlflow.db)")
+    ours = default(SweepConfig, "experiment")
     parser.add_argument(
         "--experiment",
-        default=experiment,
-        help=f"MLflow experiment: one per benchmark (default: {experiment})",
+        default=None if experiment else ours,
+        help=f"MLflow experiment: one per benchmark (default: {experiment or ours})",
     )

@@ -39,6 +39,9 @@ class ProtocolInfo:
     # The sizes the seed reports used (Sizes field -> count) under the given options, where the
     # protocol has absolute sizes: a split of other sizes was scaled to its dataset.
     seed_sizes: Callable[[ProtocolOptions], dict[str, int]] | None = None
+    # Bumped whenever a change alters any split this protocol makes (tests/test_split_versions.py
+    # hashes them): cells of two versions are two protocols, never averaged or ranked together.
+    version: int = 1
 
 
 def protocol_units(info: ProtocolInfo, n_classes: int) -> list[int]:

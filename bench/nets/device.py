@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from bench.errors import BenchError
@@ -25,3 +27,22 @@ def resolve_precision(choice: str, device: str) -> str:
     if choice not in ("fp32", "bf16"):
         raise BenchError(f"--precision takes auto, fp32 or bf16, not {choice!r}")
     return choice
+
+
+def apply_determinism(device: str, strict: bool = False) -> dict[str, str]:
+    """Set the deterministic flags bench can (cuDNN's on CUDA; with ``strict``, every op's, which
+    fails ops that have no deterministic kernel) and return those in force as ``env.*`` tags."""
+    if strict:  # cuBLAS reads it when its first handle is made, which is after this on a worker
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(strict)
+    if device.startswith("cuda"):
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    tags = {
+        "env.deterministic_algorithms": str(torch.are_deterministic_algorithms_enabled()).lower(),
+        "env.threads": str(torch.get_num_threads()),  # sums over more threads round differently
+    }
+    if device.startswith("cuda"):
+        tags["env.cudnn_deterministic"] = str(torch.backends.cudnn.deterministic).lower()
+        tags["env.cudnn_benchmark"] = str(torch.backends.cudnn.benchmark).lower()
+    return tags

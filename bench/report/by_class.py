@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench.data.protocol import protocol_info
+from bench.errors import BenchError
 from bench.report.missing_rows import KEYS
 from bench.report.published import mean_figure
 
@@ -37,10 +39,28 @@ def latest_per_cell(cells: pd.DataFrame, current: dict[str, str] | None = None) 
     cells = cells.sort_values("start_time", ascending=False).drop_duplicates("cell_key")
     cells = cells[~older_copy(cells, current)]
     cells = cells.rename(columns={"bench.tuned_from": "tuned_from"})
+    if "protocol" in cells:  # the protocol's own name, before labels and versions are added
+        cells = cells.assign(protocol_name=cells.get("protocol_name", cells["protocol"]))
     for column in ("method", "protocol"):
         if f"{column}_label" in cells:
             cells = cells.assign(**{column: cells[f"{column}_label"].fillna(cells[column])})
-    return cells
+    return cells.assign(protocol=versioned_protocols(cells)) if "protocol_version" in cells else cells
+
+
+def versioned_protocols(cells: pd.DataFrame) -> pd.Series:
+    """Each cell's protocol label, with ``@vN`` where its splits were made by another version of the
+    protocol than this bench's (an older run, or one imported from another bench), so that cells of
+    two versions are never averaged or ranked together."""
+    made = cells["protocol_version"].fillna("1").astype(str)
+    current = cells["protocol_name"].map(_current_version)
+    return cells["protocol"].where(made == current, cells["protocol"] + "@v" + made)
+
+
+def _current_version(protocol: str) -> str:
+    try:
+        return str(protocol_info(protocol).version)
+    except BenchError:  # a plugin's protocol that is not loaded here: its cells are their own rows
+        return "1"
 
 
 def current_copies(*tables: pd.DataFrame) -> dict[str, str]:

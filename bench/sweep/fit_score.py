@@ -44,6 +44,7 @@ class Cell:
     tuned_from: str | None = None  # the tune study the parameters came from
     precision: str = "auto"  # keyed only when asked for explicitly (auto is fp32 on CPU, bf16 on CUDA)
     data: str = ""  # the dataset's content digest: edited or swapped data makes new cells
+    deterministic: bool = False  # torch's deterministic algorithms only (keyed only when asked for)
     # The keyword arguments that rebuild the method in any process; ``params`` is what they mean.
     settings: dict[str, Any] = field(default_factory=dict, compare=False)
     pretrained: str = field(default="", compare=False)  # the outside data a method's weights come from
@@ -64,14 +65,21 @@ class Cell:
             "class": self.unit,
             "seed": self.seed,
             "protocol_options": protocol_settings(self.protocol, self.options),
+            # Version 1 is every split made before versions existed, so those cells keep their keys.
+            **({"protocol_version": self.protocol_version} if self.protocol_version != 1 else {}),
             **({"threshold": self.threshold} if self.threshold != "own" else {}),
             **({"precision": self.precision} if self.precision != "auto" else {}),
+            **({"deterministic": True} if self.deterministic else {}),
         }
 
     @property
     def key(self) -> str:
         blob = json.dumps(self.identity(), sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+    @property
+    def protocol_version(self) -> int:
+        return protocol_info(self.protocol).version
 
     @property
     def protocol_label(self) -> str:

@@ -22,13 +22,14 @@ import torch
 from bench.contract.method import Env
 from bench.data.dataset import Dataset, Split
 from bench.data.protocol import make_split, protocol_info
-from bench.nets.device import resolve_device, resolve_precision
+from bench.nets.device import apply_determinism, resolve_device, resolve_precision
 from bench.nets.features import FeatureCache, frozen_split
 from bench.plugins import load_plugins, load_user_plugin
 from bench.registry import METHODS
 from bench.report import plots
 from bench.sweep.cost import Stopwatch
 from bench.sweep.fit_score import Cell, CellResult, run_cell
+from bench.sweep.provenance import cell_environment
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Outcome:
     data: dict[str, str] = field(default_factory=dict)  # where the images came from, what verified them
     test: TestLabels | None = None
     figures: dict[str, bytes] | None = None  # drawn by the worker; None: the driver has them drawn
+    env: dict[str, str] = field(default_factory=dict)  # versions, machine, determinism where it ran
 
 
 def with_figures(outcome: Outcome, cell: Cell) -> Outcome:
@@ -107,6 +109,7 @@ def execute(
     info, cls = METHODS.get(job.cell.method)
     device = resolve_device(job.device)
     precision = resolve_precision(job.cell.precision, device)
+    environment = cell_environment(device, apply_determinism(device, job.cell.deterministic))
     env = Env(device=device, seed=job.cell.seed, on_epoch=on_epoch, precision=precision)
     classify = protocol_info(job.cell.protocol).classify
     method, dataset = cls(**job.cell.settings), datasets[job.cell.dataset]
@@ -121,7 +124,8 @@ def execute(
     result = run_cell(method, info.needs, split, env, job.cell.threshold, classify)
     test = split.test
     labels = TestLabels(test.index, test.source, test.anomaly, test.classes)
-    return Outcome(job.id, result, device, sizes=split.sizes().params(), data=provenance, test=labels)
+    sizes = split.sizes().params()
+    return Outcome(job.id, result, device, sizes=sizes, data=provenance, test=labels, env=environment)
 
 
 def init_worker(plugins: tuple[str, ...], threads: int, datasets: Mapping[str, Dataset] | None) -> None:

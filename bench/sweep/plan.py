@@ -219,6 +219,7 @@ def cell_of(
         threshold=threshold,
         tuned_from=spec.tuned_from,
         precision=cfg.precision,
+        deterministic=cfg.deterministic,
         data=dataset.digest,
         settings=spec.settings,
         pretrained=spec.info.pretrained,

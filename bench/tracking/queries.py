@@ -37,6 +37,10 @@ class RunQueries:
         path = self.client.download_artifacts(run_id, "scores.csv", str(scratch))
         return pd.read_csv(path)
 
+    def runs_of_kind(self, kind: str) -> list[Any]:
+        """Every run of ``kind`` (cell, sweep, ...) in the experiment, whatever its status."""
+        return self._runs(f"tags.`bench.kind` = '{kind}'")
+
     def _runs(self, filter_string: str) -> list[Any]:
         runs, token = [], None
         while True:

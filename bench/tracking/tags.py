@@ -10,8 +10,9 @@ if TYPE_CHECKING:
     from bench.sweep.fit_score import Cell
 
 KIND_CELL, KIND_SWEEP, KIND_TUNE, KIND_TRIAL = "cell", "sweep", "tune", "trial"
+KIND_CONFLICT = "conflict"  # an imported cell whose key this store holds with another result
 MAX_PARAM = 6000
-__all__ = ["KIND_CELL", "KIND_SWEEP", "KIND_TRIAL", "KIND_TUNE", "cell_tags", "param_value"]
+__all__ = ["KIND_CELL", "KIND_CONFLICT", "KIND_SWEEP", "KIND_TRIAL", "KIND_TUNE", "cell_tags", "param_value"]
 
 
 def cell_tags(cell: Cell, sweep_id: str, device: str, result: Any) -> dict[str, str]:
@@ -26,6 +27,7 @@ def cell_tags(cell: Cell, sweep_id: str, device: str, result: Any) -> dict[str, 
         "data_digest": cell.data,
         "protocol": cell.protocol,
         "protocol_label": cell.protocol_label,
+        "protocol_version": str(cell.protocol_version),
         "class": str(cell.unit),
         "normal_class": cell.normal_class,
         "seed": str(cell.seed),

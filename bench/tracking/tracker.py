@@ -100,19 +100,23 @@ class Tracker(RunQueries):
         texts: dict[str, str] | None = None,
         tables: dict[str, pd.DataFrame] | None = None,
         terminate: bool = True,
+        start_time: int | None = None,
+        end_time: int | None = None,
     ) -> str:
         """Create a flat run with everything it holds, then terminate it with ``status``.
 
         With ``terminate=False`` the run stays RUNNING (and so does not count as
-        finished) until ``finish_run`` adds its last files.
+        finished) until ``finish_run`` adds its last files. ``start_time`` and ``end_time``
+        (ms since the epoch) copy a run made elsewhere; by default, now.
         """
         from mlflow.entities import Metric, Param, RunTag
         from mlflow.utils.time import get_current_time_millis
 
         c = self.client
-        run_id = retrying(c.create_run, self.experiment_id, run_name=name, tags=tags).info.run_id
+        run = retrying(c.create_run, self.experiment_id, start_time=start_time, run_name=name, tags=tags)
+        run_id = run.info.run_id
         try:
-            now = get_current_time_millis()
+            now = end_time or get_current_time_millis()
             finite = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
             retrying(
                 c.log_batch,
@@ -126,7 +130,7 @@ class Tracker(RunQueries):
             for path, table in (tables or {}).items():
                 retrying(c.log_table, run_id, data=table, artifact_file=path)
             if terminate:
-                retrying(c.set_terminated, run_id, status=status)
+                retrying(c.set_terminated, run_id, status=status, end_time=end_time)
         except Exception:  # a half-written run must not look alive (e.g. the disk filled meanwhile)
             with contextlib.suppress(Exception):
                 self._mark(run_id, "FAILED", name, "not stored whole: the store refused a write")
@@ -163,7 +167,11 @@ class Tracker(RunQueries):
         params = {**cell.params, **outcome.sizes, **outcome.data, **settings}
         if result.tuned is not None:
             params.update({f"tuned.{k}": v for k, v in result.tuned.params.items()})
-        tags = {**cell_tags(cell, sweep_id, outcome.device, result), "bench.tracking.owner": owner.me()}
+        tags = {
+            **cell_tags(cell, sweep_id, outcome.device, result),
+            **outcome.env,
+            "bench.tracking.owner": owner.me(),
+        }
         if not result.ok:
             texts = {"error.txt": result.detail or result.error}
             return self.log_run(

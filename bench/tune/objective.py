@@ -25,7 +25,7 @@ from bench.contract.space import suggest_all
 from bench.data.dataset import Split
 from bench.data.protocol import make_split, protocol_info
 from bench.errors import BenchError
-from bench.nets.device import resolve_device, resolve_precision
+from bench.nets.device import apply_determinism, resolve_device, resolve_precision
 from bench.plugins import load_plugins, load_user_plugin
 from bench.registry import DATASETS
 from bench.scoring.metrics import auroc
@@ -45,8 +45,10 @@ class TuneSetup:
     classes: list[int]
     splits: dict[int, Split]
     data: str = ""  # the dataset's content digest: a study runs on one copy of its data
+    deterministic: bool = False
 
     def env(self, seed: int) -> Env:
+        apply_determinism(self.device, self.deterministic)  # in the process that runs the trial
         return Env(device=self.device, seed=seed, precision=self.precision)
 
 
@@ -82,6 +84,7 @@ def tune_setup(cfg: TuneConfig) -> TuneSetup:
         space={k: v for k, v in spec.cls.search_space.items() if k not in spec.settings},
         device=device,
         precision=resolve_precision(cfg.precision, device),
+        deterministic=cfg.deterministic,
         classes=classes,
         splits=splits,
     )

@@ -1,0 +1,54 @@
+"""``bench export`` and ``bench import``: an experiment's cells as a bundle, and back into any store."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.tracking.bundle import read_bundle
+
+
+def export(args: argparse.Namespace) -> int:
+    from bench.tracking.tracker import Tracker, default_uri
+    from bench.tracking.transfer import export_experiment
+
+    results = Path(args.results)
+    if not args.tracking_uri and not (results / "mlflow.db").is_file():
+        raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
+    tracker = Tracker(args.tracking_uri or default_uri(results), args.experiment, results / "artifacts")
+    if args.experiment not in tracker.experiment_names():
+        raise BenchError(f"no experiment {args.experiment!r} in {tracker.uri}")
+    folder = Path(args.to) if args.to else results / "bundles" / args.experiment
+    bundle = export_experiment(tracker, folder, scores=args.scores)
+    size = sum(entry["bytes"] for entry in bundle.manifest["files"].values())
+    m = bundle.manifest
+    print(
+        f"exported {m['cells']} finished and {m['failed']} failed cells of {args.experiment!r}"
+        f"{' with their test scores' if args.scores else ''} to {folder} ({size / 1024:.0f} KiB)"
+    )
+    return 0
+
+
+def import_(args: argparse.Namespace) -> int:
+    from bench.tracking.tracker import Tracker, default_uri
+    from bench.tracking.transfer import import_bundle
+
+    bundle = read_bundle(Path(args.bundle))  # verified before any store is opened or made
+    results = Path(args.results)
+    experiment = args.experiment or bundle.manifest.get("experiment") or "bench"
+    if not args.tracking_uri:
+        results.mkdir(parents=True, exist_ok=True)
+    tracker = Tracker(args.tracking_uri or default_uri(results), experiment, results / "artifacts")
+    done = import_bundle(tracker, bundle)
+    print(
+        f"imported {bundle.id} into experiment {experiment!r} of {tracker.uri}: {done.added} cell runs "
+        f"added, {done.present} already here"
+    )
+    if done.conflicts:
+        print(
+            f"kept apart, not in any leaderboard: {len(done.conflicts)} cells this store holds with "
+            "another result (runs tagged bench.kind=conflict):"
+        )
+        print("\n".join(f"  {line}" for line in done.conflicts))
+    return 0

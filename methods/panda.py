@@ -82,10 +82,5 @@ class Panda(FineTunedKNN):
         features = model(batch.x)
         return ((features - self.centre_).pow(2).sum(dim=1) / features.shape[1]).mean()
 
-    def train_step(self, model: nn.Module, batch: Batch) -> torch.Tensor:
-        loss = self.training_forward(model, batch)
-        self.optimizer_.zero_grad(set_to_none=True)
-        loss.backward()
+    def before_step(self, model: nn.Module) -> None:
         nn.utils.clip_grad_norm_(self.trainable_, self.clip)
-        self.optimizer_.step()
-        return loss.detach()

@@ -198,3 +198,41 @@ def test_cells_of_two_protocol_versions_are_two_rows(source, tmp_path, bench_mai
     assert sorted(knn["protocol"]) == ["one-class", "one-class@v2"] and knn["cells"].tolist() == [2, 2]
     md = (tmp_path / "mixed" / "leaderboard.md").read_text()
     assert "protocol versions: one-class v1 (4 cells), one-class v2 (4 cells)" in md
+
+
+SHIPPED = ROOT / "benchmarks" / "bundles" / "fmnist-one-class"
+README_BLOCK = ("<!-- fmnist-one-class bundle: rows of leaderboard_by_class.md -->", "<!-- end of bundle -->")
+
+
+def readme_rows() -> list[str]:
+    block = (ROOT / "README.md").read_text().split(README_BLOCK[0])[1].split(README_BLOCK[1])[0]
+    return [line for line in block.splitlines() if line.startswith("| ") and not line.startswith("| method")]
+
+
+def test_the_shipped_bundle_is_the_readmes_table_and_a_new_method_ranks_against_it(
+    fashion, tmp_path, bench_main
+):
+    experiment = ["--results", "out", "--experiment", "fmnist-one-class"]
+    assert bench_main("import", str(SHIPPED), "--results", "out").returncode == 0
+    assert bench_main("leaderboard", *experiment, "--no-roc").returncode == 0
+    table = (tmp_path / "out" / "leaderboard_by_class.md").read_text().splitlines()
+    prefix = "| fashion-mnist | one-class | "
+    assert ["| " + line.removeprefix(prefix) for line in table if line.startswith(prefix)] == readme_rows()
+
+    # A shipped cell is done here too (the same key on every machine); a new method runs beside them.
+    run = [
+        "run",
+        *experiment,
+        "--datasets",
+        "fashion-mnist",
+        "--classes",
+        "0",
+        "--methods",
+        "pyod-knn,pyod-pca",
+    ]
+    said = bench_main(*run)
+    assert said.returncode == 0 and "1 cells ok, 0 failed, 1 already done" in said.stdout, said.stdout
+    board, _ = build_report(
+        Tracker(default_uri(tmp_path / "out"), "fmnist-one-class"), tmp_path / "out", False
+    )
+    assert len(board) == len(readme_rows()) + 1 and board["rank"].notna().all()

@@ -85,3 +85,17 @@ def test_two_workers_share_one_gpu(tmp_path):
     runs = cells(tmp_path)
     assert sorted(len(v) for v in runs.values()) == [2, 2]
     assert {r.data.tags["device"] for v in runs.values() for r in v} <= {"cuda", "cuda:0"}
+
+
+def test_a_cuda_cell_records_its_gpu_and_the_deterministic_flags_in_force(tmp_path):
+    from bench.cli.main import main
+
+    argv = ["run", "--methods", "ae-threshold", "--classes", "0", "--set", "ae-threshold.epochs=2",
+            "--device", "cuda", "--deterministic", "--results", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    (run,) = cells(tmp_path)["ae-threshold"]
+    tags = run.data.tags
+    assert tags["env.gpu"] == torch.cuda.get_device_name(0) and int(tags["env.gpu_memory_gib"]) > 0
+    assert tags["env.cuda"] == torch.version.cuda
+    assert (tags["env.cudnn_deterministic"], tags["env.cudnn_benchmark"]) == ("true", "false")
+    assert tags["env.deterministic_algorithms"] == "true"

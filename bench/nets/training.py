@@ -119,8 +119,12 @@ class DeepMethod(Method):
             loss = self.training_forward(model, batch)
         self.optimizer_.zero_grad(set_to_none=True)
         loss.backward()
+        self.before_step(model)
         self.optimizer_.step()
         return loss.detach()
+
+    def before_step(self, model: nn.Module) -> None:
+        """Runs between the backward pass and the optimiser's step (e.g. to clip gradients)."""
 
     def validation_loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         return self.training_forward(model, batch)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,7 +53,9 @@ def write_bundle(
     if folder.exists() and any(folder.iterdir()) and not (folder / MANIFEST).is_file():
         raise BenchError(f"{folder} holds files that are not a bundle: export into an empty or new folder")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    staging = folder.parent / f".{folder.name}.{os.getpid()}.partial"  # whole, or not there at all
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
     try:
         tables = {CELLS: cells, **({SCORES: scores} if scores is not None else {})}
         for name, table in tables.items():

@@ -109,6 +109,10 @@ def test_export_then_import_gives_the_same_leaderboard_and_twice_adds_nothing(so
     again = bench_main("import", str(bundle), "--results", str(tmp_path / "new"))
     assert "0 cell runs added, 6 already here" in again.stdout
     assert cell_count(tmp_path / "new") == 6
+    nothing = bench_main(
+        "export", "--results", str(store), "--experiment", "nope", "--to", str(tmp_path / "x")
+    )
+    assert nothing.returncode == 2 and "has no cell runs to export" in nothing.stderr
     home = bench_main("import", str(bundle), "--results", str(store))
     assert "0 cell runs added, 6 already here" in home.stdout, "the runs it was made from are here"
 

@@ -17,8 +17,8 @@ def export(args: argparse.Namespace) -> int:
     if not args.tracking_uri and not (results / "mlflow.db").is_file():
         raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
     tracker = Tracker(args.tracking_uri or default_uri(results), args.experiment, results / "artifacts")
-    if args.experiment not in tracker.experiment_names():
-        raise BenchError(f"no experiment {args.experiment!r} in {tracker.uri}")
+    if not tracker.runs_of_kind("cell"):
+        raise BenchError(f"experiment {args.experiment!r} of {tracker.uri} has no cell runs to export")
     folder = Path(args.to) if args.to else results / "bundles" / args.experiment
     bundle = export_experiment(tracker, folder, scores=args.scores)
     size = sum(entry["bytes"] for entry in bundle.manifest["files"].values())

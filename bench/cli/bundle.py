@@ -5,18 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.cli.options import open_store
 from bench.errors import BenchError
 from bench.tracking.bundle import read_bundle
 
 
 def export(args: argparse.Namespace) -> int:
-    from bench.tracking.tracker import Tracker, default_uri
     from bench.tracking.transfer import export_experiment
 
-    results = Path(args.results)
-    if not args.tracking_uri and not (results / "mlflow.db").is_file():
-        raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
-    tracker = Tracker(args.tracking_uri or default_uri(results), args.experiment, results / "artifacts")
+    results, tracker = Path(args.results), open_store(args)
     if not tracker.runs_of_kind("cell"):
         raise BenchError(f"experiment {args.experiment!r} of {tracker.uri} has no cell runs to export")
     folder = Path(args.to) if args.to else results / "bundles" / args.experiment

@@ -15,6 +15,7 @@ from bench.cli.options import (
     add_protocol_settings,
     add_scale,
     add_tracking,
+    open_store,
 )
 from bench.config import RunConfig, TuneConfig, split_list
 from bench.errors import BenchError
@@ -194,13 +195,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from bench.cli.leaderboard import build_report
-    from bench.tracking.tracker import Tracker, default_uri
 
     results = Path(args.results)
-    if not args.tracking_uri and not (results / "mlflow.db").is_file():
-        raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
-    tracker = Tracker(args.tracking_uri or default_uri(results), args.experiment, results / "artifacts")
-    _, paths = build_report(tracker, results, roc_curves=not args.no_roc)
+    _, paths = build_report(open_store(args), results, roc_curves=not args.no_roc)
     print((results / "leaderboard.md").read_text())
     print("AUROC per class (mean ± std over seeds):\n")
     print((results / "leaderboard_by_class.md").read_text())
@@ -213,12 +210,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def cmd_published(args: argparse.Namespace) -> int:
     from bench.cli.leaderboard import published_report
     from bench.report.published import replace_block
-    from bench.tracking.tracker import Tracker, default_uri
 
-    results = Path(args.results)
-    if not args.tracking_uri and not (results / "mlflow.db").is_file():
-        raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
-    table = published_report(Tracker(args.tracking_uri or default_uri(results), args.experiment))
+    table = published_report(open_store(args))
     print(table)
     if args.into:
         path = Path(args.into)

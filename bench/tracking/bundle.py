@@ -48,7 +48,7 @@ class Bundle:
 
 def write_bundle(
     folder: Path, cells: pd.DataFrame, scores: pd.DataFrame | None, about: dict[str, Any]
-) -> Path:
+) -> Bundle:
     """Write a bundle into ``folder`` (a bundle there is replaced whole, anything else refused)."""
     if folder.exists() and any(folder.iterdir()) and not (folder / MANIFEST).is_file():
         raise BenchError(f"{folder} holds files that are not a bundle: export into an empty or new folder")
@@ -73,7 +73,7 @@ def write_bundle(
         staging.rename(folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return folder
+    return Bundle(folder, manifest, cells, scores)
 
 
 def read_bundle(folder: Path) -> Bundle:

@@ -41,8 +41,6 @@ class Imported:
 
 def export_experiment(tracker: Tracker, folder: Path, scores: bool = False) -> Bundle:
     """Write the experiment's cell runs (with every finished cell's test scores, if asked) as a bundle."""
-    from bench.tracking.bundle import read_bundle
-
     runs = [r for r in tracker.runs_of_kind(KIND_CELL) if r.info.status in STATUSES]
     runs.sort(key=lambda r: (r.info.start_time, r.info.run_id))
     cells = pd.DataFrame([_row(r) for r in runs])
@@ -59,10 +57,9 @@ def export_experiment(tracker: Tracker, folder: Path, scores: bool = False) -> B
         "cells": sum(r.info.status == "FINISHED" for r in runs),
         "failed": sum(r.info.status == "FAILED" for r in runs),
         "scores": scores,
-        "na": sorted({json.dumps(n) for n in tracker.sweep_notes()}),
+        "na": [json.loads(n) for n in sorted({json.dumps(n) for n in tracker.sweep_notes()})],
     }
-    about["na"] = [json.loads(n) for n in about["na"]]
-    return read_bundle(write_bundle(folder, cells, table, about))
+    return write_bundle(folder, cells, table, about)
 
 
 def import_bundle(tracker: Tracker, bundle: Bundle) -> Imported:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,11 @@ VARIABLES = (
         "BENCH_RESULTS", "the folder runs write to and reports read (default: ./results); --results wins"
     ),
     Variable("BENCH_DATA", "a folder with dataset files, searched after --data-dir"),
-    Variable("BENCH_CACHE", "where downloads and frozen features are kept (default: $XDG_CACHE_HOME/bench)"),
+    Variable(
+        "BENCH_CACHE",
+        "where downloads and an empty MLflow store (new stores copy it) are kept "
+        "(default: $XDG_CACHE_HOME/bench)",
+    ),
     Variable("BENCH_MIRRORS", "comma list of base URLs to download IDX datasets from, tried in order"),
     Variable("NUMBA_CACHE_DIR", "where Numba caches PyOD's compiled code (default: $BENCH_CACHE/numba)"),
     Variable("XDG_CACHE_HOME", "the cache's parent folder when BENCH_CACHE is unset (default: ~/.cache)"),
@@ -30,6 +35,12 @@ def get(name: str) -> str | None:
     if name not in _DECLARED:
         raise KeyError(f"{name} is not declared in bench.env.VARIABLES")
     return os.environ.get(name) or None
+
+
+def cache_dir() -> Path:
+    """bench's cache: ``$BENCH_CACHE``, else ``bench`` in the XDG cache folder."""
+    base = get("BENCH_CACHE") or os.path.join(get("XDG_CACHE_HOME") or Path.home() / ".cache", "bench")
+    return Path(base)
 
 
 def help_text() -> str:

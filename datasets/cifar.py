@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.api import Dataset, DatasetSource, register_dataset
-from bench.data.fetch import cache_dir, download, md5_of, search_dirs
+from bench.data.fetch import download, md5_of, search_dirs
+from bench.env import cache_dir
 from bench.errors import DataError
 
 PIXELS = 3 * 32 * 32

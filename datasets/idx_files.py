@@ -18,7 +18,7 @@ import numpy as np
 
 from bench import env
 from bench.api import Dataset, DatasetSource, register_dataset
-from bench.data.fetch import cache_dir, download, search_dirs
+from bench.data.fetch import download, search_dirs
 from bench.data.idx import parse_idx, read_bytes
 from bench.errors import DataError
 
@@ -77,7 +77,7 @@ class IdxDataset(DatasetSource):
         return tuple(m.strip() for m in given.split(",") if m.strip()) if given else self.spec.mirrors
 
     def _download(self, data_dir: str | None) -> list[Path]:
-        target = cache_dir() / self.spec.name
+        target = env.cache_dir() / self.spec.name
         files = []
         try:
             for stem in FILES:

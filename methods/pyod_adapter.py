@@ -35,7 +35,7 @@ import numpy as np
 from bench import env
 from bench.api import Choice, Env, Float, Int, Method, Range, Space, TrainData, flatten
 from bench.contract.params import Hyper
-from bench.data.fetch import cache_dir
+from bench.env import cache_dir
 from bench.errors import UnknownNameError
 from bench.registry import METHODS, MethodInfo
 

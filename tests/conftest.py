@@ -24,6 +24,16 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "benc
 load_plugins()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_cache(tmp_path_factory) -> Path:
+    """One bench cache for the session, never the user's: every command a test runs (in this process
+    or a fresh one) finds the empty-store template the first one made. Tests of the cache itself
+    set ``BENCH_CACHE`` of their own."""
+    path = tmp_path_factory.mktemp("bench-cache")
+    os.environ["BENCH_CACHE"] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def digits():
     return DATASETS.get("digits")[1].load(None)
@@ -45,7 +55,7 @@ def fashion():
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 600):
     """Run ``python -m bench ARGS`` in a fresh process, as a user would."""
-    full_env = {**os.environ, "BENCH_CACHE": str(cwd / "cache"), **(env or {})}
+    full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "bench", *args],
         cwd=cwd,
@@ -65,7 +75,7 @@ def bench_main(tmp_path, monkeypatch, capsys):
 
     def call(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         monkeypatch.chdir(tmp_path)
-        for key, value in {"BENCH_CACHE": str(tmp_path / "cache"), **(env or {})}.items():
+        for key, value in (env or {}).items():
             monkeypatch.setenv(key, value)
         code = main(list(args))
         said = capsys.readouterr()

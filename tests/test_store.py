@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -87,27 +88,73 @@ def test_a_study_does_not_resume_on_changed_data(tmp_path):
 
 
 def test_a_new_store_interrupted_while_its_tables_are_made_is_whole_at_the_next_start(tmp_path, bench_main):
-    """kill -9 and Ctrl-C at the moment MLflow creates the tables: the next command just works."""
+    """kill -9 while MLflow makes the empty store bench keeps in its cache, Ctrl-C while it makes a
+    store in place (a cache that cannot be written): the next command just works."""
     args = [sys.executable, "-m", "bench", "run", "--methods", "pyod-pca", "--classes", "0"]
     args += ["--results", "out"]
-    out = tmp_path / "out"
-    for sig in (signal.SIGKILL, signal.SIGINT):
+    out, cache, no_cache = tmp_path / "out", tmp_path / "cache", tmp_path / "not-a-folder"
+    no_cache.write_text("a file where the cache would be")
+    for sig, bench_cache, made_in in (
+        (signal.SIGKILL, cache, cache / "stores"),
+        (signal.SIGINT, no_cache, out),
+    ):
         proc = subprocess.Popen(
             args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=ctrl_c_as_at_a_terminal,
+            env={**os.environ, "BENCH_CACHE": str(bench_cache)}, preexec_fn=ctrl_c_as_at_a_terminal,
         )  # fmt: skip
         deadline = time.time() + 120
-        while not (out / f".mlflow.db.{proc.pid}.new").exists():  # the store being made, in its own file
+        while not list(made_in.glob(f".*.db.{proc.pid}.new")):  # the store being made, in its own file
             assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
             time.sleep(0.005)
         proc.send_signal(sig)
         proc.wait(timeout=60)
         assert proc.returncode in (-9, 130), (sig, proc.returncode)
         assert not (out / "mlflow.db").exists(), "the store is whole or absent, never half-made"
-    res = bench_main(*args[3:])  # the next command, in this process: a whole store, made anew
+        assert not list(cache.glob("stores/*.db")), "the cached empty store likewise"
+    res = bench_main(*args[3:], env={"BENCH_CACHE": str(cache)})  # in this process: whole stores, made anew
     assert res.returncode == 0, res.stderr
     assert "1 cells ok, 0 failed" in res.stdout
     assert sorted(p.name for p in out.glob("*mlflow.db*")) == ["mlflow.db", "mlflow.db.lock"]
+    (template,) = cache.glob("stores/*.db")
+    assert sorted(p.name for p in template.parent.iterdir()) == [template.name, f"{template.name}.lock"]
+
+
+def test_a_store_copied_from_the_cached_template_is_the_store_mlflow_makes(tmp_path, monkeypatch):
+    """The same tables, columns, indexes, schema version and Default experiment as a store MLflow
+    migrates itself, with this store's own artifact location; made with MLflow's migrations cut off."""
+    from bench.tracking import sqlite as stores
+
+    def schema(path: Path) -> dict:
+        with closing(sqlite3.connect(path)) as db:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            # (the order MLflow's own migrations leave indexes and constraints in varies run to run)
+            index = {t: sorted(r[1:] for r in db.execute(f"PRAGMA index_list('{t}')")) for t in tables}
+            return {
+                "columns": {t: db.execute(f"PRAGMA table_info('{t}')").fetchall() for t in tables},
+                "indexes": index,
+                "version": db.execute("SELECT * FROM alembic_version").fetchall(),
+                "experiments": db.execute(
+                    "SELECT experiment_id, name, artifact_location FROM experiments"
+                ).fetchall(),
+            }
+
+    def made_in(folder: Path) -> dict:
+        folder.mkdir()
+        stores.prepare_sqlite_store(stores.sqlite_uri(folder / "mlflow.db"))
+        assert [p.name for p in folder.iterdir()] == ["mlflow.db"], "nothing MLflow would not make"
+        return schema(folder / "mlflow.db")
+
+    (tmp_path / "mlflow").mkdir()
+    stores._migrate_new(tmp_path / "mlflow" / "mlflow.db", tmp_path / "mlflow" / "artifacts")
+    expected = schema(tmp_path / "mlflow" / "mlflow.db")
+    found = made_in(tmp_path / "first")
+    monkeypatch.setattr(stores, "_migrate_new", lambda *a: pytest.fail("MLflow's migrations ran again"))
+    again = made_in(tmp_path / "second")
+    for folder, store in (("first", found), ("second", again)):
+        location = f"{(tmp_path / folder / 'artifacts').as_uri()}/0"
+        assert store == {**expected, "experiments": [(0, "Default", location)]}
+    assert expected["experiments"] == [(0, "Default", f"{(tmp_path / 'mlflow' / 'artifacts').as_uri()}/0")]
+    assert len(list(Path(os.environ["BENCH_CACHE"]).glob("stores/mlflow-*.db"))) == 1
 
 
 def test_a_half_made_store_is_moved_aside_and_made_anew_saying_so(tmp_path, capsys):

@@ -44,6 +44,8 @@ def serve(uri: str, url: str, port: int, artifacts: Path) -> int:
     cmd += ["ui", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port)]
     env = {**os.environ}
     env.setdefault("MLFLOW_DEFAULT_ARTIFACT_ROOT", artifacts.resolve().as_uri())
+    # The UI runs no server-side jobs (GenAI evaluations): no job runner, one MLflow process fewer.
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     server = None
 
     def stop(signum: int, frame: object) -> None:

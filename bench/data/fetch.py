@@ -16,14 +16,6 @@ from bench.errors import DataError
 TIMEOUT_S = 20
 
 
-def cache_dir() -> Path:
-    """Where downloads are kept: ``$BENCH_CACHE`` or the XDG cache."""
-    base = env.get("BENCH_CACHE") or os.path.join(
-        env.get("XDG_CACHE_HOME") or Path.home() / ".cache", "bench"
-    )
-    return Path(base)
-
-
 def search_dirs(name: str, data_dir: str | None, system_dir: str | None = None) -> list[tuple[Path, str]]:
     """Where a dataset's files are looked for, in order, each with how it was named: ``--data-dir``
     and its ``NAME/`` sub-folder, ``$BENCH_DATA`` likewise, a system package's folder, bench's cache."""
@@ -33,7 +25,7 @@ def search_dirs(name: str, data_dir: str | None, system_dir: str | None = None) 
             dirs += [(Path(base), origin), (Path(base) / name, origin)]
     if system_dir:
         dirs.append((Path(system_dir), "system"))
-    dirs.append((cache_dir() / name, "cache"))
+    dirs.append((env.cache_dir() / name, "cache"))
     return dirs
 
 

@@ -34,7 +34,8 @@ def apply_determinism(device: str, strict: bool = False) -> dict[str, str]:
     fails ops that have no deterministic kernel) and return those in force as ``env.*`` tags."""
     if strict:  # cuBLAS reads it when its first handle is made, which is after this on a worker
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(strict)
+    if torch.are_deterministic_algorithms_enabled() != strict:  # setting it imports torch's compiler (2 s)
+        torch.use_deterministic_algorithms(strict)
     if device.startswith("cuda"):
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False

@@ -6,6 +6,8 @@ created and migrated under a file lock beside it (``mlflow.db.lock``), a
 sweep's check-then-create of a cell run happens under the same lock, and a
 write that finds the database locked is tried again with backoff. A server
 URI (``http://``, ``postgresql://``) needs none of this: the server serialises.
+A new store is a copy of an empty one kept in bench's cache (``stores/``, one
+per MLflow and SQLAlchemy version), made by MLflow's own migrations once.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import errno
 import os
 import random
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +26,7 @@ from urllib.parse import quote, unquote
 
 from filelock import FileLock
 
+from bench.env import cache_dir
 from bench.errors import BenchError
 
 T = TypeVar("T")
@@ -120,11 +124,54 @@ def create_whole(uri: str, create: Callable[[Path], None]) -> None:
 
 
 def _create_mlflow(path: Path, artifact_root: Path | None) -> None:
+    """MLflow's empty store at ``path``: a copy of the cached template when there is a whole one (MLflow
+    migrates a new file through its whole history, a second of alembic each time), else made anew."""
+    root = (artifact_root or path.parent / "artifacts").resolve()
+    template = _mlflow_template()
+    if template is not None:
+        shutil.copyfile(template, path)
+        if _has_every_table(path):
+            _adopt(path, root)
+            return
+        path.unlink()
+    _migrate_new(path, root)
+
+
+def _migrate_new(path: Path, root: Path) -> None:
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    root = (artifact_root or path.parent / "artifacts").resolve().as_uri()
-    store = SqlAlchemyStore(sqlite_uri(path), root)  # every table, migrated to MLflow's head
+    store = SqlAlchemyStore(sqlite_uri(path), root.as_uri())  # every table, migrated to MLflow's head
     store.engine.dispose()  # every change is committed; no connection outlives the rename
+
+
+def _mlflow_template() -> Path | None:
+    """An empty store made by this MLflow and SQLAlchemy, kept in bench's cache; None where the cache
+    cannot be written (every store is then made by MLflow itself)."""
+    import mlflow
+    import sqlalchemy
+
+    path = cache_dir() / "stores" / f"mlflow-{mlflow.__version__}-sqlalchemy-{sqlalchemy.__version__}.db"
+    if not path.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(f"{path}.lock"):
+                create_whole(sqlite_uri(path), lambda tmp: _migrate_new(tmp, tmp.parent / "artifacts"))
+        except OSError:
+            return None
+    return path
+
+
+def _adopt(path: Path, root: Path) -> None:
+    """Give a copied template the Default experiment MLflow would have made here and now."""
+    from mlflow.utils.uri import append_to_uri_path
+
+    now = int(time.time() * 1000)
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute(
+            "UPDATE experiments SET artifact_location = ?, creation_time = ?, last_update_time = ? "
+            "WHERE experiment_id = 0",
+            (append_to_uri_path(root.as_uri(), "0"), now, now),
+        )
 
 
 def _read_only(path: Path) -> sqlite3.Connection:

@@ -154,7 +154,15 @@ def test_a_store_copied_from_the_cached_template_is_the_store_mlflow_makes(tmp_p
         location = f"{(tmp_path / folder / 'artifacts').as_uri()}/0"
         assert store == {**expected, "experiments": [(0, "Default", location)]}
     assert expected["experiments"] == [(0, "Default", f"{(tmp_path / 'mlflow' / 'artifacts').as_uri()}/0")]
-    assert len(list(Path(os.environ["BENCH_CACHE"]).glob("stores/mlflow-*.db"))) == 1
+    (template,) = Path(os.environ["BENCH_CACHE"]).glob("stores/mlflow-*.db")
+
+    template.write_bytes(template.read_bytes()[:4096])  # a damaged template: MLflow makes the store
+    monkeypatch.undo()
+    assert made_in(tmp_path / "third") == {
+        **expected,
+        "experiments": [(0, "Default", location.replace("second", "third"))],
+    }
+    assert not template.exists(), "and the damaged template is gone, to be made again by the next store"
 
 
 def test_a_half_made_store_is_moved_aside_and_made_anew_saying_so(tmp_path, capsys):

@@ -134,6 +134,7 @@ def _create_mlflow(path: Path, artifact_root: Path | None) -> None:
             _adopt(path, root)
             return
         path.unlink()
+        template.unlink(missing_ok=True)  # damaged: the next new store makes it again
     _migrate_new(path, root)
 
 

@@ -134,9 +134,7 @@ def test_ray_cells_log_to_a_shared_tracking_server(tmp_path, bench_main):
     require("ray", has_ray())
     port = free_port()
     backend = sqlite_uri(tmp_path / "server.db")
-    prepare_sqlite_store(
-        backend
-    )  # the server's store, made as bench makes its own (not bench's to test here)
+    prepare_sqlite_store(backend)  # made as bench makes its stores: the server migrates no new file
     store = ["--backend-store-uri", backend, "--artifacts-destination", str(tmp_path / "server-artifacts")]
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), *store],

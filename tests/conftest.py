@@ -18,7 +18,7 @@ from bench.registry import DATASETS
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-# PyOD's numba helpers compiled once for the whole test session, not once per test's fresh cache.
+# PyOD's numba helpers compiled once and kept across test sessions (not in the session's own cache).
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "bench-tests-numba"))
 
 load_plugins()

@@ -119,7 +119,9 @@ def test_a_new_store_interrupted_while_its_tables_are_made_is_whole_at_the_next_
     assert sorted(p.name for p in template.parent.iterdir()) == [template.name, f"{template.name}.lock"]
 
 
-def test_a_store_copied_from_the_cached_template_is_the_store_mlflow_makes(tmp_path, monkeypatch):
+def test_a_store_copied_from_the_cached_template_is_the_store_mlflow_makes(
+    tmp_path, monkeypatch, shared_cache
+):
     """The same tables, columns, indexes, schema version and Default experiment as a store MLflow
     migrates itself, with this store's own artifact location; made with MLflow's migrations cut off."""
     from bench.tracking import sqlite as stores
@@ -154,7 +156,7 @@ def test_a_store_copied_from_the_cached_template_is_the_store_mlflow_makes(tmp_p
         location = f"{(tmp_path / folder / 'artifacts').as_uri()}/0"
         assert store == {**expected, "experiments": [(0, "Default", location)]}
     assert expected["experiments"] == [(0, "Default", f"{(tmp_path / 'mlflow' / 'artifacts').as_uri()}/0")]
-    (template,) = Path(os.environ["BENCH_CACHE"]).glob("stores/mlflow-*.db")
+    (template,) = shared_cache.glob("stores/mlflow-*.db")
 
     template.write_bytes(template.read_bytes()[:4096])  # a damaged template: MLflow makes the store
     monkeypatch.undo()

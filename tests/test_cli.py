@@ -231,8 +231,8 @@ def test_failing_methods_are_isolated_and_reported(tmp_path, bench_main):
     md = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "n/a: needs anomaly labels" in md and "test-needs-labels" in md
     board = pd.read_csv(tmp_path / "out" / "leaderboard.csv").set_index("method")
-    assert board.loc["test-raises", "note"] == "FAILED: 1 cells; first: RuntimeError: injected failure in fit"
-    assert board.loc["test-nan", "note"].startswith("FAILED: 1 cells; first: ValueError: 1 of 539 scores")
+    assert board.loc["test-raises", "note"] == "FAILED: 1 cell; first: RuntimeError: injected failure in fit"
+    assert board.loc["test-nan", "note"].startswith("FAILED: 1 cell; first: ValueError: 1 of 539 scores")
     assert board.loc["pyod-pca", "cells"] == 1
 
 

@@ -169,7 +169,7 @@ def test_ray_cells_log_to_a_shared_tracking_server(tmp_path, bench_main):
         ranked = board_csv.dropna(subset=["rank"])
         assert set(ranked["method"]) == {"pyod-pca", "ae-threshold"}
         (note,) = board_csv.loc[board_csv["method"] == "test-kills-its-process", "note"]
-        assert note.startswith("FAILED: 1 cells; first: WorkerCrashed")
+        assert note.startswith("FAILED: 1 cell; first: WorkerCrashed")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

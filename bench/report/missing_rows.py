@@ -28,7 +28,7 @@ def failed_rows(failed: pd.DataFrame | None, finished: pd.DataFrame) -> list[dic
                 {
                     **dict(zip(KEYS, key, strict=True)),
                     "cells": 0,
-                    "note": f"FAILED: {len(group)} cells; first: {reason}",
+                    "note": f"FAILED: {len(group)} cell{'s' * (len(group) != 1)}; first: {reason}",
                 }
             )
     return rows

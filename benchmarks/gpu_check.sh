@@ -62,7 +62,8 @@ for f in sorted(carried.rglob("*")) if carried.is_dir() else []:
     if f.is_file():  # wheelhouse.sh packs IDX files with xz to fit the carry; bench reads them raw
         to = data / f.relative_to(carried)
         to.parent.mkdir(parents=True, exist_ok=True)
-        with (lzma.open(f) if f.suffix == ".xz" else f.open("rb")) as src, to.with_suffix("" if f.suffix == ".xz" else f.suffix).open("wb") as dst:
+        packed = f.suffix == ".xz"
+        with lzma.open(f) if packed else f.open("rb") as src, (to.with_suffix("") if packed else to).open("wb") as dst:
             shutil.copyfileobj(src, dst)
 print("data:", ", ".join(sorted(p.name for p in data.rglob("*") if p.is_file())) or "none carried")
 PY

@@ -88,6 +88,61 @@ def test_by_class_std_over_seeds():
     assert "0.900 ± 0.100" in by_class_markdown(mean, std)
 
 
+def test_a_seed_that_ran_fewer_classes_weighs_no_more_in_the_row(tmp_path):
+    """Seed 0 ran classes 0-3, seeds 1 and 2 only classes 0 and 1 (a grid still filling up): each class
+    is its mean over the seeds that ran it, the row the mean of those (not of each seed's own mean),
+    the same in both tables; its ± only from seeds that ran every class, and the tables say so."""
+    from bench.report.by_class import by_class, by_class_markdown
+    from bench.report.leaderboard import write
+
+    values = {
+        (0, 0): 0.8,
+        (0, 1): 0.9,
+        (0, 2): 0.6,
+        (0, 3): 0.7,
+        (1, 0): 1.0,
+        (1, 1): 0.9,
+        (2, 0): 0.9,
+        (2, 1): 0.8,
+    }
+    rows = [
+        dict(
+            method="m",
+            dataset="d",
+            protocol="one-class",
+            cell_key=f"{s}-{k}",
+            start_time=0,
+            seed=s,
+            **{"class": k},
+            auroc=v,
+            auprc=v,
+            f1=0.5,
+        )
+        for (s, k), v in values.items()
+    ]
+    rows += [{**r, "method": "full", "cell_key": "f" + r["cell_key"]} for r in rows if r["seed"] == 0]
+    df = pd.DataFrame(rows)
+    mean, std = by_class(df).set_index("method"), by_class(df, stat="std").set_index("method")
+    assert np.allclose(mean.loc["m", ["0", "1", "2", "3"]].astype(float), [0.9, 0.866667, 0.6, 0.7])
+    assert np.isclose(mean.loc["m", "mean"], np.mean([0.9, 0.866667, 0.6, 0.7]), atol=1e-6)  # 0.7667
+    assert np.isclose(std.loc["m", "0"], 0.1) and pd.isna(std.loc["m", "mean"]), "one complete seed: no ±"
+    board = leaderboard(df).set_index("method")
+    assert np.isclose(board.loc["m", "auroc_mean"], mean.loc["m", "mean"])
+    assert board.loc["m", "cells"] == 8 and board.loc["full", "cells"] == 4
+    assert list(mean.index) == ["m", "full"]  # 0.767 ahead of 0.75
+    write(board.reset_index(), df, tmp_path)
+    for name in ("leaderboard.md", "leaderboard_by_class.md"):
+        text = (tmp_path / name).read_text()
+        assert "Seeds that ran different classes: m (d, one-class)." in text and "full (d" not in text
+    assert "| m | 0.900 ± 0.100 | 0.867 ± 0.058 | 0.600 | 0.700 | 0.767 |" in by_class_markdown(
+        by_class(df), by_class(df, stat="std")
+    )
+    # A second complete seed gives the row its ± over the two complete seeds, the partial one left out.
+    more = [{**r, "seed": 3, "cell_key": f"3-{r['class']}", "auroc": r["auroc"] + 0.1} for r in rows[:4]]
+    std = by_class(pd.concat([df, pd.DataFrame(more)]), stat="std").set_index("method")
+    assert np.isclose(std.loc["m", "mean"], np.std([0.75, 0.85], ddof=1))
+
+
 def test_by_class_says_cost_device_and_the_papers_figure_for_its_setting():
     from bench.report.by_class import PARTIAL_NOTE, by_class, by_class_markdown
 

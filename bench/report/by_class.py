@@ -25,6 +25,11 @@ COST_NOTE = (
 
 DIGEST = "data_digest"  # the tag with a cell's dataset content digest
 PARTIAL_NOTE = "A blank class was not run for that row, whose mean is over the classes it ran."
+UNEVEN_NOTE = (
+    "Seeds that ran different classes: {rows}. A class is the mean over the seeds that ran it, a "
+    "row's mean the mean over its classes, and its ± over the seeds that ran every class (none from "
+    "fewer than two)."
+)
 
 
 def latest_per_cell(cells: pd.DataFrame, current: dict[str, str] | None = None) -> pd.DataFrame:
@@ -102,29 +107,55 @@ def older_copies_note(cells: pd.DataFrame, current: dict[str, str]) -> str:
 
 def by_class(cells: pd.DataFrame, metric: str = "auroc", stat: str = "mean") -> pd.DataFrame:
     """``metric`` per (dataset, protocol, method) x class: its mean over seeds, or (``stat="std"``)
-    the std over seeds; column ``mean`` is the mean over classes, or the std over seeds of it.
-    The mean table also has the columns of ``EXTRAS``."""
+    the std over seeds; column ``mean`` is the mean over classes of those means (a class that more
+    seeds ran weighs no more than another), or the std over seeds of each seed's mean over classes,
+    from the seeds that ran every class of the row (``uneven_note``). The mean table also has the
+    columns of ``EXTRAS``."""
     cells = latest_per_cell(cells)
     if cells.empty:
         return pd.DataFrame()
     cells = cells.assign(cls=cells["class"].astype(int), seed=cells["seed"].astype(int))
     per_seed = cells.pivot_table(index=[*KEYS, "seed"], columns="cls", values=metric, aggfunc="mean")
-    overall = per_seed.mean(axis=1).groupby(level=KEYS)
+    per_class = per_seed.groupby(level=KEYS)
+    overall = per_class.mean().mean(axis=1)
     if stat == "std":
-        table = per_seed.groupby(level=KEYS).std(ddof=1)
-        table["mean"] = overall.std(ddof=1)
+        table = per_class.std(ddof=1)
+        table["mean"] = complete_seeds(per_seed).mean(axis=1).groupby(level=KEYS).std(ddof=1)
     else:
-        table = per_seed.groupby(level=KEYS).mean()
-        table["mean"] = overall.mean()
+        table = per_class.mean()
+        table["mean"] = overall
     table.columns = [str(c) for c in table.columns]
     if stat != "std":
         table = table.join(_extras(cells))
-    best_first = overall.mean().sort_values(ascending=False).index  # same row order for mean and std
+    best_first = overall.sort_values(ascending=False).index  # same row order for mean and std
     table = table.reindex(best_first).reset_index().sort_values(["dataset", "protocol"], kind="stable")
     if "pretrained" in cells:  # methods with outside weights say so in every table
         outside = cells.dropna(subset=["pretrained"]).groupby("method")["pretrained"].first()
         table["method"] = [f"{m} (pretrained: {outside[m]})" if m in outside else m for m in table["method"]]
     return table
+
+
+def complete_seeds(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a (row keys, seed) x class table whose seed ran every class its row ran."""
+    ran = per_seed.notna().groupby(level=KEYS).transform("any")
+    return per_seed[(per_seed.notna() | ~ran).all(axis=1)]
+
+
+def uneven_note(cells: pd.DataFrame) -> str:
+    """``UNEVEN_NOTE`` naming the rows whose seeds did not all run the same classes ('' when none)."""
+    cells = latest_per_cell(cells)
+    if cells.empty:
+        return ""
+    per_seed = cells.pivot_table(index=[*KEYS, "seed"], columns="class", values="cell_key", aggfunc="size")
+    uneven = per_seed.index.difference(complete_seeds(per_seed).index).droplevel("seed").unique()
+    rows = "; ".join(f"{method} ({dataset}, {protocol})" for dataset, protocol, method in uneven)
+    return UNEVEN_NOTE.format(rows=rows) if rows else ""
+
+
+def class_means(cells: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Per (dataset, protocol, method): each metric's mean over classes of its mean over seeds, so
+    that a class run by more seeds than another weighs no more in the row's figure."""
+    return cells.groupby([*KEYS, "class"])[metrics].mean().groupby(level=KEYS).mean()
 
 
 def _extras(cells: pd.DataFrame) -> pd.DataFrame:
@@ -156,8 +187,9 @@ def _published(label: str, dataset: str, protocol: str) -> dict[str, str]:
     return {"published": words, "source": figure.source}
 
 
-def by_class_markdown(mean: pd.DataFrame, std: pd.DataFrame) -> str:
-    """The per-class table with ``mean ± std`` over seeds where there are several seeds."""
+def by_class_markdown(mean: pd.DataFrame, std: pd.DataFrame, uneven: str = "") -> str:
+    """The per-class table with ``mean ± std`` over seeds where there are several seeds, and the
+    ``uneven_note`` of its cells."""
     if mean.empty:
         return ""
     merged = mean.drop(columns=["source"], errors="ignore")
@@ -172,6 +204,8 @@ def by_class_markdown(mean: pd.DataFrame, std: pd.DataFrame) -> str:
     lines = [table_markdown(merged)]
     if mean[scores].isna().to_numpy().any():
         lines.append(f"\n{PARTIAL_NOTE}\n")
+    if uneven:
+        lines.append(f"\n{uneven}\n")
     if "s / cell" in merged:
         lines.append(f"\n{COST_NOTE}\n")
     if "source" in mean:

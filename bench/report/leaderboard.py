@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report import stats
-from bench.report.by_class import by_class, by_class_markdown, latest_per_cell
+from bench.report.by_class import by_class, by_class_markdown, class_means, latest_per_cell, uneven_note
 from bench.report.missing_rows import KEYS, failed_rows, na_rows
 from bench.report.published import published_markdown, published_table
 from bench.scoring.metrics import LEADERBOARD, OPEN_SET, PRIMARY, UNDEFINED, Metric, shown_in
@@ -24,8 +24,9 @@ from bench.scoring.metrics import LEADERBOARD, OPEN_SET, PRIMARY, UNDEFINED, Met
 def leaderboard(
     cells: pd.DataFrame, na: list[tuple[str, ...]] = (), failed: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Mean and std of each metric over classes and seeds, ranked by mean AUROC within dataset x protocol;
-    methods that could not run (n/a) or whose every cell failed stay as rows that say so."""
+    """Each metric's mean over classes (of its mean over seeds) and std over cells, ranked by mean
+    AUROC within dataset x protocol; methods that could not run (n/a) or whose every cell failed stay
+    as rows that say so."""
     cells = latest_per_cell(cells)
     if cells.empty:
         return pd.DataFrame(failed_rows(failed, cells), columns=["rank", *KEYS, "cells", "note"])
@@ -36,12 +37,11 @@ def leaderboard(
             cells[metric] = np.nan
     agg = {"cells": ("cell_key", "size")}
     for metric in metrics:
-        agg[f"{metric}_mean"] = (metric, "mean")
         agg[f"{metric}_std"] = (
             metric,
             lambda s: float(np.std(s, ddof=1)) if s.notna().sum() > 1 else np.nan,
         )
-    board = cells.groupby(KEYS).agg(**agg).reset_index()
+    board = cells.groupby(KEYS).agg(**agg).join(class_means(cells, metrics).add_suffix("_mean")).reset_index()
     board["rank"] = board.groupby(["dataset", "protocol"])[f"{PRIMARY.key}_mean"].rank(
         ascending=not PRIMARY.higher_is_better, method="min"
     )
@@ -63,7 +63,7 @@ def leaderboard(
             "rank",
             *KEYS,
             "cells",
-            *[c for c in board.columns if c.endswith(("_mean", "_std"))],
+            *[f"{metric}_{stat}" for metric in metrics for stat in ("mean", "std")],
             *extra,
             "note",
         ]
@@ -185,6 +185,8 @@ def write(
     per-class AUROC tables leaderboard_by_class{,_std}.{md,csv}."""
     results.mkdir(parents=True, exist_ok=True)
     mean, std = by_class(cells), by_class(cells, stat="std")
+    uneven = uneven_note(cells)
+    note = "\n\n".join(n for n in (note, uneven) if n)
     board_md, board_csv = results / "leaderboard.md", results / "leaderboard.csv"
     class_md, class_csv, class_std_csv = (
         results / f"leaderboard_by_class{s}" for s in (".md", ".csv", "_std.csv")
@@ -200,7 +202,7 @@ def write(
         + ("\n" + friedman_markdown(tests) if tests else "")
     )
     board.to_csv(board_csv, index=False)
-    class_md.write_text(by_class_markdown(mean, std))
+    class_md.write_text(by_class_markdown(mean, std, uneven))
     mean.to_csv(class_csv, index=False)
     std.to_csv(class_std_csv, index=False)
     return [board_md, board_csv, class_md, class_csv, class_std_csv]

@@ -1,8 +1,8 @@
 """Leaderboards from the finished cell runs in MLflow: one row per method x dataset x protocol.
 
-Each row: mean and std over classes and seeds, the mean rank over (dataset,
-class) blocks, a 95% bootstrap interval of mean AUROC over blocks, F1 at the
-method's own rule, at the validation-tuned threshold (``--threshold tuned``),
+Each row: mean over classes (of each class's mean over seeds) and std over
+cells, the mean rank over (dataset, class) blocks, a 95% bootstrap interval of
+mean AUROC over blocks, F1 at the method's own rule, at the validation-tuned threshold (``--threshold tuned``),
 and the oracle F1 (best threshold on test: a bound, never a result). Per
 protocol, a Friedman test and Nemenyi critical difference across blocks.
 """

@@ -40,6 +40,12 @@ def cells():
     return pd.DataFrame(rows)
 
 
+def seeded(k: int, s: int, auroc: float, **metrics) -> dict:
+    """Method m's cell of class k and seed s."""
+    cell = dict(method="m", dataset="d", protocol="p", cell_key=f"{s}-{k}", start_time=0, seed=s)
+    return {**cell, "class": k, "auroc": auroc, **metrics}
+
+
 def test_mean_std_rank_and_dedup():
     board = leaderboard(cells(), [("c", "one-class", "n/a: needs anomaly labels")]).set_index("method")
     assert board.loc["a", "rank"] == 1 and board.loc["b", "rank"] == 2
@@ -67,20 +73,7 @@ def test_by_class_pivots_latest_runs():
 def test_by_class_std_over_seeds():
     from bench.report.by_class import by_class, by_class_markdown
 
-    rows = [
-        dict(
-            method="m",
-            dataset="d",
-            protocol="p",
-            cell_key=f"{k}{s}",
-            start_time=0,
-            seed=s,
-            **{"class": k},
-            auroc=0.8 + 0.1 * s + 0.01 * k,
-        )
-        for k in range(2)
-        for s in range(3)
-    ]
+    rows = [seeded(k, s, 0.8 + 0.1 * s + 0.01 * k) for k in range(2) for s in range(3)]
     df = pd.DataFrame(rows)
     mean, std = by_class(df), by_class(df, stat="std")
     assert np.isclose(mean.loc[0, "0"], 0.9) and np.isclose(std.loc[0, "0"], 0.1)
@@ -105,21 +98,7 @@ def test_a_seed_that_ran_fewer_classes_weighs_no_more_in_the_row(tmp_path):
         (2, 0): 0.9,
         (2, 1): 0.8,
     }
-    rows = [
-        dict(
-            method="m",
-            dataset="d",
-            protocol="one-class",
-            cell_key=f"{s}-{k}",
-            start_time=0,
-            seed=s,
-            **{"class": k},
-            auroc=v,
-            auprc=v,
-            f1=0.5,
-        )
-        for (s, k), v in values.items()
-    ]
+    rows = [seeded(k, s, v, auprc=v, f1=0.5) for (s, k), v in values.items()]
     rows += [{**r, "method": "full", "cell_key": "f" + r["cell_key"]} for r in rows if r["seed"] == 0]
     df = pd.DataFrame(rows)
     mean, std = by_class(df).set_index("method"), by_class(df, stat="std").set_index("method")
@@ -133,7 +112,7 @@ def test_a_seed_that_ran_fewer_classes_weighs_no_more_in_the_row(tmp_path):
     write(board.reset_index(), df, tmp_path)
     for name in ("leaderboard.md", "leaderboard_by_class.md"):
         text = (tmp_path / name).read_text()
-        assert "Seeds that ran different classes: m (d, one-class)." in text and "full (d" not in text
+        assert "Seeds that ran different classes: m (d, p)." in text and "full (d" not in text
     assert "| m | 0.900 ± 0.100 | 0.867 ± 0.058 | 0.600 | 0.700 | 0.767 |" in by_class_markdown(
         by_class(df), by_class(df, stat="std")
     )

@@ -15,7 +15,6 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 from PIL import Image
 from rich.console import Console
@@ -190,7 +189,7 @@ def test_a_half_made_store_is_moved_aside_and_made_anew_saying_so(tmp_path, caps
 def test_runs_of_a_dead_sweep_are_marked_killed_everywhere(tmp_path):
     """A cell run a killed sweep left RUNNING: KILLED in its status, its status tag and its name."""
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    start = int(psutil.Process(dead.pid).create_time())
+    start = owner.started(dead.pid)
     dead.wait()
     tracker = Tracker(default_uri(tmp_path), "bench")
     host = owner.me().split(":")[0]

@@ -2,9 +2,10 @@
 
 Each row: mean over classes (of each class's mean over seeds) and std over
 cells, the mean rank over (dataset, class) blocks, a 95% bootstrap interval of
-mean AUROC over blocks, F1 at the method's own rule, at the validation-tuned threshold (``--threshold tuned``),
-and the oracle F1 (best threshold on test: a bound, never a result). Per
-protocol, a Friedman test and Nemenyi critical difference across blocks.
+mean AUROC over blocks, F1 at the method's own rule, at the validation-tuned
+threshold (``--threshold tuned``), and the oracle F1 (best threshold on test:
+a bound, never a result). Per protocol, a Friedman test and Nemenyi critical
+difference across blocks.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Which process owns a run or a scratch folder, and whether that process is still alive.
 
-An owner is ``host:pid:start``, the start time telling a live owner from a
-later process that reuses its pid. A sweep killed with SIGKILL cannot clean up
+An owner is ``host:pid:start``, the start time (``started``) telling a live
+owner from a later process that reuses its pid. A sweep killed with SIGKILL cannot clean up
 after itself; the next sweep on the same results folder and store does it for
 it: runs it left RUNNING are marked KILLED, its scratch folders removed.
 """
@@ -21,7 +21,21 @@ SCRATCH_KINDS = ("figures", "cells")  # "cells": left by sweeps of bench before 
 
 @cache
 def me() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{int(psutil.Process().create_time())}"
+    return f"{socket.gethostname()}:{os.getpid()}:{started(os.getpid())}"
+
+
+def started(pid: int) -> int:
+    """When process ``pid`` started, in a unit no clock change moves: on Linux the clock ticks since
+    boot that the kernel keeps for it, elsewhere whole seconds since the epoch. (psutil's
+    ``create_time`` on Linux adds the boot time, which the kernel derives from the wall clock: a
+    clock step, as when a virtual machine resumes, moved it and made live sweeps look dead.)"""
+    stat = Path(f"/proc/{pid}/stat")
+    if Path("/proc/self/stat").exists():
+        try:
+            return int(stat.read_text().rpartition(")")[2].split()[19])  # field 22, starttime
+        except (OSError, ValueError, IndexError) as exc:
+            raise psutil.NoSuchProcess(pid) from exc
+    return int(psutil.Process(pid).create_time())
 
 
 def alive(owner: str) -> bool | None:
@@ -31,7 +45,7 @@ def alive(owner: str) -> bool | None:
     if host != socket.gethostname() or not pid.isdigit() or not start.isdigit():
         return None
     try:
-        return int(psutil.Process(int(pid)).create_time()) == int(start)
+        return started(int(pid)) == int(start)
     except psutil.Error:
         return False
 

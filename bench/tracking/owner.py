@@ -29,13 +29,12 @@ def started(pid: int) -> int:
     boot that the kernel keeps for it, elsewhere whole seconds since the epoch. (psutil's
     ``create_time`` on Linux adds the boot time, which the kernel derives from the wall clock: a
     clock step, as when a virtual machine resumes, moved it and made live sweeps look dead.)"""
-    stat = Path(f"/proc/{pid}/stat")
-    if Path("/proc/self/stat").exists():
-        try:
-            return int(stat.read_text().rpartition(")")[2].split()[19])  # field 22, starttime
-        except (OSError, ValueError, IndexError) as exc:
-            raise psutil.NoSuchProcess(pid) from exc
-    return int(psutil.Process(pid).create_time())
+    if not Path("/proc/self/stat").exists():  # not Linux
+        return int(psutil.Process(pid).create_time())
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])  # field 22
+    except (OSError, ValueError, IndexError) as exc:
+        raise psutil.NoSuchProcess(pid) from exc
 
 
 def alive(owner: str) -> bool | None:

@@ -123,6 +123,18 @@ def test_export_then_import_gives_the_same_leaderboard_and_twice_adds_nothing(so
             theirs = new.cell_scores(imported[run.info.run_id], tmp_path / "b")
             pd.testing.assert_frame_equal(mine, theirs)
 
+    # Exported again from the store it went into: the same bundle, byte for byte, under the ids its
+    # runs were made with; exported once more, the folder is left as it is (its date too).
+    out = tmp_path / "again"
+    export = ["export", "--results", str(tmp_path / "new"), "--scores", "--to", str(out)]
+    assert bench_main(*export).returncode == 0
+    assert [(out / f).read_bytes() == (bundle / f).read_bytes() for f in (CELLS, SCORES)] == [True, True]
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["files"] == json.loads((bundle / MANIFEST).read_text())["files"]
+    (out / MANIFEST).write_text(json.dumps({**manifest, "created": "2000-01-01T00:00:00Z"}))
+    assert bench_main(*export).returncode == 0
+    assert json.loads((out / MANIFEST).read_text())["created"] == "2000-01-01T00:00:00Z"
+
 
 def corrupt(bundle: Path, where: Path, how: str) -> Path:
     broken = shutil.copytree(bundle, where)

@@ -49,7 +49,8 @@ class Bundle:
 def write_bundle(
     folder: Path, cells: pd.DataFrame, scores: pd.DataFrame | None, about: dict[str, Any]
 ) -> Bundle:
-    """Write a bundle into ``folder`` (a bundle there is replaced whole, anything else refused)."""
+    """Write a bundle into ``folder``: a bundle there is replaced whole (or, holding the same, left as it
+    is), anything else refused."""
     if folder.exists() and any(folder.iterdir()) and not (folder / MANIFEST).is_file():
         raise BenchError(f"{folder} holds files that are not a bundle: export into an empty or new folder")
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +68,9 @@ def write_bundle(
             **about,
             "files": {name: _file_entry(staging / name) for name in tables},
         }
+        held = _manifest(folder)
+        if held is not None and {**held, "created": manifest["created"]} == manifest:
+            return Bundle(folder, held, cells, scores)  # the same bundle: left as it is, date and all
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         if folder.exists():
             shutil.rmtree(folder)
@@ -105,6 +109,19 @@ def read_bundle(folder: Path) -> Bundle:
     except Exception as exc:  # verified bytes that are not Parquet: a bundle written wrong
         raise BenchError(f"{folder}: cannot read its tables ({type(exc).__name__}: {exc})") from None
     return Bundle(folder, manifest, cells, scores)
+
+
+def _manifest(folder: Path) -> dict[str, Any] | None:
+    """The manifest of the bundle in ``folder`` if its files still match it, else None."""
+    try:
+        held = json.loads((folder / MANIFEST).read_text())
+        files = held["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    same = all(
+        (folder / name).is_file() and _file_entry(folder / name) == entry for name, entry in files.items()
+    )
+    return held if same else None
 
 
 def _file_entry(path: Path) -> dict[str, Any]:

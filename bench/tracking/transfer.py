@@ -1,10 +1,12 @@
 """Cell runs out of one MLflow store and into another, as bundles (``bench.tracking.bundle``).
 
 Export copies every finished and failed cell run of an experiment as it is (tags, params, metrics,
-times), so an import re-creates the same runs and every report built from them is the same. Import
-adds each run once: a run already in the store (by its run id, here or where it was first made) or
-a cell the store holds with the same result adds nothing, and a cell the store holds with another
-result is kept apart as a ``conflict`` run that no leaderboard reads, never over the store's own.
+times), under the id it was first made with (a run an import brought in keeps its bundle's id), so an
+import re-creates the same runs, every report built from them is the same, and a bundle imported and
+exported again is the same bundle. Import adds each run once: a run already in the store (by its run
+id, here or where it was first made) or a cell the store holds with the same result adds nothing,
+and a cell the store holds with another result is kept apart as a ``conflict`` run that no
+leaderboard reads, never over the store's own.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from bench.tracking.tags import KIND_CELL, KIND_CONFLICT, KIND_SWEEP
 from bench.tracking.tracker import Tracker
 
 STATUSES = ("FINISHED", "FAILED")  # what a cell ended as; RUNNING and KILLED runs are not results
-LOCAL = ("bench.tracking.owner", "mlflow.")  # tags that describe the process or store, not the cell
-SOURCE_RUN, BUNDLE = "bench.source_run", "bench.bundle"
+SOURCE_RUN, BUNDLE = "bench.source_run", "bench.bundle"  # where an imported run came from
+LOCAL = ("bench.tracking.owner", "mlflow.", SOURCE_RUN, BUNDLE)  # tags of the process or store, not the cell
 SCORE_TYPES = {"index": "int64", "source": "string", "anomaly": "int8", "class": "int64", "score": "float64"}
 
 
@@ -42,15 +44,14 @@ class Imported:
 def export_experiment(tracker: Tracker, folder: Path, scores: bool = False) -> Bundle:
     """Write the experiment's cell runs (with every finished cell's test scores, if asked) as a bundle."""
     runs = [r for r in tracker.runs_of_kind(KIND_CELL) if r.info.status in STATUSES]
-    runs.sort(key=lambda r: (r.info.start_time, r.info.run_id))
+    runs.sort(key=lambda r: (r.info.start_time, origin(r)))
     cells = pd.DataFrame([_row(r) for r in runs])
     for column in cells.columns:
         if column.startswith("metrics."):
             cells[column] = cells[column].astype("float64")
     table = None
     if scores:
-        finished = [r.info.run_id for r in runs if r.info.status == "FINISHED"]
-        table = _scores(tracker, finished)
+        table = _scores(tracker, [r for r in runs if r.info.status == "FINISHED"])
     about = {
         "bench": metadata.version("bench"),
         "experiment": tracker.experiment_name,
@@ -114,10 +115,15 @@ def import_bundle(tracker: Tracker, bundle: Bundle) -> Imported:
     return done
 
 
+def origin(run: Any) -> str:
+    """The id a cell run was first made with: its own, or the bundle's for a run an import added."""
+    return run.data.tags.get(SOURCE_RUN, run.info.run_id)
+
+
 def _row(run: Any) -> dict[str, Any]:
     info, data = run.info, run.data
     row = {
-        "run_id": info.run_id,
+        "run_id": origin(run),
         "status": info.status,
         "start_time": info.start_time,
         "end_time": info.end_time,
@@ -143,15 +149,15 @@ def _finite(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
 
 
-def _scores(tracker: Tracker, run_ids: list[str]) -> pd.DataFrame:
+def _scores(tracker: Tracker, runs: list[Any]) -> pd.DataFrame:
     tables = []
     with tempfile.TemporaryDirectory() as scratch:
-        for run_id in run_ids:
+        for run in runs:
             try:
-                table = tracker.cell_scores(run_id, Path(scratch))
+                table = tracker.cell_scores(run.info.run_id, Path(scratch))
             except Exception:  # a run from before cells logged their scores
                 continue
-            tables.append(table.astype(SCORE_TYPES).assign(run_id=run_id))
+            tables.append(table.astype(SCORE_TYPES).assign(run_id=origin(run)))
     columns = ["run_id", *SCORE_TYPES]
     return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
 

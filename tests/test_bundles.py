@@ -127,12 +127,14 @@ def test_export_then_import_gives_the_same_leaderboard_and_twice_adds_nothing(so
     # runs were made with; exported once more, the folder is left as it is (its date too).
     out = tmp_path / "again"
     export = ["export", "--results", str(tmp_path / "new"), "--scores", "--to", str(out)]
-    assert bench_main(*export).returncode == 0
+    said = bench_main(*export)
+    assert said.returncode == 0 and "left as it was" not in said.stdout
     assert [(out / f).read_bytes() == (bundle / f).read_bytes() for f in (CELLS, SCORES)] == [True, True]
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["files"] == json.loads((bundle / MANIFEST).read_text())["files"]
     (out / MANIFEST).write_text(json.dumps({**manifest, "created": "2000-01-01T00:00:00Z"}))
-    assert bench_main(*export).returncode == 0
+    said = bench_main(*export)
+    assert said.returncode == 0 and "the bundle there held exactly these, left as it was" in said.stdout
     assert json.loads((out / MANIFEST).read_text())["created"] == "2000-01-01T00:00:00Z"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench.cli.options import open_store
 from bench.errors import BenchError
-from bench.tracking.bundle import read_bundle
+from bench.tracking.bundle import MANIFEST, read_bundle
 
 
 def export(args: argparse.Namespace) -> int:
@@ -17,12 +17,15 @@ def export(args: argparse.Namespace) -> int:
     if not tracker.runs_of_kind("cell"):
         raise BenchError(f"experiment {args.experiment!r} of {tracker.uri} has no cell runs to export")
     folder = Path(args.to) if args.to else results / "bundles" / args.experiment
+    held = (folder / MANIFEST).read_bytes() if (folder / MANIFEST).is_file() else None
     bundle = export_experiment(tracker, folder, scores=args.scores)
     size = sum(entry["bytes"] for entry in bundle.manifest["files"].values())
     m = bundle.manifest
+    same = held == (folder / MANIFEST).read_bytes()
     print(
         f"exported {m['cells']} finished and {m['failed']} failed cells of {args.experiment!r}"
         f"{' with their test scores' if args.scores else ''} to {folder} ({size / 1024:.0f} KiB)"
+        f"{': the bundle there held exactly these, left as it was' if same else ''}"
     )
     return 0
 

@@ -3,9 +3,9 @@
 #   bash benchmarks/fmnist_bundle.sh [RESULTS] [-- bench run flags ...]
 # Imports the shipped bundle (its cells count as done, so nothing measured is run again), runs
 # `bench run` with the given flags into the same experiment (none: nothing new), exports the
-# experiment over the shipped bundle, prints the leaderboard and writes its rows into the README's
-# table (benchmarks/readme_table.py). The table grows one command
-# at a time, e.g.  bash benchmarks/fmnist_bundle.sh results/fmnist -- --methods panda --seeds 3
+# experiment over the shipped bundle (left as it is when nothing changed), prints the leaderboard
+# and writes its rows into the README's table (benchmarks/readme_table.py). The table grows one
+# command at a time, e.g.  bash benchmarks/fmnist_bundle.sh results/fmnist -- --methods panda --seeds 3
 set -euo pipefail
 R=${1:-results/fmnist-bundle}
 shift || true

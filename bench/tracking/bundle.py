@@ -68,7 +68,10 @@ def write_bundle(
             **about,
             "files": {name: _file_entry(staging / name) for name in tables},
         }
-        held = _manifest(folder)
+        try:
+            held = _verified_manifest(folder)
+        except BenchError:  # none there, or one that no longer matches its manifest: replaced
+            held = None
         if held is not None and {**held, "created": manifest["created"]} == manifest:
             return Bundle(folder, held, cells, scores)  # the same bundle: left as it is, date and all
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
@@ -83,6 +86,18 @@ def write_bundle(
 def read_bundle(folder: Path) -> Bundle:
     """The bundle in ``folder``, every file checked against its manifest; BenchError (one line)
     for a missing or changed file, an unreadable manifest, or a format newer than this bench reads."""
+    manifest = _verified_manifest(folder)
+    files = manifest["files"]
+    try:
+        cells = pd.read_parquet(folder / CELLS)
+        scores = pd.read_parquet(folder / SCORES) if SCORES in files else None
+    except Exception as exc:  # verified bytes that are not Parquet: a bundle written wrong
+        raise BenchError(f"{folder}: cannot read its tables ({type(exc).__name__}: {exc})") from None
+    return Bundle(folder, manifest, cells, scores)
+
+
+def _verified_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of the bundle in ``folder``, every file checked against it (BenchError if not)."""
     path = folder / MANIFEST
     try:
         manifest = json.loads(path.read_text())
@@ -103,25 +118,7 @@ def read_bundle(folder: Path) -> Bundle:
             raise BenchError(f"{folder} is incomplete: {name} is missing")
         if _file_entry(folder / name) != entry:
             raise BenchError(f"{folder / name} does not match its manifest's sha256: the bundle was changed")
-    try:
-        cells = pd.read_parquet(folder / CELLS)
-        scores = pd.read_parquet(folder / SCORES) if SCORES in files else None
-    except Exception as exc:  # verified bytes that are not Parquet: a bundle written wrong
-        raise BenchError(f"{folder}: cannot read its tables ({type(exc).__name__}: {exc})") from None
-    return Bundle(folder, manifest, cells, scores)
-
-
-def _manifest(folder: Path) -> dict[str, Any] | None:
-    """The manifest of the bundle in ``folder`` if its files still match it, else None."""
-    try:
-        held = json.loads((folder / MANIFEST).read_text())
-        files = held["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    same = all(
-        (folder / name).is_file() and _file_entry(folder / name) == entry for name, entry in files.items()
-    )
-    return held if same else None
+    return manifest
 
 
 def _file_entry(path: Path) -> dict[str, Any]:

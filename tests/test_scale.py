@@ -15,9 +15,9 @@ from bench.tracking.tracker import Tracker, default_uri
 from tests.conftest import ROOT, free_port, require, run_cli
 
 BROKEN = str(ROOT / "tests" / "plugins" / "broken_methods.py")
-# A PyOD detector, PyOD's numba-compiled HBOS, and two torch methods (whose float
+# A PyOD detector, PyOD's numba-compiled HBOS, and a torch method (whose float
 # sums may differ in the last bits with the number of threads a worker has).
-METHODS = "pyod-knn,pyod-hbos,ae-threshold,vae-elbo"
+METHODS = "pyod-knn,pyod-hbos,vae-elbo"
 GRID = ["--methods", METHODS, "--classes", "0", "--results", "out"]
 pytestmark = pytest.mark.slow
 
@@ -48,12 +48,12 @@ def assert_same_results(a: pd.DataFrame, b: pd.DataFrame) -> None:
 def test_jobs_and_ray_give_the_serial_leaderboard(tmp_path, bench_main):
     serial = bench_main("run", *GRID, "--experiment", "serial", "--in-process")
     assert serial.returncode == 0, serial.stderr
-    assert "4 cells in this process" in serial.stdout
+    assert "3 cells in this process" in serial.stdout
     pooled = bench_main("run", *GRID, "--experiment", "pooled", "--jobs", "2")
     assert pooled.returncode == 0, pooled.stderr
-    assert "4 cells, 2 at once in worker processes" in pooled.stdout
+    assert "3 cells, 2 at once in worker processes" in pooled.stdout
     reference = cells(tmp_path / "out", "serial")
-    assert len(reference) == 4
+    assert len(reference) == 3
     assert_same_results(reference, cells(tmp_path / "out", "pooled"))
 
     require("ray", has_ray())
@@ -62,7 +62,7 @@ def test_jobs_and_ray_give_the_serial_leaderboard(tmp_path, bench_main):
     # without --ray-address bench starts its own instance instead of hanging on the dead one.
     first = run_cli(*args, cwd=tmp_path, env={"RAY_ADDRESS": f"127.0.0.1:{free_port()}"})
     assert first.returncode == 0, first.stderr
-    assert "4 cells as Ray tasks (local instance)" in first.stdout
+    assert "3 cells as Ray tasks (local instance)" in first.stdout
     assert_same_results(reference, cells(tmp_path / "out", "ray"))
 
 
@@ -95,14 +95,17 @@ def test_a_cell_that_kills_its_process_fails_alone(tmp_path):
 
 
 @pytest.mark.parametrize("executor", ["local", "ray"])
-def test_tune_workers_share_one_stored_study(tmp_path, executor):
+def test_tune_workers_share_one_stored_study(tmp_path, bench_main, executor):
     """Two workers (processes or Ray tasks) run trials of one Optuna study in the RDB storage."""
     import optuna
 
-    if executor == "ray":
-        require("ray", has_ray())
     args = ["tune", "--method", "pyod-knn", "--classes", "0,1", "--trials", "8", "--results", "out"]
-    res = run_cli(*args, "--jobs", "2", "--executor", executor, cwd=tmp_path)
+    args += ["--jobs", "2", "--executor", executor]
+    if executor == "ray":  # Ray's driver in a process of its own, which leaves nothing in this one
+        require("ray", has_ray())
+        res = run_cli(*args, cwd=tmp_path)
+    else:  # spawned worker processes: the tune itself may run in this process
+        res = bench_main(*args)
     assert res.returncode == 0, res.stderr
     assert f"2 workers share the study ({executor})" in res.stdout
     storage = f"sqlite:///{tmp_path / 'out' / 'optuna.db'}"

@@ -13,8 +13,6 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import run_cli
-
 pytestmark = pytest.mark.slow
 STUDY = "pyod-knn.digits.one-class.c0-1.s0"
 
@@ -54,7 +52,7 @@ def test_tune_logs_nested_trials_saves_best_and_run_uses_it(tmp_path, bench_main
     assert f"pyod-knn[tuned={STUDY}]" in pd.read_csv(out / "leaderboard.csv")["method"].tolist()
 
 
-def test_killed_tune_resumes_the_same_study(tmp_path):
+def test_killed_tune_resumes_the_same_study(tmp_path, bench_main):
     args = ["tune", "--method", "ae-threshold", "--set", "ae-threshold.epochs=2", "--classes", "0,1,2",
             "--results", "out"]  # fmt: skip
     proc = subprocess.Popen(
@@ -78,7 +76,7 @@ def test_killed_tune_resumes_the_same_study(tmp_path):
     kept = [t.number for t in before.trials if t.state.is_finished()]
     assert len(kept) >= 3
 
-    res = run_cli(*args, "--trials", str(len(kept) + 2), cwd=tmp_path)
+    res = bench_main(*args, "--trials", str(len(kept) + 2))  # the resume in this process: no 5 s start
     assert res.returncode == 0, res.stderr
     assert f"{len(kept)} of {len(kept) + 2} trials done" in res.stdout
     after = optuna.load_study(study_name=name, storage=storage)

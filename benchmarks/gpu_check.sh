@@ -4,7 +4,9 @@
 #   bash benchmarks/gpu_check.sh OUT                     # there: device run(carry=[".whl", ".gpu-data"])
 #   bash benchmarks/gpu_check.sh OUT --device cpu --quick   # the rehearsal, on any machine
 # Parts, each under its own time budget (a part that would pass the total is skipped and says so):
-# install, versions, the GPU-marked tests, benchmarks/speed.py (bench against PyOD's deep detectors),
+# install, versions, the GPU-marked tests, benchmarks/cost.py (each method's seconds a cell beside bench's
+# overhead, a bare loop and the FLOPs bound at the GPU's measured convolution throughput, panda on its
+# cached stem maps among them), benchmarks/speed.py (bench against PyOD's deep detectors),
 # the FashionMNIST one-class sweep (every method that runs there, 10 classes, 1 seed, --jobs auto),
 # fp32 against bf16 for the torch methods on 3 classes, GEOM's faithful preset on one class, and the
 # pretrained-feature methods (dn2, panda, msc: the sweep leaves them to this part) on FashionMNIST's
@@ -156,6 +158,12 @@ pretrained() {  # dn2, panda and msc as on the CPU (fp32), FashionMNIST class 0:
     return $rc
 }
 
+cost() {  # seconds a cell, bench's overhead, the bare loop and the FLOPs bound, on digits, on the GPU
+    local args=(--device "$DEVICE" --results "$RUNS/cost" --methods pyod-knn,ae-threshold,vae-elbo,deep-svdd,panda,msc)
+    (( QUICK )) && args=(--device "$DEVICE" --results "$RUNS/cost" --methods pyod-knn,ae-threshold --classes 0,1)
+    python3 "$REPO/benchmarks/cost.py" "${args[@]}" && cp "$RUNS"/cost/cost-*.md "$OUT/cost.md"
+}
+
 geom_faithful() {
     local set=(--set geom.arch=wrn10-4 --set geom.transforms=geom72)
     (( QUICK )) && set+=(--set geom.epochs=1 --set geom.batch_size=512)
@@ -164,12 +172,13 @@ geom_faithful() {
 }
 
 export REPO RUNS OUT DEVICE QUICK
-export -f install versions until_s sweep pretrained precision speed geom_faithful
+export -f install versions until_s sweep pretrained precision speed cost geom_faithful
 scale=1
 (( QUICK )) && scale=3  # a CPU rehearsal is slower per step, though it runs far fewer
 part install 60 install
 part versions 15 versions
 part gpu-tests $((60 * scale)) python3 -m pytest -p no:cacheprovider --import-mode=importlib -q -m gpu "$REPO/tests/test_gpu.py"
+part cost $((60 * scale)) cost
 part speed $((75 * scale)) speed
 part sweep $((230 * scale)) sweep $((205 * scale))
 part pretrained $((90 * scale)) pretrained $((70 * scale))

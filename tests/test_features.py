@@ -150,3 +150,31 @@ def test_without_the_pretrained_extra_dn2_says_how_to_install(monkeypatch):
     swept = plan(RunConfig(methods=("all",), classes=(0,)))
     assert "dn2" not in {m.name for m in swept.methods}
     assert any(n.startswith("note: --methods all leaves out dn2") for n in swept.notes)
+
+
+def test_stem_maps_are_keyed_by_all_they_depend_on(tmp_path, small, monkeypatch):
+    """A fine-tuned method's frozen stem: its maps are cached like features, under a key that every
+    input of theirs changes (backbone, weights, resolution, depth, dtype), and told from images."""
+    cache = FeatureCache(tmp_path)
+    stem = Extractor("efficientnet-lite0", 32, until_stride=16)
+    whole = Extractor("efficientnet-lite0", 32)
+    assert set(whole.identity()) == {"backbone", "resolution", "weights_sha256", "preprocess"}, (
+        "whole-network features keep the keys they always had"
+    )
+    variants = [
+        whole,
+        stem,
+        dataclasses.replace(stem, until_stride=8),
+        dataclasses.replace(stem, dtype="float16"),
+        dataclasses.replace(stem, resolution=48),
+        dataclasses.replace(stem, backbone="efficientnet-lite1"),
+    ]
+    key = cache.key(stem, small, "train")
+    assert len({cache.key(e, small, "train") for e in variants}) == len(variants)
+    maps = cache.features(stem, small, "train")
+    assert maps.shape[:2] == (60, 40) and maps.dtype == np.float32 and cache.computed == 1
+    assert stem.takes(small.x_train) and not stem.takes(maps)
+    half = cache.features(dataclasses.replace(stem, dtype="float16"), small, "train")
+    assert half.dtype == np.float16 and np.allclose(half, maps, rtol=1e-2, atol=1e-2)
+    monkeypatch.setattr(backbones, "weights_sha256", lambda name: "other weights")
+    assert cache.key(stem, small, "train") != key

@@ -71,7 +71,7 @@ def digits_split(digits):
 
 def test_panda_moves_only_the_late_stages(panda_fit):
     method, before = panda_fit
-    after = dict(method.model_.net.named_parameters())
+    after = dict(method.model_.net.features.named_parameters())  # EvalMode(Tail(the backbone))
     changed = {n for n, p in before.items() if not torch.equal(p, after[n].detach())}
     assert changed, "fine-tuning changed weights"
     assert not [n for n in changed if n.startswith(("net._conv_stem", "net._bn0", "net._fc"))]
@@ -89,3 +89,41 @@ def test_panda_pulls_the_normal_class_towards_its_centre(panda_fit, digits_split
     assert spread_after < spread_before
     scores = method.score(digits_split.test.x)
     assert np.isfinite(scores).all() and len(scores) == len(digits_split.test.x)
+
+
+def test_panda_on_cached_stem_maps_scores_as_the_whole_network_does(digits, digits_split, tmp_path):
+    """The frozen stages run once per image, from the harness's cache: bit for bit the scores of
+    running the whole network in every step (and of a direct call with images)."""
+    from bench.nets.features import FeatureCache, frozen_split
+
+    cls = METHODS.get("panda")[1]
+    whole = cls(resolution=32, epochs=1)
+    whole.frozen_input = False  # the network as one piece, its stem run in every step
+    whole.fit(TrainData(digits_split.train.x), Env(seed=0))
+    assert whole.extractor() is None
+    cached = cls(resolution=32, epochs=1)
+    cache = FeatureCache(tmp_path)
+    split = frozen_split(digits_split, digits, cached.extractor(), cache)
+    assert split.train.x.ndim == 4 and split.train.x.shape[1] > 3, "stem maps, not images"
+    cached.fit(TrainData(split.train.x), Env(seed=0))
+    expected = whole.score(digits_split.test.x)
+    np.testing.assert_array_equal(cached.score(split.test.x), expected)
+    np.testing.assert_array_equal(cached.score(digits_split.test.x), expected)
+
+
+def test_the_resolution_follows_the_images_unless_set():
+    from bench.config import RunConfig
+    from bench.sweep.plan import plan
+
+    for name in ("panda", "msc"):
+        cls = METHODS.get(name)[1]
+        assert cls().for_images((1, 8, 8)) == {"resolution": 32}  # digits: 4 x 8 px
+        assert cls().for_images((1, 28, 28)) == {"resolution": 64}  # FashionMNIST: capped at 64
+        assert cls().for_images((3, 12, 12)) == {"resolution": 48}
+        assert cls(resolution=48).for_images((1, 8, 8)) == {}
+    cells = plan(RunConfig(methods=("panda",), classes=(0,), results="unused")).cells
+    assert cells[0].params["resolution"] == 32 and cells[0].settings["resolution"] == 32
+    (set_cell,) = plan(
+        RunConfig(methods=("panda",), classes=(0,), overrides=("panda.resolution=40",), results="unused")
+    ).cells
+    assert set_cell.params["resolution"] == 40 and set_cell.key != cells[0].key

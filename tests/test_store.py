@@ -298,3 +298,40 @@ def test_an_optuna_store_is_made_whole_or_not_at_all(tmp_path):
     study = optuna.create_study(storage=storage(uri), study_name="s", direction="maximize")
     study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
     assert len(optuna.load_study(study_name="s", storage=uri).trials) == 2
+
+
+KILLED_WHILE_LOGGING = """
+import os, signal, sys
+from pathlib import Path
+from bench.config import RunConfig
+from bench.sweep.job import Job, execute, with_figures
+from bench.sweep.plan import plan
+from bench.tracking.tracker import Tracker, default_uri
+
+results = Path(sys.argv[1])
+swept = plan(RunConfig(methods=("pyod-hbos",), classes=(0,), results=str(results)))
+cell = swept.cells[0]
+outcome = with_figures(execute(Job(0, cell, "cpu"), swept.datasets), cell)  # as a worker returns it
+tracker = Tracker(default_uri(results), "bench", results / "artifacts")
+tracker.client.log_artifacts = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+tracker.log_cell(cell, outcome, "killed-sweep")  # dies with its tags, params and metrics written
+"""
+
+
+def test_a_sweep_killed_while_it_logs_a_cell_loses_and_duplicates_nothing(tmp_path):
+    """SIGKILL between a cell run's metrics and its files (scores and figures, one upload): the run
+    never counts as finished; the next sweep marks it KILLED and runs the cell once."""
+    out = tmp_path / "out"
+    dead = subprocess.run([sys.executable, "-c", KILLED_WHILE_LOGGING, str(out)], capture_output=True)
+    assert dead.returncode == -signal.SIGKILL, dead.stderr.decode()[-2000:]
+    tracker = Tracker(default_uri(out), "bench")
+    (half,) = tracker.runs_of_kind("cell")
+    assert half.info.status == "RUNNING" and "auroc" in half.data.metrics, "killed mid-log, for real"
+    assert not tracker.finished_cell_keys()
+    report, text = sweep(RunConfig(methods=("pyod-hbos",), classes=(0,), results=str(out)))
+    assert len(report.ok) == 1 and report.skipped == 0, text
+    runs = {r.info.status: r for r in tracker.runs_of_kind("cell")}
+    assert sorted(runs) == ["FINISHED", "KILLED"]
+    names = {f.path for f in tracker.client.list_artifacts(runs["FINISHED"].info.run_id)}
+    assert {"roc.png", "score_histogram.png", "scores.csv"} <= names
+    assert runs["FINISHED"].data.tags["cell_key"] == half.data.tags["cell_key"]

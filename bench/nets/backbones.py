@@ -72,16 +72,74 @@ def _weights_path(name: str) -> str:
 
 
 class _LiteFeatures(nn.Module):
+    """The whole backbone: images in [0, 1] to pooled features, as ``stem(x)`` then ``tail``."""
+
     def __init__(self, net: nn.Module, resolution: int) -> None:
         super().__init__()
         self.net, self.resolution = net, resolution
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tail(self.stem(x, len(self.net._blocks)), len(self.net._blocks))
+
+    def stem(self, x: torch.Tensor, blocks: int) -> torch.Tensor:
+        """Images to the activations after the first ``blocks`` blocks (preprocessing included)."""
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
         x = (x - 0.498) / 0.502
-        return self.net.extract_features(x).mean(dim=(2, 3))
+        net = self.net
+        x = net._swish(net._bn0(net._conv_stem(x)))
+        for idx in range(blocks):
+            x = net._blocks[idx](x, drop_connect_rate=self._drop_connect(idx))
+        return x
+
+    def tail(self, x: torch.Tensor, blocks: int) -> torch.Tensor:
+        """The activations after the first ``blocks`` blocks to pooled features: the rest of the net."""
+        net = self.net
+        for idx in range(blocks, len(net._blocks)):
+            x = net._blocks[idx](x, drop_connect_rate=self._drop_connect(idx))
+        x = net._swish(net._bn1(net._conv_head(x)))
+        return x.mean(dim=(2, 3))
+
+    def _drop_connect(self, idx: int) -> float:
+        """The package's own per-block rate (its ``extract_features``); it acts in train mode only."""
+        rate = self.net._global_params.drop_connect_rate
+        return rate * float(idx) / len(self.net._blocks) if rate else rate
+
+
+class Stem(nn.Module):
+    """The first ``blocks`` blocks of a backbone (with its preprocessing): its frozen part."""
+
+    def __init__(self, features: _LiteFeatures, blocks: int) -> None:
+        super().__init__()
+        self.features, self.blocks = features, blocks
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features.stem(x, self.blocks)
+
+
+class Tail(nn.Module):
+    """The rest of a backbone after its ``Stem``: the part that fine-tuning trains."""
+
+    def __init__(self, features: _LiteFeatures, blocks: int) -> None:
+        super().__init__()
+        self.features, self.blocks = features, blocks
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features.tail(x, self.blocks)
+
+
+def blocks_before_stride(features: nn.Module, stride: int) -> int:
+    """How many leading blocks have outputs finer than ``stride`` (the stem's own stride counted)."""
+    net = features.net
+    at, count = net._conv_stem.stride[0], 0
+    for block in net._blocks:
+        step = block._block_args.stride
+        at *= step[0] if isinstance(step, (list, tuple)) else step
+        if at >= stride:
+            break
+        count += 1
+    return count
 
 
 def freeze_before_stride(features: nn.Module, stride: int) -> list[nn.Parameter]:
@@ -93,12 +151,7 @@ def freeze_before_stride(features: nn.Module, stride: int) -> list[nn.Parameter]
     """
     net = features.net
     frozen = [net._conv_stem, net._bn0, net._fc]  # the classifier is unused: features end at the head
-    at = net._conv_stem.stride[0]
-    for block in net._blocks:
-        step = block._block_args.stride
-        at *= step[0] if isinstance(step, (list, tuple)) else step
-        if at < stride:
-            frozen.append(block)
+    frozen += list(net._blocks[: blocks_before_stride(features, stride)])
     for module in frozen:
         module.requires_grad_(False)
     return [p for p in features.parameters() if p.requires_grad]

@@ -1,7 +1,9 @@
 """Frozen features, computed once per (extractor, dataset part) and shared by every cell that asks.
 
 A method that works on a pretrained network's features declares its
-``Extractor`` (backbone and input resolution). The harness computes the
+``Extractor`` (backbone and input resolution; with ``until_stride``, only the
+frozen stem of a network it fine-tunes, whose activation maps then stand in
+for the images). The harness computes the
 features of all of a dataset's images once, stores them as plain ``.npy``
 arrays (never pickles) under the cache folder, keyed by a hash of everything
 they depend on (the extractor with its weights' sha256 and preprocessing, the
@@ -35,29 +37,50 @@ BATCH = 256
 
 @dataclass(frozen=True)
 class Extractor:
+    """A frozen network: the whole backbone (pooled features ``(n, d)``), or with ``until_stride`` its
+    stem, the blocks whose outputs are finer than that stride (activation maps ``(n, c, h, w)``),
+    stored as ``dtype`` ("float32", or "float16" for half the disk at rounded values)."""
+
     backbone: str
     resolution: int
+    until_stride: int | None = None
+    dtype: str = "float32"
 
     def identity(self) -> dict[str, object]:
         spec = backbones.BACKBONES[self.backbone]
-        return {
+        whole = {
             "backbone": self.backbone,
             "resolution": self.resolution,
             "weights_sha256": backbones.weights_sha256(self.backbone),
             "preprocess": spec.preprocess,
         }
+        if self.until_stride is None and self.dtype == "float32":  # whole-network keys as they always were
+            return whole
+        return {**whole, "until_stride": self.until_stride, "dtype": self.dtype}
+
+    def network(self, device: str = "cpu") -> torch.nn.Module:
+        """The frozen network itself, in eval mode on ``device``."""
+        features = backbones.build(self.backbone, self.resolution, device)
+        if self.until_stride is None:
+            return features
+        return backbones.Stem(features, backbones.blocks_before_stride(features, self.until_stride))
+
+    def takes(self, x: np.ndarray) -> bool:
+        """Whether ``x`` holds images (1 or 3 channels) rather than this extractor's output."""
+        return x.ndim == 4 and x.shape[1] in (1, 3)
 
 
 @torch.no_grad()
 def extract(extractor: Extractor, images: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """Features ``(n, d)`` of uint8 or [0, 1] float images ``(n, c, h, w)``, in batches."""
-    net = backbones.build(extractor.backbone, extractor.resolution, device)
+    """The extractor's output (features or stem maps, in its dtype) for uint8 or [0, 1] float images
+    ``(n, c, h, w)``, in batches."""
+    net = extractor.network(device)
     scale = 255.0 if images.dtype == np.uint8 else 1.0
     out = []
     for i in range(0, len(images), BATCH):
         x = torch.as_tensor(images[i : i + BATCH], dtype=torch.float32, device=device) / scale
-        out.append(net(x).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+        out.append(np.ascontiguousarray(net(x).float().cpu().numpy(), dtype=extractor.dtype))
+    return np.concatenate(out) if out else np.zeros((0, 0), extractor.dtype)
 
 
 def _umask() -> int:
@@ -90,7 +113,7 @@ class FeatureCache:
             cached = self._read(key)
             if cached is not None:
                 return cached
-            array = extract(extractor, dataset.part(part)[0], device).astype(np.float32)
+            array = extract(extractor, dataset.part(part)[0], device)
             self._write(
                 key, array, {"extractor": extractor.identity(), "dataset": dataset.name, "part": part}
             )

@@ -4,22 +4,42 @@ The shared half of PANDA-like methods: the backbone at its resolution with
 its early stages frozen, kept in eval mode, its features of the training
 images taken once training ends, and the kNN score over them. A method adds
 its loss, optimiser and anything it fixes before training (a centre).
+
+Where the frozen stages see the images as they are (no augmentation), they
+are a fixed function of each image: the method declares them as its
+``Extractor`` and the harness computes their activation maps once per image
+and caches them beside ``dn2``'s features; training and scoring then run
+only the stages that learn. Given images instead (a direct call), the
+method runs its stem itself first: the same numbers either way.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from bench.contract.method import Env
 from bench.data.dataset import TrainData
 from bench.nets import backbones
+from bench.nets.features import Extractor, extract
 from bench.nets.neighbours import knn_score
 from bench.nets.training import Batch, DeepMethod, Plan, in_batches
 
 FEATURE_BATCH = 256  # images per forward pass when taking features: bounded memory at any resolution
+# The input resolution when a method leaves it to the data: UPSCALE times the image's side, within
+# [SMALLEST, the method's LARGEST]. FashionMNIST's 28 px (and CIFAR's 32) get LARGEST, the 64 px
+# measured there; digits' 8 px get 32, a quarter of the pixels for the same 8x8 of information.
+UPSCALE, SMALLEST = 4, 32
+
+
+def resolution_for(image_shape: tuple[int, ...], largest: int) -> int:
+    """The input resolution for images ``(c, h, w)``: ``UPSCALE`` x their side, within
+    [``SMALLEST``, ``largest``]."""
+    return min(largest, max(SMALLEST, UPSCALE * max(image_shape[-2:])))
 
 
 class EvalMode(nn.Module):
@@ -38,14 +58,19 @@ class EvalMode(nn.Module):
 
 
 class FineTunedKNN(DeepMethod):
-    """Subclasses set ``backbone``, ``resolution``, ``k``, ``epochs`` and ``batch_size`` and define
-    ``make_optimizer`` and ``training_forward`` over ``self.trainable_``."""
+    """Subclasses set ``backbone``, ``resolution`` (None: ``resolution_for`` the images, at most
+    ``largest_resolution``), ``k``, ``epochs`` and ``batch_size`` and define ``make_optimizer`` and
+    ``training_forward`` over ``self.trainable_``; fitted, ``self.resolution_`` is the one used."""
 
     backbone: str
-    resolution: int
+    resolution: int | None
+    largest_resolution: ClassVar[int] = 64
     k: int
     frozen_before_stride: ClassVar[int] = 16  # ResNet's conv1 to layer2, as PANDA's and MSC's codes
     bf16: ClassVar[bool] = False
+    # Whether the frozen stages see the images unaugmented, so that their output can be cached
+    # (PANDA); a method that augments its inputs (MSC) sets it False and runs the whole net.
+    frozen_input: ClassVar[bool] = True
 
     @classmethod
     def unavailable(cls) -> str | None:
@@ -58,10 +83,42 @@ class FineTunedKNN(DeepMethod):
         """The trained model around the backbone's features (e.g. scaling them to unit length)."""
         return EvalMode(features)
 
+    def for_images(self, image_shape: tuple[int, ...]) -> dict[str, int]:
+        if self.resolution is not None:
+            return {}
+        return {"resolution": resolution_for(image_shape, self.largest_resolution)}
+
+    def extractor(self) -> Extractor | None:
+        """The frozen stem, once the resolution is known (a sweep's cell always knows it)."""
+        return self._extractor(self.resolution) if self.resolution is not None else None
+
+    def _extractor(self, resolution: int) -> Extractor | None:
+        if not self.frozen_input:
+            return None
+        return Extractor(self.backbone, resolution, until_stride=self.frozen_before_stride)
+
     def build_model(self, image_shape: tuple[int, ...]) -> nn.Module:
-        features = backbones.build(self.backbone, self.resolution, "cpu")
+        features = backbones.build(self.backbone, self.resolution_, "cpu")
         self.trainable_ = backbones.freeze_before_stride(features, self.frozen_before_stride)
-        return self.wrap(features)
+        if not self.frozen_input:
+            return self.wrap(features)
+        blocks = backbones.blocks_before_stride(features, self.frozen_before_stride)
+        return self.wrap(backbones.Tail(features, blocks))  # its input: the stem's maps
+
+    def fit(self, train: TrainData, env: Env) -> FineTunedKNN:
+        self.device_ = env.device
+        self.resolution_ = self.resolution
+        if self.resolution_ is None:  # images, not maps: a sweep's cells come with the resolution set
+            self.resolution_ = self.for_images(train.x.shape[1:])["resolution"]
+        return super().fit(dataclasses.replace(train, x=self._stem_maps(train.x)), env)
+
+    def _stem_maps(self, x: np.ndarray) -> np.ndarray:
+        """What the trained model takes: the frozen stem's maps (from the harness's cache, or made
+        here from images), or the images themselves where nothing is cached."""
+        extractor = self._extractor(self.resolution_)
+        if extractor is None or not extractor.takes(x):
+            return x
+        return extract(extractor, x, str(self.device_))
 
     @torch.no_grad()
     def mean_feature(self, model: nn.Module, data: Batch) -> torch.Tensor:
@@ -73,7 +130,7 @@ class FineTunedKNN(DeepMethod):
     @torch.no_grad()
     def _features(self, x: np.ndarray) -> torch.Tensor:
         self._check_fitted("model_")
-        xt = torch.as_tensor(x, dtype=torch.float32, device=self.device_)
+        xt = torch.as_tensor(self._stem_maps(x), dtype=torch.float32, device=self.device_)
         return in_batches(self.model_, xt, FEATURE_BATCH)
 
     def score(self, x: np.ndarray) -> np.ndarray:

@@ -44,25 +44,23 @@ def roc_figure(labels: np.ndarray, scores: np.ndarray, title: str, auroc: float)
 
 
 def histogram_figure(labels: np.ndarray, scores: np.ndarray, title: str, threshold: float | None) -> Figure:
+    """Normal and anomalous scores as densities over shared bins (matplotlib's own ``hist``: a
+    third of seaborn's ``histplot`` time, which a cheap cell felt)."""
     fig = _figure(figsize=(5, 3.5), dpi=DPI)
     ax = fig.subplots()
     fig.subplots_adjust(left=0.12, bottom=0.14, top=0.9, right=0.97)
-    kind = np.where(np.asarray(labels) == 1, "anomalous", "normal")
-    import seaborn as sns
-
-    sns.histplot(
-        x=scores,
-        hue=kind,
-        hue_order=["normal", "anomalous"],
-        bins=50,
-        stat="density",
-        common_norm=False,
-        element="step",
-        ax=ax,
-    )
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(labels)
+    bins = np.histogram_bin_edges(scores, bins=50)
+    for value, name, colour in ((0, "normal", "C0"), (1, "anomalous", "C1")):
+        group = scores[labels == value]
+        if len(group):
+            ax.hist(group, bins=bins, density=True, histtype="stepfilled", alpha=0.25, color=colour)
+            ax.hist(group, bins=bins, density=True, histtype="step", color=colour, label=name)
     if threshold is not None:
         ax.axvline(threshold, c="black", ls="--", lw=1)
     ax.set_xlabel("anomaly score" + ("" if threshold is None else " (dashed: threshold)"))
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
     ax.set_title(title, fontsize=8)
     return fig
 
@@ -77,7 +75,7 @@ def cell_figures(
         ("score_histogram.png", histogram_figure(labels, scores, title, threshold)),
     ):
         buf = io.BytesIO()
-        fig.savefig(buf, format="png")
+        fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})  # a third faster than 6
         out[name] = buf.getvalue()
     return out
 

@@ -137,9 +137,9 @@ def _log(
 ) -> None:
     """One outcome into the store; a store that cannot take it (a full disk) fails the cell, not the sweep."""
     try:
-        run_id = tracker.log_cell(cell, outcome, report.sweep_id, once=once)
-        if run_id is not None and outcome.result.ok:
-            _attach_figures(figures, run_id, cell, outcome)
+        run_id = tracker.log_cell(cell, outcome, report.sweep_id, once=once)  # with a worker's figures
+        if run_id is not None and outcome.result.ok and outcome.figures is None:
+            _draw_figures(figures, run_id, cell, outcome)
     except Exception as exc:
         if not is_full_disk(exc):
             raise
@@ -156,14 +156,12 @@ def _log(
     view.cell_done(cell, outcome.result)
 
 
-def _attach_figures(figures: FigureWorker, run_id: str, cell: Cell, outcome: Outcome) -> None:
-    """The cell's figures, drawn by its worker or, for cells run here, in the figure process."""
+def _draw_figures(figures: FigureWorker, run_id: str, cell: Cell, outcome: Outcome) -> None:
+    """The figures of a cell run in this process, drawn in the figure process; its run finishes
+    when they are attached."""
     result = outcome.result
-    if outcome.figures is None:
-        auroc = result.metrics["auroc"]
-        figures.submit(run_id, outcome.test.anomaly, result.scores, cell.title, auroc, result.threshold)
-    else:
-        figures.finish(run_id, outcome.figures)
+    auroc = result.metrics["auroc"]
+    figures.submit(run_id, outcome.test.anomaly, result.scores, cell.title, auroc, result.threshold)
     figures.drain(wait=False)
 
 

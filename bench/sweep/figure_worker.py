@@ -77,12 +77,6 @@ class FigureWorker:
             future = self._pool().submit(plots.render_cell_figures, *args)
         self.pending.append((run_id, future, folder, args))
 
-    def finish(self, run_id: str, figures: dict[str, bytes]) -> None:
-        """Attach figures drawn elsewhere (by the cell's worker) and finish the run."""
-        folder = Path(tempfile.mkdtemp(dir=self.scratch))
-        self.tracker.finish_run(run_id, plots.write_files(figures, str(folder)))
-        shutil.rmtree(folder, ignore_errors=True)
-
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
             self.pool = start_worker()

@@ -207,9 +207,10 @@ def cell_of(
     dataset: Dataset,
     threshold: str,
 ) -> Cell:
+    settings, params = spec.on_images(dataset.image_shape)
     return Cell(
         spec.name,
-        spec.params,
+        params,
         name,
         protocol,
         unit,
@@ -221,7 +222,7 @@ def cell_of(
         precision=cfg.precision,
         deterministic=cfg.deterministic,
         data=dataset.digest,
-        settings=spec.settings,
+        settings=settings,
         pretrained=spec.info.pretrained,
         plugin=spec.info.distribution,
     )

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,7 +98,7 @@ class Tracker(RunQueries):
         params: dict[str, Any],
         metrics: dict[str, float],
         status: str = "FINISHED",
-        texts: dict[str, str] | None = None,
+        texts: dict[str, str | bytes] | None = None,
         tables: dict[str, pd.DataFrame] | None = None,
         terminate: bool = True,
         start_time: int | None = None,
@@ -105,11 +106,12 @@ class Tracker(RunQueries):
     ) -> str:
         """Create a flat run with everything it holds, then terminate it with ``status``.
 
-        With ``terminate=False`` the run stays RUNNING (and so does not count as
-        finished) until ``finish_run`` adds its last files. ``start_time`` and ``end_time``
-        (ms since the epoch) copy a run made elsewhere; by default, now.
+        ``texts`` are top-level artifacts by name (text, or bytes such as PNGs), uploaded
+        together in one call. With ``terminate=False`` the run stays RUNNING (and so does not
+        count as finished) until ``finish_run`` adds its last files. ``start_time`` and
+        ``end_time`` (ms since the epoch) copy a run made elsewhere; by default, now.
         """
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Metric, Param
         from mlflow.utils.time import get_current_time_millis
 
         c = self.client
@@ -123,10 +125,9 @@ class Tracker(RunQueries):
                 run_id,
                 metrics=[Metric(k, v, now, 0) for k, v in finite.items()],
                 params=[Param(k, param_value(v)) for k, v in params.items()],
-                tags=[RunTag("mlflow.runName", name)],
-            )
-            for path, text in (texts or {}).items():
-                retrying(c.log_text, run_id, text, path)
+            )  # the run's name is a tag already: create_run set it
+            if texts:
+                self._upload(run_id, texts)
             for path, table in (tables or {}).items():
                 retrying(c.log_table, run_id, data=table, artifact_file=path)
             if terminate:
@@ -137,10 +138,23 @@ class Tracker(RunQueries):
             raise
         return run_id
 
+    def _upload(self, run_id: str, files: dict[str, str | bytes]) -> None:
+        """Top-level artifacts by name, written to a scratch folder and uploaded in one call (each
+        call of MLflow's asks the store where the run's artifacts live)."""
+        with tempfile.TemporaryDirectory(prefix="bench-upload-") as folder:
+            for name, content in files.items():
+                path = Path(folder, name)
+                if isinstance(content, bytes):
+                    path.write_bytes(content)
+                else:
+                    path.write_text(content, encoding="utf-8")
+            retrying(self.client.log_artifacts, run_id, folder)
+
     def log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str, once: bool = True) -> str | None:
         """A finished cell as one flat run: tags, hyperparameters as used, split sizes, the protocol's
-        settings, metrics, per-sample scores. A cell that succeeded stays RUNNING until its figures
-        are attached (``finish_run``), so a sweep killed in between does not count it as done.
+        settings, metrics, per-sample scores and the figures its worker drew, then FINISHED. A cell
+        whose figures are still to be drawn (run in this process) stays RUNNING until they are
+        attached (``finish_run``), so a sweep killed in between does not count it as done.
 
         With ``once``, a cell another sweep has logged meanwhile (finished, or running in a live
         process) is not logged again: None. The check and the new run share the store's lock."""
@@ -187,8 +201,8 @@ class Tracker(RunQueries):
             tags=tags,
             params=params,
             metrics=result.metrics,
-            terminate=False,
-            texts={"scores.csv": outcome.test.scores_csv(result.scores)},
+            terminate=outcome.figures is not None,
+            texts={"scores.csv": outcome.test.scores_csv(result.scores), **(outcome.figures or {})},
             tables={"open_set_report.json": result.report} if result.report is not None else None,
         )
 

@@ -15,6 +15,7 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from rich.console import Console
@@ -335,3 +336,33 @@ def test_a_sweep_killed_while_it_logs_a_cell_loses_and_duplicates_nothing(tmp_pa
     names = {f.path for f in tracker.client.list_artifacts(runs["FINISHED"].info.run_id)}
     assert {"roc.png", "score_histogram.png", "scores.csv"} <= names
     assert runs["FINISHED"].data.tags["cell_key"] == half.data.tags["cell_key"]
+
+
+def test_cell_runs_read_from_the_store_s_tables_are_mlflow_s_own_search(tmp_path, monkeypatch):
+    """The fast read of a local store (its tables, read-only) gives what MLflow's search gives: the
+    active cell runs of the experiment and status asked, their tags and latest metrics, NaN kept."""
+    from bench.tracking import queries
+
+    tracker = Tracker(default_uri(tmp_path), "bench")
+    other = Tracker(default_uri(tmp_path), "elsewhere")
+
+    def cell(tr, key, status="FINISHED", kind="cell", **metrics):
+        tags = {"bench.kind": kind, "cell_key": key, "dataset": "d", "data_digest": f"sha-{key}"}
+        return tr.log_run(name=key, tags=tags, params={"p": 1}, metrics=metrics, status=status)
+
+    kept = cell(tracker, "a", auroc=0.9, fit_seconds=1.5)
+    tracker.client.log_metric(kept, "auroc", 0.95, step=1)  # the latest value is the one read
+    tracker.client.log_metric(kept, "f1", float("nan"))
+    cell(tracker, "b", status="FAILED")
+    tracker.client.delete_run(cell(tracker, "c", auroc=0.5))  # deleted: found by neither
+    cell(tracker, "d", kind="sweep")
+    cell(other, "e", auroc=0.7)
+    fast = {s: tracker.cell_table(s) for s in ("FINISHED", "FAILED")}
+    assert fast["FINISHED"]["cell_key"].tolist() == ["a"] and fast["FAILED"]["cell_key"].tolist() == ["b"]
+    assert fast["FINISHED"]["auroc"].item() == 0.95 and np.isnan(fast["FINISHED"]["f1"].item())
+    assert tracker.finished_cells() == {"a": ("d", "sha-a")}
+    monkeypatch.setattr(queries, "read_runs", lambda *args: None)  # MLflow's own search instead
+    for status, table in fast.items():
+        slow = tracker.cell_table(status)
+        pd.testing.assert_frame_equal(table[sorted(table.columns)], slow[sorted(slow.columns)])
+    assert tracker.finished_cells() == {"a": ("d", "sha-a")}

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.tracking.sqlite import RunRecord, read_runs
 from bench.tracking.tags import KIND_CELL, KIND_SWEEP, KIND_TRIAL
 
 
@@ -20,6 +21,7 @@ class RunQueries:
 
     client: Any
     experiment_id: str
+    uri: str
 
     def find_run(self, kind: str, tag: str | None = None, value: str = "") -> str | None:
         """The newest run of ``kind`` (whose ``tag`` equals ``value``, if given), if any."""
@@ -64,24 +66,26 @@ class RunQueries:
 
     def finished_cells(self) -> dict[str, tuple[str, str]]:
         """Every finished cell's key, with its dataset and that dataset's content digest."""
-        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = 'FINISHED'")
         return {
-            r.data.tags["cell_key"]: (r.data.tags.get("dataset", ""), r.data.tags.get("data_digest", ""))
-            for r in runs
-            if "cell_key" in r.data.tags
+            r.tags["cell_key"]: (r.tags.get("dataset", ""), r.tags.get("data_digest", ""))
+            for r in self.cell_records()
+            if "cell_key" in r.tags
         }
+
+    def cell_records(self, status: str = "FINISHED") -> list[RunRecord]:
+        """Every cell run of ``status`` (id, start time, tags, metrics): from a local store's tables
+        directly, else through MLflow's search."""
+        fast = read_runs(self.uri, self.experiment_id, KIND_CELL, status)
+        if fast is not None:
+            return fast
+        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = '{status}'")
+        return [RunRecord(r.info.run_id, r.info.start_time, r.data.tags, r.data.metrics) for r in runs]
 
     def cell_table(self, status: str = "FINISHED") -> pd.DataFrame:
         """Every cell run of ``status``: tags and metrics as columns, newest first."""
-        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = '{status}'")
         rows = [
-            {
-                "run_id": r.info.run_id,
-                "start_time": r.info.start_time,
-                **r.data.tags,
-                **r.data.metrics,
-            }
-            for r in runs
+            {"run_id": r.run_id, "start_time": r.start_time, **r.tags, **r.metrics}
+            for r in self.cell_records(status)
         ]
         df = pd.DataFrame(rows)
         return df.sort_values("start_time", ascending=False) if len(df) else df

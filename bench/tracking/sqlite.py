@@ -20,6 +20,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
@@ -177,6 +178,52 @@ def _adopt(path: Path, root: Path) -> None:
 
 def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+
+
+# The runs of one kind and status in an experiment, as MLflow's search (active runs only) finds them.
+_KIND_RUNS = """
+    SELECT r.run_uuid, r.start_time FROM runs r
+    WHERE r.experiment_id = :experiment AND r.status = :status AND r.lifecycle_stage = 'active'
+      AND EXISTS (SELECT 1 FROM tags k WHERE k.run_uuid = r.run_uuid AND k.key = 'bench.kind'
+                  AND k.value = :kind)
+"""
+
+
+def read_runs(uri: str, experiment_id: str, kind: str, status: str) -> list[RunRecord] | None:
+    """Every active run tagged ``bench.kind`` = ``kind`` with ``status`` in a local SQLite store,
+    read straight from MLflow's tables (read-only): its id, start time, tags and latest metrics, as
+    ``MlflowClient.search_runs`` gives them, in a fraction of its time (which loads every run's
+    params and builds an object per value: 50 s for 10,000 cell runs). None where the store is not
+    a local SQLite file or its tables are not the ones this reads: MLflow's own search then."""
+    path = sqlite_path(uri)
+    if path is None or not path.is_file():
+        return None
+    where = {"experiment": int(experiment_id), "status": status, "kind": kind}
+    try:
+        with contextlib.closing(_read_only(path)) as db:
+            runs = {run: RunRecord(run, start, {}, {}) for run, start in db.execute(_KIND_RUNS, where)}
+            tags = f"SELECT t.run_uuid, t.key, t.value FROM tags t JOIN ({_KIND_RUNS}) c USING (run_uuid)"
+            for run, key, value in db.execute(tags, where):
+                runs[run].tags[key] = value
+            metrics = (
+                "SELECT m.run_uuid, m.key, m.value, m.is_nan FROM latest_metrics m "
+                f"JOIN ({_KIND_RUNS}) c USING (run_uuid)"
+            )
+            for run, key, value, is_nan in db.execute(metrics, where):
+                runs[run].metrics[key] = float("nan") if is_nan else float(value)
+    except sqlite3.Error:
+        return None
+    return list(runs.values())
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What bench reads of a run: its id, start time (ms), tags and latest metrics."""
+
+    run_id: str
+    start_time: int
+    tags: dict[str, str]
+    metrics: dict[str, float]
 
 
 def _has_every_table(path: Path) -> bool:

@@ -361,8 +361,11 @@ def test_cell_runs_read_from_the_store_s_tables_are_mlflow_s_own_search(tmp_path
     assert fast["FINISHED"]["cell_key"].tolist() == ["a"] and fast["FAILED"]["cell_key"].tolist() == ["b"]
     assert fast["FINISHED"]["auroc"].item() == 0.95 and np.isnan(fast["FINISHED"]["f1"].item())
     assert tracker.finished_cells() == {"a": ("d", "sha-a")}
+    by_key = lambda: {(r.run_id, r.status) for r in tracker.cell_records(None, "b")}  # noqa: E731
+    fast_b = by_key()
+    assert [status for _, status in fast_b] == ["FAILED"]
     monkeypatch.setattr(queries, "read_runs", lambda *args: None)  # MLflow's own search instead
     for status, table in fast.items():
         slow = tracker.cell_table(status)
         pd.testing.assert_frame_equal(table[sorted(table.columns)], slow[sorted(slow.columns)])
-    assert tracker.finished_cells() == {"a": ("d", "sha-a")}
+    assert tracker.finished_cells() == {"a": ("d", "sha-a")} and by_key() == fast_b

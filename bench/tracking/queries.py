@@ -72,14 +72,19 @@ class RunQueries:
             if "cell_key" in r.tags
         }
 
-    def cell_records(self, status: str = "FINISHED") -> list[RunRecord]:
-        """Every cell run of ``status`` (id, start time, tags, metrics): from a local store's tables
-        directly, else through MLflow's search."""
-        fast = read_runs(self.uri, self.experiment_id, KIND_CELL, status)
+    def cell_records(self, status: str | None = "FINISHED", cell_key: str | None = None) -> list[RunRecord]:
+        """Every cell run of ``status`` (any, for None; of one ``cell_key``, if given): id, start
+        time, status, tags, metrics; from a local store's tables directly, else by MLflow's search."""
+        fast = read_runs(self.uri, self.experiment_id, KIND_CELL, status, cell_key)
         if fast is not None:
             return fast
-        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = '{status}'")
-        return [RunRecord(r.info.run_id, r.info.start_time, r.data.tags, r.data.metrics) for r in runs]
+        query = f"tags.`bench.kind` = '{KIND_CELL}'"
+        query += f" and attributes.status = '{status}'" if status is not None else ""
+        query += f" and tags.cell_key = '{cell_key}'" if cell_key is not None else ""
+        return [
+            RunRecord(r.info.run_id, r.info.start_time, r.info.status, r.data.tags, r.data.metrics)
+            for r in self._runs(query)
+        ]
 
     def cell_table(self, status: str = "FINISHED") -> pd.DataFrame:
         """Every cell run of ``status``: tags and metrics as columns, newest first."""

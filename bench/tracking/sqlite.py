@@ -180,34 +180,45 @@ def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
 
 
-# The runs of one kind and status in an experiment, as MLflow's search (active runs only) finds them.
-_KIND_RUNS = """
-    SELECT r.run_uuid, r.start_time FROM runs r
-    WHERE r.experiment_id = :experiment AND r.status = :status AND r.lifecycle_stage = 'active'
-      AND EXISTS (SELECT 1 FROM tags k WHERE k.run_uuid = r.run_uuid AND k.key = 'bench.kind'
-                  AND k.value = :kind)
-"""
+def _runs_sql(status: str | None, cell_key: str | None) -> str:
+    """The active runs of one kind in an experiment (of one status, with one cell key), as MLflow's
+    search finds them."""
+    sql = """
+        SELECT r.run_uuid, r.start_time, r.status FROM runs r
+        WHERE r.experiment_id = :experiment AND r.lifecycle_stage = 'active'
+          AND EXISTS (SELECT 1 FROM tags k WHERE k.run_uuid = r.run_uuid AND k.key = 'bench.kind'
+                      AND k.value = :kind)"""
+    if status is not None:
+        sql += " AND r.status = :status"
+    if cell_key is not None:
+        sql += """ AND EXISTS (SELECT 1 FROM tags c WHERE c.run_uuid = r.run_uuid AND c.key = 'cell_key'
+                               AND c.value = :cell_key)"""
+    return sql
 
 
-def read_runs(uri: str, experiment_id: str, kind: str, status: str) -> list[RunRecord] | None:
-    """Every active run tagged ``bench.kind`` = ``kind`` with ``status`` in a local SQLite store,
-    read straight from MLflow's tables (read-only): its id, start time, tags and latest metrics, as
-    ``MlflowClient.search_runs`` gives them, in a fraction of its time (which loads every run's
-    params and builds an object per value: 50 s for 10,000 cell runs). None where the store is not
-    a local SQLite file or its tables are not the ones this reads: MLflow's own search then."""
+def read_runs(
+    uri: str, experiment_id: str, kind: str, status: str | None = None, cell_key: str | None = None
+) -> list[RunRecord] | None:
+    """Every active run tagged ``bench.kind`` = ``kind`` (with ``status``, with ``cell_key``) in a
+    local SQLite store, read straight from MLflow's tables (read-only): its id, start time, status,
+    tags and latest metrics, as ``MlflowClient.search_runs`` gives them, in a fraction of its time
+    (which loads every run's params and builds an object per value: seconds for a thousand cell
+    runs). None where the store is not a local SQLite file or its tables are not the ones this
+    reads: MLflow's own search then."""
     path = sqlite_path(uri)
     if path is None or not path.is_file():
         return None
-    where = {"experiment": int(experiment_id), "status": status, "kind": kind}
+    where = {"experiment": int(experiment_id), "kind": kind, "status": status, "cell_key": cell_key}
+    chosen = _runs_sql(status, cell_key)
     try:
         with contextlib.closing(_read_only(path)) as db:
-            runs = {run: RunRecord(run, start, {}, {}) for run, start in db.execute(_KIND_RUNS, where)}
-            tags = f"SELECT t.run_uuid, t.key, t.value FROM tags t JOIN ({_KIND_RUNS}) c USING (run_uuid)"
+            runs = {r: RunRecord(r, start, state, {}, {}) for r, start, state in db.execute(chosen, where)}
+            tags = f"SELECT t.run_uuid, t.key, t.value FROM tags t JOIN ({chosen}) c USING (run_uuid)"
             for run, key, value in db.execute(tags, where):
                 runs[run].tags[key] = value
             metrics = (
                 "SELECT m.run_uuid, m.key, m.value, m.is_nan FROM latest_metrics m "
-                f"JOIN ({_KIND_RUNS}) c USING (run_uuid)"
+                f"JOIN ({chosen}) c USING (run_uuid)"
             )
             for run, key, value, is_nan in db.execute(metrics, where):
                 runs[run].metrics[key] = float("nan") if is_nan else float(value)
@@ -218,10 +229,11 @@ def read_runs(uri: str, experiment_id: str, kind: str, status: str) -> list[RunR
 
 @dataclass(frozen=True)
 class RunRecord:
-    """What bench reads of a run: its id, start time (ms), tags and latest metrics."""
+    """What bench reads of a run: its id, start time (ms), status, tags and latest metrics."""
 
     run_id: str
     start_time: int
+    status: str
     tags: dict[str, str]
     metrics: dict[str, float]
 

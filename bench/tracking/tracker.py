@@ -164,14 +164,10 @@ class Tracker(RunQueries):
             return self._log_cell(cell, outcome, sweep_id)
 
     def _logged_elsewhere(self, key: str) -> bool:
-        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and tags.cell_key = '{key}'")
         return any(
-            r.info.status == "FINISHED"
-            or (
-                r.info.status == "RUNNING"
-                and owner.alive(r.data.tags.get("bench.tracking.owner", "")) is not False
-            )
-            for r in runs
+            r.status == "FINISHED"
+            or (r.status == "RUNNING" and owner.alive(r.tags.get("bench.tracking.owner", "")) is not False)
+            for r in self.cell_records(status=None, cell_key=key)
         )
 
     def _log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str) -> str:

@@ -99,6 +99,7 @@ class RunConfig(SweepConfig):
     params_from: tuple[str, ...] = ()  # tune studies or their JSON files
     rerun: bool = False
     in_process: bool = False  # debugging: cells in the sweep's own process, unisolated
+    figures: bool = True  # each cell run's ROC and score histogram (its scores.csv is logged either way)
 
     def check(self) -> None:
         super().check()

@@ -36,7 +36,8 @@ def real_outcome():
 
     swept = plan(RunConfig(methods=("pyod-hbos",), classes=(0,), results=tempfile.mkdtemp()))
     cell = swept.cells[0]
-    outcome = with_figures(execute(Job(0, cell, "cpu"), swept.datasets), cell)
+    job = Job(0, cell, "cpu")
+    outcome = with_figures(execute(job, swept.datasets), job)
     return cell, outcome
 
 

@@ -398,3 +398,18 @@ def test_bad_hyperparameters_stop_before_any_work(tmp_path, bench_main, item, ex
     res = bench_main("run", "--methods", f"{method},pyod-pca", "--set", item, "--results", "out")
     assert expect in one_line_error(res)
     assert not (tmp_path / "out").exists(), "nothing written: no MLflow store, no config, no run"
+
+
+@pytest.mark.parametrize("where", ["--jobs=1", "--in-process"])
+def test_no_figures_logs_finished_runs_with_their_scores_and_no_pictures(tmp_path, bench_main, where):
+    """``--no-figures``: a cell run holds its scores and metrics, FINISHED, and no PNG; the leaderboard
+    still draws its figures (from the scores)."""
+    args = ("run", "--methods", "pyod-hbos", "--classes", "0", "--no-figures", where, "--results", "out")
+    done = bench_main(*args)
+    assert done.returncode == 0 and "1 cells ok" in done.stdout, done.stderr
+    (run,) = cell_runs(tmp_path / "out")
+    artifacts = {a.path for a in client_for(tmp_path / "out").list_artifacts(run.info.run_id)}
+    assert artifacts == {"scores.csv"} and "auroc" in run.data.metrics
+    assert not cell_runs(tmp_path / "out", status="RUNNING")
+    assert bench_main("leaderboard", "--results", "out").returncode == 0
+    assert list((tmp_path / "out" / "figures").glob("*.png"))

@@ -312,7 +312,8 @@ from bench.tracking.tracker import Tracker, default_uri
 results = Path(sys.argv[1])
 swept = plan(RunConfig(methods=("pyod-hbos",), classes=(0,), results=str(results)))
 cell = swept.cells[0]
-outcome = with_figures(execute(Job(0, cell, "cpu"), swept.datasets), cell)  # as a worker returns it
+job = Job(0, cell, "cpu")
+outcome = with_figures(execute(job, swept.datasets), job)  # as a worker returns it
 tracker = Tracker(default_uri(results), "bench", results / "artifacts")
 tracker.client.log_artifacts = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
 tracker.log_cell(cell, outcome, "killed-sweep")  # dies with its tags, params and metrics written

@@ -53,7 +53,7 @@ class Flags:
         self, *flags: str, dest: str, help: str, type: Callable[[str], Any] | None = None, **kw: Any
     ) -> None:
         shown = kw.pop("shown", None) or _show(default(self.config, dest))
-        extra = {} if kw.get("action") == "store_true" else {"type": type or str}
+        extra = {} if kw.get("action") in ("store_true", "store_false") else {"type": type or str}
         self.parser.add_argument(
             *flags, dest=dest, default=argparse.SUPPRESS, help=f"{help} (default: {shown})", **extra, **kw
         )

@@ -48,7 +48,7 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     results = writable_folder(Path(cfg.results))
     # A new store: every cell will run, and those run here send their figures to the figure process.
     fresh = swept.cells and not cfg.tracking_uri and not (results / "mlflow.db").exists()
-    pool = start_worker() if fresh and cfg.in_process else None  # worker processes draw their own
+    pool = start_worker() if fresh and cfg.in_process and cfg.figures else None  # workers draw their own
     try:
         tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
     except BaseException:
@@ -61,7 +61,8 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     finished = tracker.finished_cells()
     done = set() if cfg.rerun else set(finished)
     todo = (c for c in swept.cells if c.key not in done)
-    jobs = [Job(i, cell, swept.device, str(results / "features")) for i, cell in enumerate(todo)]
+    features = str(results / "features")
+    jobs = [Job(i, cell, swept.device, features, cfg.figures) for i, cell in enumerate(todo)]
     report.skipped = len(swept.cells) - len(jobs)
     view = SweepView(console, total=len(swept.cells))
     for note in [*swept.notes, *changed_data(swept, finished.values(), jobs)]:
@@ -80,7 +81,7 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     with view, contextlib.closing(figures), contextlib.closing(executor):
         view.advance(report.skipped)
         for outcome in executor.run(jobs):
-            _log(tracker, figures, view, report, jobs[outcome.job_id].cell, outcome, once=not cfg.rerun)
+            _log(tracker, figures, view, report, jobs[outcome.job_id], outcome, once=not cfg.rerun)
     if figures.lost:
         view.say(f"  {len(figures.lost)} runs could not store their figures (disk full); they will rerun")
     report.seconds = time.perf_counter() - started
@@ -131,14 +132,16 @@ def _log(
     figures: FigureWorker,
     view: SweepView,
     report: SweepReport,
-    cell: Cell,
+    job: Job,
     outcome: Outcome,
     once: bool,
 ) -> None:
     """One outcome into the store; a store that cannot take it (a full disk) fails the cell, not the sweep."""
+    cell = job.cell
+    draw_here = job.figures and outcome.result.ok and outcome.figures is None  # a cell run in this process
     try:
-        run_id = tracker.log_cell(cell, outcome, report.sweep_id, once=once)  # with a worker's figures
-        if run_id is not None and outcome.result.ok and outcome.figures is None:
+        run_id = tracker.log_cell(cell, outcome, report.sweep_id, once=once, figures_to_come=draw_here)
+        if run_id is not None and draw_here:
             _draw_figures(figures, run_id, cell, outcome)
     except Exception as exc:
         if not is_full_disk(exc):

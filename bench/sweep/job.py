@@ -40,6 +40,7 @@ class Job:
     cell: Cell  # its ``settings`` rebuild the method
     device: str  # "auto" is resolved where the job runs (a Ray worker may have a GPU the driver lacks)
     features: str | None = None  # the frozen-feature cache folder, for methods that declare an extractor
+    figures: bool = True  # draw the cell's ROC and score histogram where it runs (``--no-figures``: not)
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,11 @@ class Outcome:
     env: dict[str, str] = field(default_factory=dict)  # versions, machine, determinism where it ran
 
 
-def with_figures(outcome: Outcome, cell: Cell) -> Outcome:
-    """Draw the cell's figures where it ran: workers share the drawing, no process lags behind."""
-    result = outcome.result
-    if result.ok and outcome.test is not None:
+def with_figures(outcome: Outcome, job: Job) -> Outcome:
+    """Draw the cell's figures where it ran, if its job asks: workers share the drawing, no process
+    lags behind."""
+    result, cell = outcome.result, job.cell
+    if job.figures and result.ok and outcome.test is not None:
         outcome.figures = plots.cell_figures(
             outcome.test.anomaly, result.scores, cell.title, result.metrics["auroc"], result.threshold
         )

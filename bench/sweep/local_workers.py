@@ -105,7 +105,6 @@ def serve(
     plugins: tuple[str, ...],
     threads: int,
     datasets: Mapping[str, Dataset],
-    draw: bool,
 ) -> None:
     """A worker's life: get ready, then run each job the pool sends until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C stops the sweep, which stops its workers
@@ -127,9 +126,7 @@ def serve(
         def on_epoch(epoch: int, epochs: int, loss: float) -> None:
             conn.send(("epoch", epoch, epochs, loss))
 
-        outcome = execute(job, None, on_epoch)
-        if draw:
-            outcome = with_figures(outcome, job.cell)
+        outcome = with_figures(execute(job, None, on_epoch), job)
         leaving = poisons_process(outcome)
         conn.send(("done", outcome, leaving))
         if leaving:
@@ -160,21 +157,19 @@ class PoolExecutor:
         plugins: tuple[str, ...],
         threads: int,
         on_epoch: Callable[[int, int, float], None] | None = None,
-        draw: bool = True,
     ) -> None:
         self.jobs = jobs
         self.datasets = dict(datasets)
         self.plugins = plugins
         self.threads = threads
         self.on_epoch = on_epoch
-        self.draw = draw
         self.ctx = context()
         self.workers: list[Worker] = []
         self.started = 0
 
     def _start(self) -> Worker:
         mine, theirs = self.ctx.Pipe()
-        args = (theirs, owner.me(), self.plugins, self.threads, self.datasets, self.draw)
+        args = (theirs, owner.me(), self.plugins, self.threads, self.datasets)
         process = self.ctx.Process(target=serve, args=args, daemon=True, name=f"bench-worker-{self.started}")
         process.start()
         theirs.close()

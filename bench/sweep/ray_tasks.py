@@ -94,7 +94,7 @@ def _ray_execute(job: Job, dataset: Dataset, plugins: tuple[str, ...], cpus: flo
     if not _RAY_READY:  # Ray reuses its worker processes: set each up once
         init_worker(plugins, int(max(1, cpus)), None)
         _RAY_READY = True
-    return with_figures(execute(job, {job.cell.dataset: dataset}), job.cell)
+    return with_figures(execute(job, {job.cell.dataset: dataset}), job)
 
 
 _RAY_READY = False

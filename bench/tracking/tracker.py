@@ -150,18 +150,21 @@ class Tracker(RunQueries):
                     path.write_text(content, encoding="utf-8")
             retrying(self.client.log_artifacts, run_id, folder)
 
-    def log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str, once: bool = True) -> str | None:
+    def log_cell(
+        self, cell: Cell, outcome: Outcome, sweep_id: str, once: bool = True, figures_to_come: bool = False
+    ) -> str | None:
         """A finished cell as one flat run: tags, hyperparameters as used, split sizes, the protocol's
-        settings, metrics, per-sample scores and the figures its worker drew, then FINISHED. A cell
-        whose figures are still to be drawn (run in this process) stays RUNNING until they are
-        attached (``finish_run``), so a sweep killed in between does not count it as done.
+        settings, metrics, per-sample scores and the figures its worker drew, then FINISHED. With
+        ``figures_to_come`` (a cell run in the sweep's process, its figures drawn after) the run stays
+        RUNNING until they are attached (``finish_run``), so a sweep killed in between does not
+        count it as done.
 
         With ``once``, a cell another sweep has logged meanwhile (finished, or running in a live
         process) is not logged again: None. The check and the new run share the store's lock."""
         with store_lock(self.uri):
             if once and self._logged_elsewhere(cell.key):
                 return None
-            return self._log_cell(cell, outcome, sweep_id)
+            return self._log_cell(cell, outcome, sweep_id, figures_to_come)
 
     def _logged_elsewhere(self, key: str) -> bool:
         return any(
@@ -170,7 +173,7 @@ class Tracker(RunQueries):
             for r in self.cell_records(status=None, cell_key=key)
         )
 
-    def _log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str) -> str:
+    def _log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str, figures_to_come: bool) -> str:
         result = outcome.result
         # Prefixed: a method may have a hyperparameter of the same name (PyOD's contamination).
         settings = {f"protocol.{k}": v for k, v in protocol_settings(cell.protocol, cell.options).items()}
@@ -197,7 +200,7 @@ class Tracker(RunQueries):
             tags=tags,
             params=params,
             metrics=result.metrics,
-            terminate=outcome.figures is not None,
+            terminate=not figures_to_come,
             texts={"scores.csv": outcome.test.scores_csv(result.scores), **(outcome.figures or {})},
             tables={"open_set_report.json": result.report} if result.report is not None else None,
         )

@@ -315,7 +315,8 @@ cell = swept.cells[0]
 job = Job(0, cell, "cpu")
 outcome = with_figures(execute(job, swept.datasets), job)  # as a worker returns it
 tracker = Tracker(default_uri(results), "bench", results / "artifacts")
-tracker.client.log_artifacts = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
+LocalArtifactRepository.log_artifacts = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
 tracker.log_cell(cell, outcome, "killed-sweep")  # dies with its tags, params and metrics written
 """
 

@@ -116,7 +116,7 @@ class Tracker(RunQueries):
 
         c = self.client
         run = retrying(c.create_run, self.experiment_id, start_time=start_time, run_name=name, tags=tags)
-        run_id = run.info.run_id
+        run_id, artifact_uri = run.info.run_id, run.info.artifact_uri
         try:
             now = end_time or get_current_time_millis()
             finite = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
@@ -127,7 +127,7 @@ class Tracker(RunQueries):
                 params=[Param(k, param_value(v)) for k, v in params.items()],
             )  # the run's name is a tag already: create_run set it
             if texts:
-                self._upload(run_id, texts)
+                self._upload(artifact_uri, texts)
             for path, table in (tables or {}).items():
                 retrying(c.log_table, run_id, data=table, artifact_file=path)
             if terminate:
@@ -138,9 +138,13 @@ class Tracker(RunQueries):
             raise
         return run_id
 
-    def _upload(self, run_id: str, files: dict[str, str | bytes]) -> None:
-        """Top-level artifacts by name, written to a scratch folder and uploaded in one call (each
-        call of MLflow's asks the store where the run's artifacts live)."""
+    def _upload(self, artifact_uri: str, files: dict[str, str | bytes]) -> None:
+        """Top-level artifacts by name, written to a scratch folder and uploaded in one call, to the
+        artifact location the run was created with (``MlflowClient.log_artifacts`` would read the
+        whole run back from the store to find it)."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        repository = get_artifact_repository(artifact_uri, tracking_uri=self.uri)
         with tempfile.TemporaryDirectory(prefix="bench-upload-") as folder:
             for name, content in files.items():
                 path = Path(folder, name)
@@ -148,7 +152,7 @@ class Tracker(RunQueries):
                     path.write_bytes(content)
                 else:
                     path.write_text(content, encoding="utf-8")
-            retrying(self.client.log_artifacts, run_id, folder)
+            retrying(repository.log_artifacts, folder)
 
     def log_cell(
         self, cell: Cell, outcome: Outcome, sweep_id: str, once: bool = True, figures_to_come: bool = False

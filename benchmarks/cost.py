@@ -112,11 +112,10 @@ def bare(name: str, args: argparse.Namespace, threads: int) -> float:
         for seed in range(args.seeds)
         for k in classes
     ]
-    settings = cls().for_images(dataset.image_shape)
     start = time.perf_counter()
     for split in splits:
         seed_everything(0)
-        method = cls(**settings).fit(train_data(split, info.needs), Env(device=args.device, seed=0))
+        method = cls().fit(train_data(split, info.needs), Env(device=args.device, seed=0))
         method.score(split.test.x)
     _sync(args.device)
     return (time.perf_counter() - start) / len(splits)
@@ -139,7 +138,7 @@ def cell_flops(name: str, args: argparse.Namespace) -> float | None:
     dataset = DATASETS.get(args.dataset)[1].load(args.data_dir)
     k = (args.class_list or (0,))[0]
     split = make_split(dataset, "one-class", k, 0, ProtocolOptions())
-    method = cls(**cls().for_images(dataset.image_shape))
+    method = cls()
     extractor = method.extractor()
     if extractor is not None:  # what the harness hands it: the cached maps, made outside fit
         from bench.nets.features import FeatureCache

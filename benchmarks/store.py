@@ -2,6 +2,7 @@
 
     python benchmarks/store.py                       # stores of 0, 1,000 and 10,000 cell runs
     python benchmarks/store.py --sizes 0,2000 --probe 20
+    python benchmarks/store.py --sizes 10000 --folder STORE   # fill STORE and keep it: a rerun goes on
 
 One real cell (``pyod-hbos`` on digits, class 0) runs once; its outcome is
 then logged again and again under distinct cell keys (seeds 1, 2, ...) through
@@ -53,6 +54,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="0,1000,10000", help="store sizes in cell runs, ascending")
     ap.add_argument("--probe", type=int, default=50, help="cell logs timed at each size")
+    ap.add_argument("--folder", help="fill the store here and keep it (default: a scratch folder)")
     ap.add_argument("--results", default="results")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -60,13 +62,13 @@ def main() -> None:
     from bench.cli.leaderboard import build_report
     from bench.tracking.tracker import Tracker, default_uri
 
-    folder = Path(tempfile.mkdtemp(prefix="bench-store-"))
+    folder = Path(args.folder or tempfile.mkdtemp(prefix="bench-store-"))
     started = time.perf_counter()
     rows = []
     try:
         cell, outcome = real_outcome()
         tracker = Tracker(default_uri(folder), "store", folder / "artifacts")
-        seed, fill_s = 1, 0.0
+        seed, fill_s = 1 + len(tracker.finished_cells()), 0.0  # a kept store goes on from its size
         for size in sizes:
             fill_start = time.perf_counter()
             while seed <= size:
@@ -103,7 +105,8 @@ def main() -> None:
         build_report(tracker, folder / "report", roc_curves=False)
         board_s = time.perf_counter() - start
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if not args.folder:
+            shutil.rmtree(folder, ignore_errors=True)
     base = rows[0]["median_ms"]
     out = [
         "| cell runs in the store | log a cell, median ms | mean ms | vs the first | resume read s "

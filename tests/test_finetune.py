@@ -109,21 +109,3 @@ def test_panda_on_cached_stem_maps_scores_as_the_whole_network_does(digits, digi
     expected = whole.score(digits_split.test.x)
     np.testing.assert_array_equal(cached.score(split.test.x), expected)
     np.testing.assert_array_equal(cached.score(digits_split.test.x), expected)
-
-
-def test_the_resolution_follows_the_images_unless_set():
-    from bench.config import RunConfig
-    from bench.sweep.plan import plan
-
-    for name in ("panda", "msc"):
-        cls = METHODS.get(name)[1]
-        assert cls().for_images((1, 8, 8)) == {"resolution": 32}  # digits: 4 x 8 px
-        assert cls().for_images((1, 28, 28)) == {"resolution": 64}  # FashionMNIST: capped at 64
-        assert cls().for_images((3, 12, 12)) == {"resolution": 48}
-        assert cls(resolution=48).for_images((1, 8, 8)) == {}
-    cells = plan(RunConfig(methods=("panda",), classes=(0,), results="unused")).cells
-    assert cells[0].params["resolution"] == 32 and cells[0].settings["resolution"] == 32
-    (set_cell,) = plan(
-        RunConfig(methods=("panda",), classes=(0,), overrides=("panda.resolution=40",), results="unused")
-    ).cells
-    assert set_cell.params["resolution"] == 40 and set_cell.key != cells[0].key

@@ -75,12 +75,6 @@ class Method:
         default chosen later. Methods whose defaults depend on other settings override it."""
         return self.get_params()
 
-    def for_images(self, image_shape: tuple[int, ...]) -> dict[str, Any]:
-        """The hyperparameters whose default follows the images ``(c, h, w)`` a cell runs on (a
-        network's input resolution from the image size), as that cell uses them: the sweep puts them
-        in the cell's settings, so they are logged and keyed like any other. Empty by default."""
-        return {}
-
     @classmethod
     def unavailable(cls) -> str | None:
         """Why the method cannot run here (e.g. an optional package is missing, with its install

@@ -30,16 +30,6 @@ from bench.nets.neighbours import knn_score
 from bench.nets.training import Batch, DeepMethod, Plan, in_batches
 
 FEATURE_BATCH = 256  # images per forward pass when taking features: bounded memory at any resolution
-# The input resolution when a method leaves it to the data: UPSCALE times the image's side, within
-# [SMALLEST, the method's LARGEST]. FashionMNIST's 28 px (and CIFAR's 32) get LARGEST, the 64 px
-# measured there; digits' 8 px get 32, a quarter of the pixels for the same 8x8 of information.
-UPSCALE, SMALLEST = 4, 32
-
-
-def resolution_for(image_shape: tuple[int, ...], largest: int) -> int:
-    """The input resolution for images ``(c, h, w)``: ``UPSCALE`` x their side, within
-    [``SMALLEST``, ``largest``]."""
-    return min(largest, max(SMALLEST, UPSCALE * max(image_shape[-2:])))
 
 
 class EvalMode(nn.Module):
@@ -58,13 +48,11 @@ class EvalMode(nn.Module):
 
 
 class FineTunedKNN(DeepMethod):
-    """Subclasses set ``backbone``, ``resolution`` (None: ``resolution_for`` the images, at most
-    ``largest_resolution``), ``k``, ``epochs`` and ``batch_size`` and define ``make_optimizer`` and
-    ``training_forward`` over ``self.trainable_``; fitted, ``self.resolution_`` is the one used."""
+    """Subclasses set ``backbone``, ``resolution``, ``k``, ``epochs`` and ``batch_size`` and define
+    ``make_optimizer`` and ``training_forward`` over ``self.trainable_``."""
 
     backbone: str
-    resolution: int | None
-    largest_resolution: ClassVar[int] = 64
+    resolution: int
     k: int
     frozen_before_stride: ClassVar[int] = 16  # ResNet's conv1 to layer2, as PANDA's and MSC's codes
     bf16: ClassVar[bool] = False
@@ -83,22 +71,13 @@ class FineTunedKNN(DeepMethod):
         """The trained model around the backbone's features (e.g. scaling them to unit length)."""
         return EvalMode(features)
 
-    def for_images(self, image_shape: tuple[int, ...]) -> dict[str, int]:
-        if self.resolution is not None:
-            return {}
-        return {"resolution": resolution_for(image_shape, self.largest_resolution)}
-
     def extractor(self) -> Extractor | None:
-        """The frozen stem, once the resolution is known (a sweep's cell always knows it)."""
-        return self._extractor(self.resolution) if self.resolution is not None else None
-
-    def _extractor(self, resolution: int) -> Extractor | None:
         if not self.frozen_input:
             return None
-        return Extractor(self.backbone, resolution, until_stride=self.frozen_before_stride)
+        return Extractor(self.backbone, self.resolution, until_stride=self.frozen_before_stride)
 
     def build_model(self, image_shape: tuple[int, ...]) -> nn.Module:
-        features = backbones.build(self.backbone, self.resolution_, "cpu")
+        features = backbones.build(self.backbone, self.resolution, "cpu")
         self.trainable_ = backbones.freeze_before_stride(features, self.frozen_before_stride)
         if not self.frozen_input:
             return self.wrap(features)
@@ -107,15 +86,12 @@ class FineTunedKNN(DeepMethod):
 
     def fit(self, train: TrainData, env: Env) -> FineTunedKNN:
         self.device_ = env.device
-        self.resolution_ = self.resolution
-        if self.resolution_ is None:  # images, not maps: a sweep's cells come with the resolution set
-            self.resolution_ = self.for_images(train.x.shape[1:])["resolution"]
         return super().fit(dataclasses.replace(train, x=self._stem_maps(train.x)), env)
 
     def _stem_maps(self, x: np.ndarray) -> np.ndarray:
         """What the trained model takes: the frozen stem's maps (from the harness's cache, or made
         here from images), or the images themselves where nothing is cached."""
-        extractor = self._extractor(self.resolution_)
+        extractor = self.extractor()
         if extractor is None or not extractor.takes(x):
             return x
         return extract(extractor, x, str(self.device_))

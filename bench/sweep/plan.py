@@ -207,10 +207,9 @@ def cell_of(
     dataset: Dataset,
     threshold: str,
 ) -> Cell:
-    settings, params = spec.on_images(dataset.image_shape)
     return Cell(
         spec.name,
-        params,
+        spec.params,
         name,
         protocol,
         unit,
@@ -222,7 +221,7 @@ def cell_of(
         precision=cfg.precision,
         deterministic=cfg.deterministic,
         data=dataset.digest,
-        settings=settings,
+        settings=spec.settings,
         pretrained=spec.info.pretrained,
         plugin=spec.info.distribution,
     )

@@ -33,12 +33,6 @@ class MethodSpec:
     def label(self) -> str:
         return variant_label(self.name, self.explicit, self.tuned_from)
 
-    def on_images(self, image_shape: tuple[int, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(settings, params) for a dataset of ``image_shape``: the defaults that follow the images
-        filled in (``Method.for_images``), so the worker builds, and the store keys, what runs."""
-        chosen = self.cls(**self.settings).for_images(image_shape)
-        return {**self.settings, **chosen}, {**self.params, **chosen}
-
 
 def resolve_method(
     name: str, settings: dict[str, Any], explicit: dict[str, Any] | None = None, tuned_from: str | None = None

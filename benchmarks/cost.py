@@ -15,7 +15,7 @@ store, the figures). Beside it, two limits:
   in a loop in this process (splits made beforehand, the same torch threads),
   for ``--bare`` methods (a PyOD detector and ``ae-threshold`` by default);
   the difference from bench's wall is what bench adds;
-- FLOPs: a torch method's fit and score of one cell counted by torch's
+- FLOPs: a method's fit and score of one cell counted in torch's operators by torch's
   ``FlopCounterMode``, over this machine's measured convolution throughput
   (a large 3x3 convolution, forward, the same threads): the seconds the
   arithmetic alone would take, so fit + score over it says how far a method
@@ -30,6 +30,7 @@ per-cell figures. Writes the table to
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import shutil
@@ -41,24 +42,25 @@ DEFAULT_BARE = ("pyod-knn", "ae-threshold")
 
 
 def conv_throughput(threads: int, device: str) -> float:
-    """This machine's convolution throughput in FLOP/s: a 3x3, 128-channel convolution forward
-    (fp32, the precision cells train in on CPU)."""
+    """This machine's convolution throughput in FLOP/s: a 1x1, 256-channel convolution forward in
+    fp32 (the precision cells train in on CPU), a dense product that no Winograd or FFT trick
+    shortens, so its FLOPs are the ones done."""
     import torch
     from torch.nn import functional as F
 
     torch.set_num_threads(threads)
     batch = 32 if device == "cpu" else 256
-    x = torch.randn(batch, 128, 28, 28, device=device).contiguous(memory_format=torch.channels_last)
-    w = torch.randn(128, 128, 3, 3, device=device).contiguous(memory_format=torch.channels_last)
-    flops = 2 * batch * 128 * 28 * 28 * 128 * 9
+    x = torch.randn(batch, 256, 28, 28, device=device).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(256, 256, 1, 1, device=device).contiguous(memory_format=torch.channels_last)
+    flops = 2 * batch * 256 * 28 * 28 * 256
     with torch.no_grad():
         for _ in range(3):
-            F.conv2d(x, w, padding=1)
+            F.conv2d(x, w)
         n = 10 if device == "cpu" else 100
         _sync(device)
         start = time.perf_counter()
         for _ in range(n):
-            F.conv2d(x, w, padding=1)
+            F.conv2d(x, w)
         _sync(device)
     return flops * n / (time.perf_counter() - start)
 
@@ -84,6 +86,7 @@ def sweep(methods: list[str], args: argparse.Namespace, folder: Path) -> tuple[f
         seeds=tuple(range(args.seeds)),
         jobs=args.jobs,
         device=args.device,
+        figures=not args.no_figures,
         results=str(folder),
         experiment="cost",
         data_dir=args.data_dir,
@@ -121,20 +124,29 @@ def bare(name: str, args: argparse.Namespace, threads: int) -> float:
     return (time.perf_counter() - start) / len(splits)
 
 
+def conv_backward_flops(
+    grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation, transposed, _output_padding,
+    _groups, output_mask, out_shape=None, **kwargs
+) -> int:  # fmt: skip
+    """A convolution's backward: each gradient asked for (input, weight) costs the forward's
+    multiply-adds. torch's own formula counts a grouped convolution's backward as a dense one (16
+    times a depthwise 3x3 over 16 channels), which would put EfficientNet's bound above its time."""
+    macs = math.prod(x_shape if transposed else grad_out_shape) * math.prod(w_shape[1:])
+    return 2 * macs * (int(output_mask[0]) + int(output_mask[1]))
+
+
 def cell_flops(name: str, args: argparse.Namespace) -> float | None:
-    """FLOPs of one cell's fit and score (class 0 or the first asked, seed 0); None for non-torch."""
+    """FLOPs of one cell's fit and score (class 0 or the first asked, seed 0) in torch's operators;
+    None for a method that uses none (scikit-learn's and most of PyOD's)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from bench.contract.method import Env
     from bench.data.protocol import ProtocolOptions, make_split
     from bench.nets.features import frozen_split
-    from bench.nets.training import DeepMethod
     from bench.registry import DATASETS, METHODS
     from bench.sweep.fit_score import train_data
 
     info, cls = METHODS.get(name)
-    if not issubclass(cls, DeepMethod):
-        return None
     dataset = DATASETS.get(args.dataset)[1].load(args.data_dir)
     k = (args.class_list or (0,))[0]
     split = make_split(dataset, "one-class", k, 0, ProtocolOptions())
@@ -145,10 +157,13 @@ def cell_flops(name: str, args: argparse.Namespace) -> float | None:
 
         cache = FeatureCache(Path(tempfile.gettempdir()) / "bench-cost-features")
         split = frozen_split(split, dataset, extractor, cache, args.device)
-    with FlopCounterMode(display=False) as counter:
+    from torch.ops import aten
+
+    grouped = {aten.convolution_backward: conv_backward_flops}
+    with FlopCounterMode(display=False, custom_mapping=grouped) as counter:
         method.fit(train_data(split, info.needs), Env(device=args.device, seed=0))
         method.score(split.test.x)
-    return float(counter.get_total_flops())
+    return float(counter.get_total_flops()) or None
 
 
 def main() -> None:
@@ -160,6 +175,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="cells at once (default 1: clean attribution)")
     ap.add_argument("--bare", default=",".join(DEFAULT_BARE), help="methods timed in a bare loop too")
     ap.add_argument("--no-flops", action="store_true", help="skip the FLOPs count (a fit more each)")
+    ap.add_argument("--no-figures", action="store_true", help="sweeps as `bench run --no-figures`")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--results", default="results")
@@ -180,11 +196,14 @@ def main() -> None:
     try:
         start_s = sweep_start(args, scratch)
         peak = conv_throughput(threads, args.device)
-        print(f"sweep start (one hbos cell's sweep less its fit and score): {start_s:.2f} s")
+        print(f"sweep start (the intercept of 1- and 10-cell pyod-hbos sweeps): {start_s:.2f} s")
         print(f"convolution throughput: {peak / 1e9:.1f} GFLOP/s on {threads} threads", flush=True)
         for name in names:
             wall, cells = sweep([name], args, scratch / name)
             n = len(cells)
+            if not n:  # n/a on this protocol (it needs labels the one-class split does not give)
+                print(f"  {name:14s} no cells: n/a on one-class", flush=True)
+                continue
             fit = sum(m["fit_seconds"] for _, m in cells) / n
             score = sum(m["score_seconds"] for _, m in cells) / n
             per_cell = (wall - start_s) / n
@@ -204,14 +223,15 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     head = (
-        f"bench cost on {args.dataset} one-class ({args.seeds} seed(s)), {device_name(args.device)}, "
+        f"bench cost on {args.dataset} one-class ({args.seeds} seed(s)"
+        f"{', --no-figures' if args.no_figures else ''}), {device_name(args.device)}, "
         f"{os.cpu_count()} cores, {args.jobs} cell(s) at once with {threads} torch threads each; "
         f"sweep start {start_s:.2f} s; convolution throughput {peak / 1e9:.1f} GFLOP/s; "
         f"{time.perf_counter() - started:.0f} s in all\n"
     )
     text = head + "\n" + table(rows) + "\n"
     print("\n" + text)
-    out = Path(args.results) / f"cost-{args.dataset}.md"
+    out = Path(args.results) / f"cost-{args.dataset}{'-no-figures' if args.no_figures else ''}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(f"wrote {out}")
@@ -219,12 +239,13 @@ def main() -> None:
 
 def sweep_start(args: argparse.Namespace, scratch: Path) -> float:
     """A sweep's fixed cost (planning, a fresh store, the worker pool): the intercept of the walls
-    of two ``pyod-hbos`` sweeps on digits, of 1 cell and of 10 (each less its fit and score)."""
-    walls = {}
-    for classes in ((0,), None):
+    of two ``pyod-hbos`` sweeps on digits, of 1 cell and of 10 (each less its fit and score), after
+    a first one that pays this process's imports."""
+    walls = {}  # cells -> wall less fit and score; the first sweep's entry is replaced by the second's
+    for i, classes in enumerate(((1,), (0,), None)):
         one = argparse.Namespace(**vars(args))
         one.dataset, one.data_dir, one.class_list, one.seeds, one.jobs = "digits", None, classes, 1, 1
-        wall, cells = sweep(["pyod-hbos"], one, scratch / f"start-{len(classes or ())}")
+        wall, cells = sweep(["pyod-hbos"], one, scratch / f"start-{i}")
         walls[len(cells)] = wall - sum(m["fit_seconds"] + m["score_seconds"] for _, m in cells)
     (n1, w1), (n2, w2) = sorted(walls.items())
     return w1 - (w2 - w1) / (n2 - n1) * n1

@@ -35,9 +35,11 @@ from bench.sweep.job import Job, Outcome, crashed, execute, init_worker, poisons
 from bench.tracking import owner
 
 # What each worker would import anyway (the built-in methods among it); the forkserver imports it
-# once for all of them.
+# once for all of them. torch._dynamo is what torch's optimizers import when the first is made:
+# about a second that the first torch cell of every worker paid inside its fit time.
 PRELOAD = [
     "bench.sweep.job",
+    "torch._dynamo",
     "bench.report.plots",
     "seaborn",
     "matplotlib.figure",

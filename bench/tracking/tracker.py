@@ -26,6 +26,7 @@ from bench.errors import TrackingError, first_line
 from bench.tracking import owner
 from bench.tracking.queries import RunQueries
 from bench.tracking.sqlite import (
+    index_cell_keys,
     prepare_sqlite_store,
     quiet_probe,
     remove_stray_folders,
@@ -65,6 +66,7 @@ class Tracker(RunQueries):
                 repaired = prepare_sqlite_store(uri, artifact_root)
                 if repaired:
                     print(f"bench: {repaired}", file=sys.stderr)
+                index_cell_keys(uri)
                 self.client = MlflowClient(tracking_uri=uri)
                 exp = self.client.get_experiment_by_name(experiment)
                 remove_stray_folders(uri)

@@ -376,7 +376,7 @@ def test_cell_runs_read_from_the_store_s_tables_are_mlflow_s_own_search(tmp_path
 def test_a_cell_s_runs_are_found_through_the_cell_key_index(tmp_path):
     """The check each logged cell makes looks its key up in an index, not through every tag: a store
     of 10,000 runs answers it as fast as an empty one."""
-    from bench.tracking.sqlite import _runs_sql
+    from bench.tracking.tables import _runs_sql
 
     Tracker(default_uri(tmp_path), "bench")
     with closing(sqlite3.connect(tmp_path / "mlflow.db")) as db:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.tracking.sqlite import RunRecord, read_runs
+from bench.tracking.tables import RunRecord, read_runs
 from bench.tracking.tags import KIND_CELL, KIND_SWEEP, KIND_TRIAL
 
 

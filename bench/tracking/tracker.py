@@ -26,7 +26,6 @@ from bench.errors import TrackingError, first_line
 from bench.tracking import owner
 from bench.tracking.queries import RunQueries
 from bench.tracking.sqlite import (
-    index_cell_keys,
     prepare_sqlite_store,
     quiet_probe,
     remove_stray_folders,
@@ -34,6 +33,7 @@ from bench.tracking.sqlite import (
     sqlite_uri,
     store_lock,
 )
+from bench.tracking.tables import index_cell_keys
 from bench.tracking.tags import KIND_CELL, KIND_SWEEP, cell_tags, param_value
 
 if TYPE_CHECKING:

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -258,18 +257,12 @@ def sweep_start(args: argparse.Namespace, scratch: Path) -> float:
 
 
 def device_name(device: str) -> str:
-    """The GPU's name, or the CPU's model as /proc/cpuinfo gives it."""
+    """The GPU's name, or the CPU's model as a cell's provenance records it."""
     import torch
 
-    if device.startswith("cuda"):
-        return f"GPU {torch.cuda.get_device_name(device)}"
-    try:
-        for text in Path("/proc/cpuinfo").read_text().splitlines():
-            if text.startswith("model name"):
-                return f"CPU {text.split(':', 1)[1].strip()}"
-    except OSError:
-        pass
-    return f"CPU {platform.processor() or platform.machine()}"
+    from bench.sweep.provenance import cpu_name
+
+    return f"GPU {torch.cuda.get_device_name(device)}" if device.startswith("cuda") else f"CPU {cpu_name()}"
 
 
 def _s(value: float | None, digits: int = 3) -> str:

@@ -17,6 +17,7 @@ dataset's images as stored, resized by the backbone.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -59,15 +60,21 @@ class Extractor:
         return {**whole, "until_stride": self.until_stride, "dtype": self.dtype}
 
     def network(self, device: str = "cpu") -> torch.nn.Module:
-        """The frozen network itself, in eval mode on ``device``."""
-        features = backbones.build(self.backbone, self.resolution, device)
-        if self.until_stride is None:
-            return features
-        return backbones.Stem(features, backbones.blocks_before_stride(features, self.until_stride))
+        """The frozen network itself, in eval mode on ``device``: built once per process (its weights
+        read from disk once), since a fine-tuned method given images runs its stem at every call."""
+        return _network(self, device)
 
     def takes(self, x: np.ndarray) -> bool:
         """Whether ``x`` holds images (1 or 3 channels) rather than this extractor's output."""
         return x.ndim == 4 and x.shape[1] in (1, 3)
+
+
+@functools.lru_cache(maxsize=4)
+def _network(extractor: Extractor, device: str) -> torch.nn.Module:
+    features = backbones.build(extractor.backbone, extractor.resolution, device)
+    if extractor.until_stride is None:
+        return features
+    return backbones.Stem(features, backbones.blocks_before_stride(features, extractor.until_stride))
 
 
 @torch.no_grad()
@@ -79,7 +86,7 @@ def extract(extractor: Extractor, images: np.ndarray, device: str = "cpu") -> np
     out = []
     for i in range(0, len(images), BATCH):
         x = torch.as_tensor(images[i : i + BATCH], dtype=torch.float32, device=device) / scale
-        out.append(np.ascontiguousarray(net(x).float().cpu().numpy(), dtype=extractor.dtype))
+        out.append(net(x).float().cpu().numpy().astype(extractor.dtype, copy=False))
     return np.concatenate(out) if out else np.zeros((0, 0), extractor.dtype)
 
 

@@ -90,8 +90,8 @@ def write_files(figures: dict[str, bytes], folder: str) -> dict[str, str]:
 
 
 def ready() -> None:
-    """Submitted first: the figure worker imports the drawing libraries before any cell ends."""
-    import seaborn  # noqa: F401
+    """Submitted first: the figure worker imports matplotlib (all a cell's figures use) before any
+    cell ends."""
     from matplotlib.figure import Figure  # noqa: F401
 
 

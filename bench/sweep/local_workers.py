@@ -41,8 +41,7 @@ PRELOAD = [
     "bench.sweep.job",
     "torch._dynamo",
     "bench.report.plots",
-    "seaborn",
-    "matplotlib.figure",
+    "matplotlib.figure",  # a cell's figures (seaborn draws only the leaderboard's, in the sweep)
     *builtin_modules("bench.methods"),
 ]
 WATCH_EVERY_S = 1.0

@@ -3,7 +3,8 @@
 ``SweepConfig`` holds what ``run`` and ``tune`` share (the grid, the protocol
 settings, where cells run, where results go); ``RunConfig`` and ``TuneConfig``
 add what only one of them reads. Every default lives here: the CLI shows these
-defaults and fills only the fields a user gave (``from_args``).
+defaults and fills only the fields a user gave (``given``), and ``bench.options`` turns the
+keyword arguments of ``bench.run`` into the same fields.
 """
 
 from __future__ import annotations
@@ -47,14 +48,6 @@ class SweepConfig:
     results: str = "results"
     tracking_uri: str | None = None
     experiment: str = "bench"
-
-    @classmethod
-    def from_args(cls: type[C], args: argparse.Namespace) -> C:
-        """The config with every field the parsed arguments hold, by name; the rest at defaults."""
-        given = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()}
-        config = cls(**{f.name: given[f.name] for f in dataclasses.fields(cls) if f.name in given})
-        config.check()
-        return config
 
     def check(self) -> None:
         """Settings that are wrong whatever the dataset: one line each (names are checked by ``plan``)."""
@@ -127,6 +120,12 @@ class TuneConfig(SweepConfig):
     @property
     def seed(self) -> int:
         return self.seeds[0]
+
+
+def given(cls: type[SweepConfig], args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of ``cls`` that parsed command-line arguments hold (the flags a user gave)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items() if k in names}
 
 
 def default(cls: type[SweepConfig], name: str) -> Any:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import pickle
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -13,7 +15,7 @@ from types import ModuleType
 
 from bench.contract.method import Method
 from bench.errors import BenchError, first_line
-from bench.registry import DATASETS, METHODS, PROTOCOLS, register_method
+from bench.registry import DATASETS, METHODS, PROTOCOLS, defined_in, register_method
 
 
 @dataclass
@@ -133,3 +135,57 @@ def _where(exc: BaseException, path: Path) -> str:
         if Path(f.filename).resolve() == path.resolve()
     ]
     return f":{lines[-1]}" if lines else ""
+
+
+# ---- plugins defined where the researcher is: shipped to workers by value ---------------------
+
+# What a cell needs in its worker (datasets travel loaded, from the sweep's process).
+SHIPPED = {"method": METHODS, "protocol": PROTOCOLS}
+
+
+def shipment(methods: Iterable[str] = (), protocols: Iterable[str] = ()) -> bytes:
+    """The named methods and protocols that this process registered outside bench's own modules,
+    each pickled by value: what a worker process (local or Ray) registers before its first cell,
+    since it cannot import a notebook's ``__main__`` (nor, by name, a module loaded from a file).
+    Entries a worker registers itself (entry points, ``--plugin`` files) it skips unread."""
+    import cloudpickle
+
+    entries = []
+    for kind, names in (("method", methods), ("protocol", protocols)):
+        registry = SHIPPED[kind]
+        for name in dict.fromkeys(names):
+            if name not in registry:  # a family member (``pyod:HBOS``): its family resolves it anywhere
+                continue
+            info, obj = registry.get(name)
+            module = defined_in(obj)
+            if module.startswith("bench."):
+                continue
+            entries.append((kind, name, _by_value(cloudpickle, kind, info, obj, module)))
+    return pickle.dumps(entries)
+
+
+def _by_value(cloudpickle: ModuleType, kind: str, info: object, obj: object, module: str) -> bytes:
+    by_value = module != "__main__" and module in sys.modules  # __main__ always goes by value
+    if by_value:
+        cloudpickle.register_pickle_by_value(sys.modules[module])
+    try:
+        return cloudpickle.dumps((info, obj))
+    except Exception as exc:
+        raise BenchError(
+            f"{kind} {info.name!r} cannot be sent to worker processes ({type(exc).__name__}: "
+            f"{first_line(exc)}): define it in a file and pass the file with --plugin / plugins="
+        ) from None
+    finally:
+        if by_value:
+            cloudpickle.unregister_pickle_by_value(sys.modules[module])
+
+
+def receive(blob: bytes | None) -> None:
+    """Register the shipped entries this process does not hold already (``shipment``)."""
+    if not blob:
+        return
+    for kind, name, entry in pickle.loads(blob):
+        registry = SHIPPED[kind]
+        if name not in registry:
+            info, obj = pickle.loads(entry)
+            registry.add(info, obj)

@@ -14,6 +14,7 @@ import dataclasses
 import difflib
 import importlib
 import pkgutil
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -66,11 +67,20 @@ class Registry(Generic[T]):
                 importlib.import_module(name)
 
     def add(self, info: Any, obj: T) -> None:
+        """Register ``obj`` under ``info.name``. A name registered before is refused, unless both were
+        defined in ``__main__``: a notebook cell run again replaces its own earlier definition."""
         name = info.name
-        if name in self._entries:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
         if ":" in name:
             raise ValueError(f"{self.kind} names may not contain ':' ({name!r})")
+        if name in self._entries:
+            before = self._entries[name][1]
+            if not (defined_in(before) == defined_in(obj) == "__main__"):
+                by = defined_in(before) or "elsewhere"
+                raise ValueError(f"{self.kind} {name!r} is already registered (by {by}); pick another name")
+            print(
+                f"bench: {self.kind} {name!r} registered again: this definition replaces the earlier one",
+                file=sys.stderr,
+            )
         self._entries[name] = (info, obj)
 
     def add_family(self, prefix: str, hint: str, resolver: Callable[[str], tuple[Any, T]]) -> None:
@@ -111,6 +121,11 @@ class Registry(Generic[T]):
     def __contains__(self, name: str) -> bool:
         self.discover()
         return name in self._entries
+
+
+def defined_in(obj: object) -> str:
+    """The module a registered entry (a class, a dataset instance, a function) was defined in."""
+    return getattr(obj if isinstance(obj, type) or callable(obj) else type(obj), "__module__", "") or ""
 
 
 def builtin_modules(package: str) -> list[str]:
@@ -160,5 +175,40 @@ def register_dataset(name: str, *, summary: str = "") -> Callable[[type], type]:
     def decorate(cls: type) -> type:
         DATASETS.add(DatasetInfo(name=name, summary=summary), cls())
         return cls
+
+    return decorate
+
+
+def register_method_family(
+    prefix: str, hint: str, *, family: str = "", paper: str = "", pretrained: str = ""
+) -> Callable[[Callable[[str], type]], Callable[[str], type]]:
+    """Function decorator: ``PREFIX:ARG`` names the Method subclass the function builds from ARG
+    (``pyod:<ClassName>``); ``hint`` is how ``bench list`` shows the family."""
+
+    def decorate(build: Callable[[str], type]) -> Callable[[str], type]:
+        def resolve(arg: str) -> tuple[MethodInfo, type]:
+            info = MethodInfo(f"{prefix}:{arg}", family=family or prefix, paper=paper, pretrained=pretrained)
+            return info, build(arg)
+
+        METHODS.add_family(prefix, hint, resolve)
+        return build
+
+    return decorate
+
+
+def register_dataset_family(
+    prefix: str, hint: str, *, summary: str = ""
+) -> Callable[[Callable[[str], Any]], Callable[[str], Any]]:
+    """Function decorator: ``PREFIX:ARG`` names the DatasetSource the function builds from ARG (a
+    file, a folder: ``npz:FILE``, ``csv:FILE``); ``hint`` is how ``bench list`` shows the kind. The
+    dataset is called by the source's ``name`` where it has one, else ``PREFIX:ARG``."""
+
+    def decorate(build: Callable[[str], Any]) -> Callable[[str], Any]:
+        def resolve(arg: str) -> tuple[DatasetInfo, Any]:
+            source = build(arg)
+            return DatasetInfo(getattr(source, "name", None) or f"{prefix}:{arg}", summary), source
+
+        DATASETS.add_family(prefix, hint, resolve)
+        return build
 
     return decorate

@@ -59,7 +59,7 @@ def main() -> None:
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    from bench.cli.leaderboard import build_report
+    from bench.report.board import publish
     from bench.tracking.tracker import Tracker, default_uri
 
     folder = Path(args.folder or tempfile.mkdtemp(prefix="bench-store-"))
@@ -102,7 +102,7 @@ def main() -> None:
                 flush=True,
             )
         start = time.perf_counter()
-        build_report(tracker, folder / "report", roc_curves=False)
+        publish(tracker, folder / "report", roc_curves=False)
         board_s = time.perf_counter() - start
     finally:
         if not args.folder:

@@ -16,10 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.api import Dataset, DatasetSource, register_dataset
-from bench.data.fetch import download, md5_of, search_dirs
-from bench.env import cache_dir
-from bench.errors import DataError
+from bench.api import (
+    DataError,
+    Dataset,
+    DatasetSource,
+    cache_dir,
+    download,
+    md5_of,
+    register_dataset,
+    search_dirs,
+)
 
 PIXELS = 3 * 32 * 32
 PAGE = "https://www.cs.toronto.edu/~kriz/"

@@ -18,9 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from bench.api import Dataset, DatasetSource
-from bench.errors import DataError
-from bench.registry import DATASETS, DatasetInfo
+from bench.api import DataError, Dataset, DatasetSource, register_dataset_family
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 DEFAULT_SIZE = 128
@@ -113,12 +111,11 @@ class DefectFolder(DatasetSource):
         )
 
 
-def _resolve(arg: str) -> tuple[DatasetInfo, DefectFolder]:
+@register_dataset_family(
+    "mvtec", "mvtec:DIR[@SIZE] (the MVTec AD layout)", summary="defect images in the MVTec AD layout"
+)
+def defect_folder(arg: str) -> DefectFolder:
     root, _, size = arg.rpartition("@") if "@" in arg else (arg, "", str(DEFAULT_SIZE))
     if not size.isdigit() or not 8 <= int(size) <= 1024:
         raise DataError(f"mvtec:{arg}: the size after @ must be a whole number of pixels, 8 to 1024")
-    source = DefectFolder(root, int(size))
-    return DatasetInfo(source.name, "defect images in the MVTec AD layout"), source
-
-
-DATASETS.add_family("mvtec", "mvtec:DIR[@SIZE] (the MVTec AD layout)", _resolve)
+    return DefectFolder(root, int(size))

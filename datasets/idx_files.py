@@ -16,11 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import env
-from bench.api import Dataset, DatasetSource, register_dataset
-from bench.data.fetch import download, search_dirs
-from bench.data.idx import parse_idx, read_bytes
-from bench.errors import DataError
+from bench.api import (
+    DataError,
+    Dataset,
+    DatasetSource,
+    cache_dir,
+    download,
+    env_value,
+    parse_idx,
+    read_bytes,
+    register_dataset,
+    search_dirs,
+)
 
 FILES = (
     "train-images-idx3-ubyte",
@@ -73,11 +80,11 @@ class IdxDataset(DatasetSource):
         return f"not here: {how}--data-dir DIR, or downloaded on first use from {self._mirrors()[0]}"
 
     def _mirrors(self) -> tuple[str, ...]:
-        given = env.get("BENCH_MIRRORS")
+        given = env_value("BENCH_MIRRORS")
         return tuple(m.strip() for m in given.split(",") if m.strip()) if given else self.spec.mirrors
 
     def _download(self, data_dir: str | None) -> list[Path]:
-        target = env.cache_dir() / self.spec.name
+        target = cache_dir() / self.spec.name
         files = []
         try:
             for stem in FILES:

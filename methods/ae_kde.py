@@ -52,11 +52,12 @@ from bench.api import (
     Range,
     Space,
     TrainData,
+    check_square,
+    conv_autoencoder,
     in_batches,
+    max_accuracy_threshold,
     register_method,
 )
-from bench.nets.layers import check_square, conv_autoencoder
-from bench.scoring.thresholds import max_accuracy_threshold
 
 
 class ConvAE(nn.Module):

@@ -35,9 +35,9 @@ from bench.api import (
     Published,
     Space,
     Widths,
+    dense,
     register_method,
 )
-from bench.nets.layers import dense
 
 
 @register_method("ae-threshold", family="autoencoder", paper="seed 001")

@@ -26,10 +26,19 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from bench.api import Count, Env, Method, Published, TrainData, register_method
-from bench.nets.backbones import BACKBONES, BackboneName
-from bench.nets.features import Extractor, extract
-from bench.nets.neighbours import knn_score
+from bench.api import (
+    BACKBONES,
+    BackboneName,
+    Count,
+    Env,
+    Extractor,
+    Method,
+    Published,
+    TrainData,
+    extract,
+    knn_score,
+    register_method,
+)
 
 
 @register_method("dn2", family="pretrained", paper="Bergman et al. 2020 (DN2)", pretrained="ImageNet")

@@ -52,10 +52,12 @@ from bench.api import (
     Positive,
     Published,
     Space,
+    check_square,
+    conv_autoencoder,
+    down_size,
+    midpoint_threshold,
     register_method,
 )
-from bench.nets.layers import check_square, conv_autoencoder, down_size
-from bench.scoring.thresholds import midpoint_threshold
 
 
 def discriminator(channels: int) -> nn.Sequential:

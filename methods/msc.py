@@ -37,10 +37,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.api import Batch, Count, Env, NonNegative, Positive, Published, TrainData, register_method
-from bench.nets.augment import moco_v2
-from bench.nets.backbones import BackboneName
-from bench.nets.finetune import EvalMode, FineTunedKNN
+from bench.api import (
+    BackboneName,
+    Batch,
+    Count,
+    Env,
+    EvalMode,
+    FineTunedKNN,
+    NonNegative,
+    Positive,
+    Published,
+    TrainData,
+    moco_v2,
+    register_method,
+)
 
 TEMPERATURE = 0.25
 

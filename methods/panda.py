@@ -43,9 +43,16 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from bench.api import Batch, Count, NonNegative, Positive, Published, register_method
-from bench.nets.backbones import BackboneName
-from bench.nets.finetune import FineTunedKNN
+from bench.api import (
+    BackboneName,
+    Batch,
+    Count,
+    FineTunedKNN,
+    NonNegative,
+    Positive,
+    Published,
+    register_method,
+)
 
 
 @register_method("panda", family="pretrained", paper="Reiss et al. 2021 (PANDA)", pretrained="ImageNet")

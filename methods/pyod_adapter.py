@@ -32,12 +32,23 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bench import env
-from bench.api import Choice, Env, Float, Int, Method, Range, Space, TrainData, flatten
-from bench.contract.params import Hyper
-from bench.env import cache_dir
-from bench.errors import UnknownNameError
-from bench.registry import METHODS, MethodInfo
+from bench.api import (
+    Choice,
+    Env,
+    Float,
+    Hyper,
+    Int,
+    Method,
+    Range,
+    Space,
+    TrainData,
+    UnknownNameError,
+    cache_dir,
+    env_value,
+    flatten,
+    register_method,
+    register_method_family,
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,7 @@ def cache_compiled_helpers() -> None:
     import numba
     from numba.core.registry import CPUDispatcher
 
-    if not env.get("NUMBA_CACHE_DIR"):
+    if not env_value("NUMBA_CACHE_DIR"):
         numba.config.CACHE_DIR = str(cache_dir() / "numba")
     for name, module in list(sys.modules.items()):
         if not name.startswith("pyod.") or module is None or name in _SCANNED:
@@ -215,12 +226,10 @@ def _find_detector(class_name: str) -> str:
     raise UnknownNameError(f"unknown PyOD detector {class_name!r} (no class of that name in pyod.models)")
 
 
-def _resolve(class_name: str) -> tuple[MethodInfo, type]:
-    name = f"pyod:{class_name}"
-    info = MethodInfo(name=name, family="pyod", paper="PyOD")
-    return info, _adapter(Detector(_find_detector(class_name), class_name))
+@register_method_family("pyod", "pyod:<ClassName> (any PyOD detector)", paper="PyOD")
+def any_detector(class_name: str) -> type:
+    return _adapter(Detector(_find_detector(class_name), class_name))
 
 
 for _name, _detector in ALIASES.items():
-    METHODS.add(MethodInfo(name=_name, family="pyod", paper="PyOD"), _adapter(_detector))
-METHODS.add_family("pyod", "pyod:<ClassName> (any PyOD detector)", _resolve)
+    register_method(_name, family="pyod", paper="PyOD")(_adapter(_detector))

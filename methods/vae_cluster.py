@@ -71,10 +71,11 @@ from bench.api import (
     Space,
     TrainData,
     Widths,
+    dense,
+    gaussian_kl,
     in_batches,
     register_method,
 )
-from bench.nets.layers import dense, gaussian_kl
 
 ELBOW_RANGE = range(2, 31)
 

@@ -45,9 +45,13 @@ from bench.api import (
     Positive,
     Published,
     Space,
+    check_square,
+    dense,
+    down_size,
+    gaussian_kl,
     register_method,
+    up_padding,
 )
-from bench.nets.layers import check_square, dense, down_size, gaussian_kl, up_padding
 
 
 class DenseVAE(nn.Module):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bench.api import ANOMALY_LABELS, ProtocolOptions, register_protocol
-from bench.data.splits import hold_out, join, labeled_pool
+from bench.api import ANOMALY_LABELS, ProtocolOptions, hold_out, join, labeled_pool, register_protocol
 
 
 @register_protocol(

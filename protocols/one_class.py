@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.api import ProtocolOptions, register_protocol
-from bench.data.splits import count_for_ratio, join, take
+from bench.api import ProtocolOptions, count_for_ratio, join, register_protocol, take
 
 
 @register_protocol(

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.api import LABELED_SET, ProtocolOptions, register_protocol
-from bench.data.splits import Share, count_for_ratio, join, take
-from bench.errors import BenchError
+from bench.api import (
+    LABELED_SET,
+    BenchError,
+    ProtocolOptions,
+    Share,
+    count_for_ratio,
+    join,
+    register_protocol,
+    take,
+)
 
 # Seeds 000/001 on FashionMNIST: of 30,000 known-class training images, 26,000 form the
 # unlabeled pool and 2,000 the labeled set; test sets of 1,000 known + 52 unknown, padded to

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.api import ProtocolOptions, register_protocol
-from bench.data.splits import join
+from bench.api import ProtocolOptions, join, register_protocol
 
 
 @register_protocol(

@@ -136,38 +136,43 @@ def one_line(capsys, argv: list[str]) -> str:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_dataset_files(tmp_path, capsys, case):
-    make, expect = CASES[case]
-    data = make(tmp_path)
-    where = data if isinstance(data, list) else ["--datasets", data]
-    line = one_line(capsys, ["run", "--methods", "pyod-pca", *where, "--results", str(tmp_path / "out")])
-    assert expect in line
+    assert CASES[case][1] in one_line(capsys, dataset_files_argv(tmp_path, case))
     assert not (tmp_path / "out").exists(), "nothing written: no store, no config"
 
 
-@pytest.mark.parametrize(
-    "flags,expect",
-    [
-        (["--results", "/proc/forbidden"], "--results /proc/forbidden: cannot write there"),
-        (["--tracking-uri", "sqlite:////proc/forbidden/x.db"], "cannot use MLflow tracking store"),
-        (["--classes=-1,0"], "--classes -1 is out of range"),
-        (["--seeds=-5,3"], "--seeds takes seeds >= 0, not -5"),
-        (["--datasets", "fashion-mnist", "--data-dir", "EMPTY"], "holds no fashion-mnist files"),
-        (["--protocols", "open-set", "--known", "0,0"], "--known lists 0 more than once"),
-        (["--protocols", "open-set", "--known", "42"], "--known 42 is not a class of digits (classes 0..9)"),
-        (["--protocols", "open-set", "--known", "0,1,2,3,4,5,6,7,8,9"], "--known names every class of"),
-        (
-            ["--set", "pyod-pca.n_components=2", "--set", "pyod-pca.n_components=3"],
-            "--set gives pyod-pca.n_components twice (2, then 3); give it once",
-        ),
-        (["--in-process", "--jobs", "2"], "--in-process runs one cell at a time in this process"),
-    ],
-)
+PLACES_AND_GRIDS = [
+    (["--results", "/proc/forbidden"], "--results /proc/forbidden: cannot write there"),
+    (["--tracking-uri", "sqlite:////proc/forbidden/x.db"], "cannot use MLflow tracking store"),
+    (["--classes=-1,0"], "--classes -1 is out of range"),
+    (["--seeds=-5,3"], "--seeds takes seeds >= 0, not -5"),
+    (["--datasets", "fashion-mnist", "--data-dir", "EMPTY"], "holds no fashion-mnist files"),
+    (["--protocols", "open-set", "--known", "0,0"], "--known lists 0 more than once"),
+    (["--protocols", "open-set", "--known", "42"], "--known 42 is not a class of digits (classes 0..9)"),
+    (["--protocols", "open-set", "--known", "0,1,2,3,4,5,6,7,8,9"], "--known names every class of"),
+    (
+        ["--set", "pyod-pca.n_components=2", "--set", "pyod-pca.n_components=3"],
+        "--set gives pyod-pca.n_components twice (2, then 3); give it once",
+    ),
+    (["--in-process", "--jobs", "2"], "--in-process runs one cell at a time in this process"),
+]
+
+
+@pytest.mark.parametrize("flags,expect", PLACES_AND_GRIDS)
 def test_bad_places_and_grids(tmp_path, capsys, flags, expect):
+    assert expect in one_line(capsys, places_and_grids_argv(tmp_path, flags))
+    assert not (tmp_path / "out" / "mlflow.db").exists()
+
+
+def places_and_grids_argv(tmp_path: Path, flags: list[str]) -> list[str]:
     flags = [str(tmp_path) if f == "EMPTY" else f for f in flags]
     argv = ["run", "--methods", "pyod-pca", *flags]
-    argv += [] if "--results" in flags else ["--results", str(tmp_path / "out")]
-    assert expect in one_line(capsys, argv)
-    assert not (tmp_path / "out" / "mlflow.db").exists()
+    return argv + ([] if "--results" in flags else ["--results", str(tmp_path / "out")])
+
+
+def dataset_files_argv(tmp_path: Path, case: str) -> list[str]:
+    data = CASES[case][0](tmp_path)
+    where = data if isinstance(data, list) else ["--datasets", data]
+    return ["run", "--methods", "pyod-pca", *where, "--results", str(tmp_path / "out")]
 
 
 def test_a_plugin_file_that_registers_nothing(tmp_path, capsys):

@@ -14,9 +14,9 @@ import pytest
 import torch
 from rich.console import Console
 
-from bench.cli.leaderboard import build_report
 from bench.config import RunConfig
 from bench.plugins import load_user_plugin
+from bench.report.board import publish
 from bench.sweep.driver import run_sweep
 from bench.sweep.provenance import checkout
 from bench.tracking.bundle import CELLS, MANIFEST, SCORES, read_bundle, write_bundle
@@ -39,7 +39,7 @@ def sweep(results: Path, **settings) -> Tracker:
 
 
 def report(tracker: Tracker, results: Path) -> dict[str, bytes]:
-    build_report(tracker, results, roc_curves=False)
+    publish(tracker, results, roc_curves=False)
     return {name: (results / name).read_bytes() for name in REPORTS}
 
 
@@ -211,7 +211,7 @@ def test_cells_of_two_protocol_versions_are_two_rows(source, tmp_path, bench_mai
     later = rewritten(bundle, tmp_path / "v2", version_two)
     for b in (bundle, later):
         assert bench_main("import", str(b), "--results", str(tmp_path / "mixed")).returncode == 0
-    board, _ = build_report(Tracker(default_uri(tmp_path / "mixed"), "bench"), tmp_path / "mixed", False)
+    board = publish(Tracker(default_uri(tmp_path / "mixed"), "bench"), tmp_path / "mixed", False)[0].board
     knn = board[board["method"] == "pyod-knn"]
     assert sorted(knn["protocol"]) == ["one-class", "one-class@v2"] and knn["cells"].tolist() == [2, 2]
     md = (tmp_path / "mixed" / "leaderboard.md").read_text()
@@ -250,7 +250,6 @@ def test_the_shipped_bundle_is_the_readmes_table_and_a_new_method_ranks_against_
     ]
     said = bench_main(*run)
     assert said.returncode == 0 and "1 cells ok, 0 failed, 1 already done" in said.stdout, said.stdout
-    board, _ = build_report(
-        Tracker(default_uri(tmp_path / "out"), "fmnist-one-class"), tmp_path / "out", False
-    )
+    tracker = Tracker(default_uri(tmp_path / "out"), "fmnist-one-class")
+    board = publish(tracker, tmp_path / "out", False)[0].board
     assert len(board) == len(readme_rows()) + 1 and board["rank"].notna().all()

@@ -282,18 +282,18 @@ def one_line_error(res) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize(
-    "args,expect",
-    [
-        (("run", "--methods", "pyod-knnn"), "did you mean 'pyod-knn'"),
-        (("run", "--datasets", "fashion-mnst"), "did you mean 'fashion-mnist'"),
-        (("run", "--protocols", "oneclass"), "did you mean 'one-class'"),
-        (("run", "--methods", "pyod:NoSuchDetector"), "unknown PyOD detector"),
-        (("run", "--tracking-uri", "http://127.0.0.1:9"), "cannot use MLflow tracking store"),
-        (("run", "--classes", "12"), "out of range"),
-        (("--plugin", "nowhere.py", "list"), "no such file"),
-    ],
-)
+USER_ERRORS = [
+    (("run", "--methods", "pyod-knnn"), "did you mean 'pyod-knn'"),
+    (("run", "--datasets", "fashion-mnst"), "did you mean 'fashion-mnist'"),
+    (("run", "--protocols", "oneclass"), "did you mean 'one-class'"),
+    (("run", "--methods", "pyod:NoSuchDetector"), "unknown PyOD detector"),
+    (("run", "--tracking-uri", "http://127.0.0.1:9"), "cannot use MLflow tracking store"),
+    (("run", "--classes", "12"), "out of range"),
+    (("--plugin", "nowhere.py", "list"), "no such file"),
+]
+
+
+@pytest.mark.parametrize("args,expect", USER_ERRORS)
 def test_user_errors_end_in_one_line(bench_main, args, expect):
     assert expect in one_line_error(bench_main(*args))
 
@@ -369,29 +369,29 @@ def test_set_overrides_make_a_separate_variant(tmp_path, bench_main):
     assert len(pd.read_csv(tmp_path / "out" / "leaderboard.csv")) == 2
 
 
-@pytest.mark.parametrize(
-    "item,expect",
-    [
-        ("ae-threshold.nope=1", "ae-threshold has no hyperparameter 'nope'"),
-        ("pyod-knn.k=3", "does not run"),
-        ("bad", "METHOD.PARAM"),
-    ],
-)
+BAD_SETS = [
+    ("ae-threshold.nope=1", "ae-threshold has no hyperparameter 'nope'"),
+    ("pyod-knn.k=3", "does not run"),
+    ("bad", "METHOD.PARAM"),
+]
+
+
+@pytest.mark.parametrize("item,expect", BAD_SETS)
 def test_bad_set_ends_in_one_line(bench_main, item, expect):
     assert expect in one_line_error(bench_main("run", "--methods", "ae-threshold", "--set", item))
 
 
-@pytest.mark.parametrize(
-    "item,expect",
-    [
-        ("ae-threshold.epochs=-3", "ae-threshold: epochs must be >= 1, not -3"),
-        ("ae-threshold.epochs=abc", "ae-threshold: epochs takes int, not 'abc'"),
-        ("ae-threshold.epochs=0", "ae-threshold: epochs must be >= 1, not 0"),
-        ("vae-elbo.lr=-1", "vae-elbo: lr must be > 0, not -1"),
-        ("ae-kde.nosuch=1", "ae-kde has no hyperparameter 'nosuch'"),
-        ("pyod-iforest.contamination=0.7", "contamination must be in (0, 0.5], not 0.7"),
-    ],
-)
+BAD_HYPERPARAMETERS = [
+    ("ae-threshold.epochs=-3", "ae-threshold: epochs must be >= 1, not -3"),
+    ("ae-threshold.epochs=abc", "ae-threshold: epochs takes int, not 'abc'"),
+    ("ae-threshold.epochs=0", "ae-threshold: epochs must be >= 1, not 0"),
+    ("vae-elbo.lr=-1", "vae-elbo: lr must be > 0, not -1"),
+    ("ae-kde.nosuch=1", "ae-kde has no hyperparameter 'nosuch'"),
+    ("pyod-iforest.contamination=0.7", "contamination must be in (0, 0.5], not 0.7"),
+]
+
+
+@pytest.mark.parametrize("item,expect", BAD_HYPERPARAMETERS)
 def test_bad_hyperparameters_stop_before_any_work(tmp_path, bench_main, item, expect):
     """Checked against the plugin's declaration before the first cell: no cell, no store, no run."""
     method = item.split(".")[0]

@@ -8,15 +8,16 @@ import re
 import pytest
 
 from bench.cli.main import parser
-from bench.config import RunConfig, SweepConfig, TuneConfig
+from bench.config import RunConfig, SweepConfig, TuneConfig, given
 from bench.errors import BenchError
+from bench.options import config_of
 
 
 def test_no_flags_give_the_dataclass_defaults():
-    assert RunConfig.from_args(parser().parse_args(["run"])) == RunConfig()
-    assert TuneConfig.from_args(parser().parse_args(["tune", "--method", "pyod-knn"])) == TuneConfig(
-        method="pyod-knn"
-    )
+    assert config_of(RunConfig, given(RunConfig, parser().parse_args(["run"]))) == RunConfig()
+    assert config_of(
+        TuneConfig, given(TuneConfig, parser().parse_args(["tune", "--method", "pyod-knn"]))
+    ) == TuneConfig(method="pyod-knn")
 
 
 def test_run_and_tune_take_every_shared_option_by_the_same_flags():
@@ -27,9 +28,14 @@ def test_run_and_tune_take_every_shared_option_by_the_same_flags():
         "--cpus-per-cell", "0.5", "--gpus-per-cell", "0", "--results", "r", "--tracking-uri", "sqlite:///x.db",
         "--experiment", "e", "--seed", "4",
     ]  # fmt: skip
-    run = RunConfig.from_args(parser().parse_args(["run", *shared, "--datasets", "digits"]))
-    tune = TuneConfig.from_args(
-        parser().parse_args(["tune", "--method", "pyod-knn", *shared, "--dataset", "digits"])
+    run = config_of(
+        RunConfig, given(RunConfig, parser().parse_args(["run", *shared, "--datasets", "digits"]))
+    )
+    tune = config_of(
+        TuneConfig,
+        given(
+            TuneConfig, parser().parse_args(["tune", "--method", "pyod-knn", *shared, "--dataset", "digits"])
+        ),
     )
     for field in dataclasses.fields(SweepConfig):
         assert getattr(run, field.name) == getattr(tune, field.name), field.name
@@ -50,11 +56,11 @@ def test_run_and_tune_take_every_shared_option_by_the_same_flags():
 def test_settings_wrong_whatever_the_data_are_refused(argv, expect):
     cls = RunConfig if argv[0] == "run" else TuneConfig
     with pytest.raises(BenchError, match=re.escape(expect)):
-        cls.from_args(parser().parse_args(argv))
+        config_of(cls, given(cls, parser().parse_args(argv)))
 
 
 def test_a_study_is_named_by_its_protocol_settings():
-    from bench.tune.study import study_name
+    from bench.tuning.study import study_name
 
     assert study_name(TuneConfig(method="vae-elbo", classes=(0, 3))) == "vae-elbo.digits.one-class.c0-3.s0"
     opened = TuneConfig(method="ae-threshold", protocols=("open-set",), known_classes=(0, 1, 2), labels=30)

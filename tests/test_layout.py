@@ -145,3 +145,19 @@ def test_every_name_the_benchmark_scripts_import_from_bench_exists():
                     f"{path.name}: {node.module}.{a.name}" for a in node.names if not hasattr(module, a.name)
                 ]
     assert not missing, missing
+
+
+def test_built_in_plugins_import_from_bench_api_alone():
+    """The methods, datasets and protocols bench ships are written as any plugin is: everything they
+    take from bench comes through ``bench.api``, so the API holds what a plugin needs."""
+    outside = []
+    for folder in ("methods", "datasets", "protocols"):
+        for path in sorted((ROOT / folder).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "bench":
+                    if node.module != "bench.api":
+                        outside.append(f"{folder}/{path.name}:{node.lineno} from {node.module}")
+                elif isinstance(node, ast.Import):
+                    outside += [f"{folder}/{path.name}:{node.lineno} import {a.name}"
+                                for a in node.names if a.name.split(".")[0] == "bench"]  # fmt: skip
+    assert not outside, outside

@@ -193,7 +193,7 @@ def test_cells_of_other_protocol_settings_are_never_averaged_together():
 def test_file_names_from_labels_are_safe_and_distinct():
     import re
 
-    from bench.cli.leaderboard import _slug
+    from bench.report.board import _slug
 
     labels = [
         "folder:/abs/path/to/images",

@@ -3,6 +3,7 @@ after another in the sweep's own process (``--in-process``)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from bench.report.leaderboard import latest_per_cell, leaderboard
 from bench.tracking.sqlite import prepare_sqlite_store, sqlite_uri
 from bench.tracking.tracker import Tracker, default_uri
 from tests.conftest import ROOT, free_port, require, run_cli
+from tests.test_python_api import run_script
 
 BROKEN = str(ROOT / "tests" / "plugins" / "broken_methods.py")
 # A PyOD detector, PyOD's numba-compiled HBOS, and a torch method (whose float
@@ -56,14 +58,18 @@ def test_jobs_and_ray_give_the_serial_leaderboard(tmp_path, bench_main):
     assert len(reference) == 3
     assert_same_results(reference, cells(tmp_path / "out", "pooled"))
 
+    # As Ray tasks, from a researcher's script (no main guard) that defines a method of its own
+    # beside them (tests/test_python_api.py). A cluster that has gone (as a stale $RAY_ADDRESS or
+    # /tmp/ray/ray_current_cluster names one): without ray_address bench starts its own instance
+    # instead of hanging on the dead one.
     require("ray", has_ray())
-    args = ["run", *GRID, "--experiment", "ray", "--executor", "ray", "--cpus-per-cell", "0.5"]
-    # A cluster that has gone (as a stale $RAY_ADDRESS or /tmp/ray/ray_current_cluster names one):
-    # without --ray-address bench starts its own instance instead of hanging on the dead one.
-    first = run_cli(*args, cwd=tmp_path, env={"RAY_ADDRESS": f"127.0.0.1:{free_port()}"})
-    assert first.returncode == 0, first.stderr
-    assert "3 cells as Ray tasks (local instance)" in first.stdout
-    assert_same_results(reference, cells(tmp_path / "out", "ray"))
+    options = {"classes": [0], "results": "out", "experiment": "ray", "executor": "ray", "cpus_per_cell": 0.5}
+    stale = {"RAY_ADDRESS": f"127.0.0.1:{free_port()}"}
+    out, _ = run_script(tmp_path, stale, methods=[*METHODS.split(","), "mean-distance"], **options)
+    assert "4 cells as Ray tasks (local instance)" in out
+    assert json.loads(out.strip().splitlines()[-1])["power"][0] == 1, "the cell's second definition ran"
+    ray = cells(tmp_path / "out", "ray")
+    assert_same_results(reference, ray[ray["method"] != "mean-distance"])
 
 
 def test_a_cell_that_kills_its_process_fails_alone(tmp_path):

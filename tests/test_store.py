@@ -20,10 +20,10 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from bench.cli.leaderboard import build_report
 from bench.cli.main import main
 from bench.config import RunConfig
 from bench.errors import TrackingError
+from bench.report.board import publish
 from bench.sweep.driver import run_sweep
 from bench.tracking import owner
 from bench.tracking.tracker import Tracker, default_uri
@@ -60,7 +60,7 @@ def test_changed_data_makes_new_cells_and_the_leaderboard_keeps_the_old_apart(tm
     assert max(new) < 0.9
 
     tracker = Tracker(default_uri(tmp_path / "out"), "bench")
-    board, _ = build_report(tracker, tmp_path / "out", roc_curves=False)
+    board = publish(tracker, tmp_path / "out", roc_curves=False)[0].board
     assert board["cells"].tolist() == [2], "only the current copy's cells"
     assert board["auroc_mean"].iloc[0] == pytest.approx(np.mean(new))
     md = (tmp_path / "out" / "leaderboard.md").read_text()
@@ -76,7 +76,7 @@ def test_a_study_does_not_resume_on_changed_data(tmp_path):
     """Tuning is keyed by the data too: a study's trials never mix two copies of a dataset."""
     from bench.config import TuneConfig
     from bench.errors import BenchError
-    from bench.tune.driver import run_tune
+    from bench.tuning.driver import run_tune
 
     data = two_classes(tmp_path / "mine.npz", seed=0, separable=True)
     cfg = TuneConfig(method="pyod-knn", datasets=(data,), trials=1, results=str(tmp_path / "out"))
@@ -284,7 +284,7 @@ def test_an_optuna_store_is_made_whole_or_not_at_all(tmp_path):
     import optuna
 
     from bench.tracking.sqlite import create_whole, sqlite_uri
-    from bench.tune.study import storage
+    from bench.tuning.study import storage
 
     uri = sqlite_uri(tmp_path / "optuna.db")
 
@@ -366,11 +366,15 @@ def test_cell_runs_read_from_the_store_s_tables_are_mlflow_s_own_search(tmp_path
     by_key = lambda: {(r.run_id, r.status) for r in tracker.cell_records(None, "b")}  # noqa: E731
     fast_b = by_key()
     assert [status for _, status in fast_b] == ["FAILED"]
+    params = lambda: {r.run_id: r.params for r in tracker.cell_records(None, params=True)}  # noqa: E731
+    fast_params = params()
+    assert fast_params[kept] == {"p": "1"}
     monkeypatch.setattr(queries, "read_runs", lambda *args: None)  # MLflow's own search instead
     for status, table in fast.items():
         slow = tracker.cell_table(status)
         pd.testing.assert_frame_equal(table[sorted(table.columns)], slow[sorted(slow.columns)])
     assert tracker.finished_cells() == {"a": ("d", "sha-a")} and by_key() == fast_b
+    assert params() == fast_params
 
 
 def test_a_cell_s_runs_are_found_through_the_cell_key_index(tmp_path):

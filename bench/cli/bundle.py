@@ -5,20 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.cli.options import open_store
-from bench.errors import BenchError
-from bench.tracking.bundle import MANIFEST, read_bundle
+from bench import engine
+from bench.tracking.bundle import MANIFEST
 
 
 def export(args: argparse.Namespace) -> int:
-    from bench.tracking.transfer import export_experiment
-
-    results, tracker = Path(args.results), open_store(args)
-    if not tracker.runs_of_kind("cell"):
-        raise BenchError(f"experiment {args.experiment!r} of {tracker.uri} has no cell runs to export")
-    folder = Path(args.to) if args.to else results / "bundles" / args.experiment
+    folder = Path(args.to) if args.to else Path(args.results) / "bundles" / args.experiment
     held = (folder / MANIFEST).read_bytes() if (folder / MANIFEST).is_file() else None
-    bundle = export_experiment(tracker, folder, scores=args.scores)
+    bundle = engine.export_bundle(folder, args.results, args.experiment, args.tracking_uri, args.scores)
     size = sum(entry["bytes"] for entry in bundle.manifest["files"].values())
     m = bundle.manifest
     same = held == (folder / MANIFEST).read_bytes()
@@ -31,18 +25,9 @@ def export(args: argparse.Namespace) -> int:
 
 
 def import_(args: argparse.Namespace) -> int:
-    from bench.tracking.tracker import Tracker, default_uri
-    from bench.tracking.transfer import import_bundle
-
-    bundle = read_bundle(Path(args.bundle))  # verified before any store is opened or made
-    results = Path(args.results)
-    experiment = args.experiment or bundle.manifest.get("experiment") or "bench"
-    if not args.tracking_uri:
-        results.mkdir(parents=True, exist_ok=True)
-    tracker = Tracker(args.tracking_uri or default_uri(results), experiment, results / "artifacts")
-    done = import_bundle(tracker, bundle)
+    done = engine.import_bundle(args.bundle, args.results, args.experiment, args.tracking_uri)
     print(
-        f"imported {bundle.id} into experiment {experiment!r} of {tracker.uri}: {done.added} cell runs "
+        f"imported {done.bundle} into experiment {done.experiment!r} of {done.uri}: {done.added} cell runs "
         f"added, {done.present} already here"
     )
     if done.conflicts:

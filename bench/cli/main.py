@@ -17,7 +17,7 @@ from bench.cli.options import (
     add_tracking,
     open_store,
 )
-from bench.config import RunConfig, TuneConfig, split_list
+from bench.config import RunConfig, TuneConfig, given, split_list
 from bench.errors import BenchError
 from bench.plugins import load_user_plugin
 
@@ -163,16 +163,10 @@ def _tune_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.sweep.driver import run_sweep
+    from bench import engine
 
-    config = RunConfig.from_args(args)
-    if args.dry_run:
-        from bench.sweep.plan import plan
-        from bench.sweep.preview import show_plan
-
-        show_plan(plan(config))
-        return 0
-    return run_sweep(config).exit_code
+    result = engine.run(dry_run=args.dry_run, **given(RunConfig, args))
+    return 0 if result.report is None else result.report.exit_code
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -195,28 +189,27 @@ def cmd_new_method(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from bench.tune.driver import run_tune
+    from bench import engine
 
-    run_tune(TuneConfig.from_args(args))
+    engine.tune(**given(TuneConfig, args))
     return 0
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from bench.cli.leaderboard import build_report
+    from bench import engine
 
     results = Path(args.results)
-    _, paths = build_report(open_store(args), results, roc_curves=not args.no_roc)
+    board = engine.leaderboard(results, args.experiment, args.tracking_uri, roc_curves=not args.no_roc)
     print((results / "leaderboard.md").read_text())
     print("AUROC per class (mean ± std over seeds):\n")
     print((results / "leaderboard_by_class.md").read_text())
-    print(
-        f"wrote {len(paths)} files: {', '.join(p.name for p in paths[:5])}, figures in {results / 'figures'}"
-    )
+    names = ["leaderboard.md", "leaderboard.csv", *(f"leaderboard_by_class{s}" for s in (".md", ".csv"))]
+    print(f"wrote {5 + len(board.figures)} files: {', '.join(names)}, figures in {results / 'figures'}")
     return 0
 
 
 def cmd_published(args: argparse.Namespace) -> int:
-    from bench.cli.leaderboard import published_report
+    from bench.report.board import published_report
     from bench.report.published import replace_block
 
     table = published_report(open_store(args))

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench import env
 from bench.config import SweepConfig, default, parse_classes, parse_seeds, split_datasets, split_list
-from bench.errors import BenchError
 
 if TYPE_CHECKING:
     from bench.tracking.tracker import Tracker
@@ -163,11 +161,7 @@ def add_tracking(parser: argparse.ArgumentParser, experiment: str | None = None)
 
 
 def open_store(args: argparse.Namespace) -> Tracker:
-    """The experiment of an existing store that ``add_tracking``'s flags name: the store must exist
-    (a report or an export of nothing is a user error, not a new empty store)."""
-    from bench.tracking.tracker import Tracker, default_uri
+    """The experiment of an existing store that ``add_tracking``'s flags name."""
+    from bench.tracking.tracker import Tracker
 
-    results = Path(args.results)
-    if not args.tracking_uri and not (results / "mlflow.db").is_file():
-        raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
-    return Tracker(args.tracking_uri or default_uri(results), args.experiment, results / "artifacts")
+    return Tracker.existing(args.results, args.tracking_uri, args.experiment)

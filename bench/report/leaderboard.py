@@ -181,11 +181,13 @@ def write(
     results: Path,
     tests: dict[str, stats.Friedman] | None = None,
     note: str = "",
+    classes: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> list[Path]:
     """leaderboard.{md,csv} (with the Friedman tests and ``note``, said once under the table) and the
-    per-class AUROC tables leaderboard_by_class{,_std}.{md,csv}."""
+    per-class AUROC tables leaderboard_by_class{,_std}.{md,csv} (``classes``: their mean and std
+    tables, where the caller has them)."""
     results.mkdir(parents=True, exist_ok=True)
-    mean, std = by_class(cells), by_class(cells, stat="std")
+    mean, std = classes or (by_class(cells), by_class(cells, stat="std"))
     uneven = uneven_note(cells)
     note = "\n\n".join(n for n in (note, uneven) if n)
     board_md, board_csv = results / "leaderboard.md", results / "leaderboard.csv"

@@ -19,6 +19,7 @@ from rich.console import Console
 
 from bench.config import RunConfig
 from bench.errors import first_line
+from bench.plugins import shipment
 from bench.sweep.executors import auto_jobs, make_executor
 from bench.sweep.figure_worker import FigureWorker, start_worker
 from bench.sweep.fit_score import Cell, CellResult
@@ -43,6 +44,9 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     """Run the plan's cells that the tracking store does not hold as finished; log each one."""
     started = time.perf_counter() if started is None else started
     cfg = swept.config
+    cells = swept.cells  # what the sweep's __main__ registered for them travels to the workers, or
+    # a method that cannot travel stops the sweep here, before anything is written
+    shipped = b"" if cfg.in_process else shipment([c.method for c in cells], [c.protocol for c in cells])
     if swept.cells and cfg.executor == "local" and not cfg.in_process:
         warm_up()  # the workers' imports overlap the store's opening
     results = writable_folder(Path(cfg.results))
@@ -77,6 +81,7 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     executor = make_executor(
         cfg.executor, n_jobs, swept.datasets, cfg.plugins, view.on_epoch, in_process=cfg.in_process,
         ray_address=cfg.ray_address, cpus_per_cell=cfg.cpus_per_cell, gpus_per_cell=cfg.gpus_per_cell,
+        shipped=shipped,
     )  # fmt: skip
     with view, contextlib.closing(figures), contextlib.closing(executor):
         view.advance(report.skipped)

@@ -75,15 +75,18 @@ def make_executor(
     ray_address: str | None = None,
     cpus_per_cell: float = 1.0,
     gpus_per_cell: float | None = None,
+    shipped: bytes = b"",
 ) -> Executor:
+    """The executor of ``kind``; ``shipped``: what the sweep's ``__main__`` registered for its cells
+    (``bench.plugins.shipment``)."""
     if kind == "ray":
         from bench.sweep.ray_tasks import RayExecutor
 
-        return RayExecutor(datasets, plugins, ray_address, cpus_per_cell, gpus_per_cell)
+        return RayExecutor(datasets, plugins, shipped, ray_address, cpus_per_cell, gpus_per_cell)
     if kind != "local":
         raise BenchError(f"--executor takes {' or '.join(EXECUTORS)}, not {kind!r}")
     if jobs < 1:
         raise BenchError("--jobs needs at least 1")
     if in_process:
         return InProcessExecutor(datasets, on_epoch)
-    return PoolExecutor(jobs, datasets, plugins, max(1, cores() // jobs), on_epoch)
+    return PoolExecutor(jobs, datasets, plugins, max(1, cores() // jobs), on_epoch, shipped)

@@ -24,7 +24,7 @@ from bench.data.dataset import Dataset, Split
 from bench.data.protocol import make_split, protocol_info
 from bench.nets.device import apply_determinism, resolve_device, resolve_precision
 from bench.nets.features import FeatureCache, frozen_split
-from bench.plugins import load_plugins, load_user_plugin
+from bench.plugins import load_plugins, load_user_plugin, receive
 from bench.registry import METHODS
 from bench.report import plots
 from bench.sweep.cost import Stopwatch
@@ -130,11 +130,18 @@ def execute(
     return Outcome(job.id, result, device, sizes=sizes, data=provenance, test=labels, env=environment)
 
 
-def init_worker(plugins: tuple[str, ...], threads: int, datasets: Mapping[str, Dataset] | None) -> None:
-    """Make a fresh process ready to run jobs: plugins registered, threads set, datasets at hand."""
+def init_worker(
+    plugins: tuple[str, ...],
+    threads: int,
+    datasets: Mapping[str, Dataset] | None,
+    shipped: bytes | None = None,
+) -> None:
+    """Make a fresh process ready to run jobs: plugins registered (those defined in the sweep's
+    ``__main__`` from ``shipped``), threads set, datasets at hand."""
     load_plugins()
     for spec in plugins:
         load_user_plugin(spec)
+    receive(shipped)
     torch.set_num_threads(max(1, threads))
     if datasets is not None:
         _DATASETS.update(datasets)

@@ -21,8 +21,10 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
+import sys
 import threading
 import time
+import types
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -73,6 +75,23 @@ def warm_up() -> None:
         forkserver.ensure_running()
 
 
+@contextlib.contextmanager
+def main_left_out() -> Iterator[None]:
+    """Start processes that do not run the starting program's ``__main__`` again.
+
+    multiprocessing's fresh processes import the parent's main script (or ``-m`` module) before their
+    target; a script without ``if __name__ == "__main__":`` would start a sweep in every worker, and
+    fail. Workers need nothing from it: what it registered travels by value (``bench.plugins.
+    shipment``). So while a process starts, ``__main__`` is a bare module with no file to rerun."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 def how_it_ended(exitcode: int | None) -> str:
     """A dead worker's end in words: the signal that killed it, or its exit status."""
     if exitcode is None:
@@ -106,12 +125,13 @@ def serve(
     plugins: tuple[str, ...],
     threads: int,
     datasets: Mapping[str, Dataset],
+    shipped: bytes | None = None,
 ) -> None:
     """A worker's life: get ready, then run each job the pool sends until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C stops the sweep, which stops its workers
     watch_driver(driver)
     try:
-        init_worker(plugins, threads, datasets)
+        init_worker(plugins, threads, datasets, shipped)
     except Exception as exc:
         conn.send(("broken", f"{type(exc).__name__}: {exc}"))
         return
@@ -158,8 +178,10 @@ class PoolExecutor:
         plugins: tuple[str, ...],
         threads: int,
         on_epoch: Callable[[int, int, float], None] | None = None,
+        shipped: bytes | None = None,
     ) -> None:
         self.jobs = jobs
+        self.shipped = shipped
         self.datasets = dict(datasets)
         self.plugins = plugins
         self.threads = threads
@@ -170,9 +192,10 @@ class PoolExecutor:
 
     def _start(self) -> Worker:
         mine, theirs = self.ctx.Pipe()
-        args = (theirs, owner.me(), self.plugins, self.threads, self.datasets)
+        args = (theirs, owner.me(), self.plugins, self.threads, self.datasets, self.shipped)
         process = self.ctx.Process(target=serve, args=args, daemon=True, name=f"bench-worker-{self.started}")
-        process.start()
+        with main_left_out():
+            process.start()
         theirs.close()
         self.started += 1
         worker = Worker(process, mine)

@@ -39,11 +39,26 @@ class SweepReport:
             self.failed.append((cell, result.error))
 
 
+def live_in_notebook(console: Console) -> bool:
+    """Whether live bars can show here: a Jupyter notebook with ipywidgets, which rich draws them with
+    (``pip install bench[notebook]``); elsewhere without a terminal, a line now and then instead."""
+    if not console.is_jupyter:
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class SweepView:
     """The console side of a sweep; with no terminal (logs, CI) bars give way to a line now and then."""
 
     def __init__(self, console: Console | None, total: int) -> None:
-        self.console = console or Console(width=None if sys.stdout.isatty() else 160)
+        if console is None:
+            console = Console()
+            console.width = console.width if sys.stdout.isatty() or console.is_jupyter else 160
+        self.console = console
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -51,7 +66,7 @@ class SweepView:
             TimeElapsedColumn(),
             console=self.console,
             transient=True,
-            disable=not self.console.is_terminal,
+            disable=not (self.console.is_terminal or live_in_notebook(self.console)),
         )
         self.cells = self.progress.add_task("cells", total=total)
         self.epochs = self.progress.add_task("epochs", total=1, visible=False)

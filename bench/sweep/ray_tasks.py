@@ -43,6 +43,7 @@ class RayExecutor:
         self,
         datasets: Mapping[str, Dataset],
         plugins: tuple[str, ...],
+        shipped: bytes,
         address: str | None,
         cpus: float,
         gpus: float | None,
@@ -56,13 +57,15 @@ class RayExecutor:
             raise
         self.cpus = cpus
         self.plugins = plugins
+        self.shipped = ray.put(shipped)
         self.datasets = {name: ray.put(ds) for name, ds in datasets.items()}
 
     def run(self, jobs: list[Job]) -> Iterator[Outcome]:
         ray = self.ray
         task = ray.remote(_ray_execute).options(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=1)
         refs = {
-            task.remote(job, self.datasets[job.cell.dataset], self.plugins, self.cpus): job for job in jobs
+            task.remote(job, self.datasets[job.cell.dataset], self.plugins, self.cpus, self.shipped): job
+            for job in jobs
         }
         pending = list(refs)
         while pending:
@@ -89,10 +92,12 @@ def gpus_per_task(ray: Any, asked: float | None) -> float:
     return (asked if asked is not None else 1.0) if has_gpu else 0.0
 
 
-def _ray_execute(job: Job, dataset: Dataset, plugins: tuple[str, ...], cpus: float) -> Outcome:
+def _ray_execute(
+    job: Job, dataset: Dataset, plugins: tuple[str, ...], cpus: float, shipped: bytes
+) -> Outcome:
     global _RAY_READY
     if not _RAY_READY:  # Ray reuses its worker processes: set each up once
-        init_worker(plugins, int(max(1, cpus)), None)
+        init_worker(plugins, int(max(1, cpus)), None, shipped)
         _RAY_READY = True
     return with_figures(execute(job, {job.cell.dataset: dataset}), job)
 

@@ -14,7 +14,7 @@ from bench.data.dataset import Dataset, DatasetSource
 from bench.data.protocol import ProtocolInfo, protocol_units
 from bench.errors import BenchError
 from bench.registry import DATASETS, METHODS, MethodInfo
-from bench.tune.study import load_best
+from bench.tuning.study import load_best
 
 
 @dataclass(frozen=True)

@@ -72,17 +72,27 @@ class RunQueries:
             if "cell_key" in r.tags
         }
 
-    def cell_records(self, status: str | None = "FINISHED", cell_key: str | None = None) -> list[RunRecord]:
+    def cell_records(
+        self, status: str | None = "FINISHED", cell_key: str | None = None, params: bool = False
+    ) -> list[RunRecord]:
         """Every cell run of ``status`` (any, for None; of one ``cell_key``, if given): id, start
-        time, status, tags, metrics; from a local store's tables directly, else by MLflow's search."""
-        fast = read_runs(self.uri, self.experiment_id, KIND_CELL, status, cell_key)
+        time, status, tags, metrics (and ``params``); from a local store's tables directly, else by
+        MLflow's search."""
+        fast = read_runs(self.uri, self.experiment_id, KIND_CELL, status, cell_key, params)
         if fast is not None:
             return fast
         query = f"tags.`bench.kind` = '{KIND_CELL}'"
         query += f" and attributes.status = '{status}'" if status is not None else ""
         query += f" and tags.cell_key = '{cell_key}'" if cell_key is not None else ""
         return [
-            RunRecord(r.info.run_id, r.info.start_time, r.info.status, r.data.tags, r.data.metrics)
+            RunRecord(
+                r.info.run_id,
+                r.info.start_time,
+                r.info.status,
+                r.data.tags,
+                r.data.metrics,
+                r.data.params if params else {},
+            )
             for r in self._runs(query)
         ]
 

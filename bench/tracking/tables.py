@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench.tracking.sqlite import read_only, sqlite_path
 
@@ -49,14 +49,19 @@ def _runs_sql(status: str | None, cell_key: str | None) -> str:
 
 
 def read_runs(
-    uri: str, experiment_id: str, kind: str, status: str | None = None, cell_key: str | None = None
+    uri: str,
+    experiment_id: str,
+    kind: str,
+    status: str | None = None,
+    cell_key: str | None = None,
+    params: bool = False,
 ) -> list[RunRecord] | None:
     """Every active run tagged ``bench.kind`` = ``kind`` (with ``status``, with ``cell_key``) in a
     local SQLite store, read straight from MLflow's tables (read-only): its id, start time, status,
     tags and latest metrics, as ``MlflowClient.search_runs`` gives them, in a fraction of its time
     (which loads every run's params and builds an object per value: 18 s for 10,000 cell runs,
-    against 0.5 s here). None where the store is not a local SQLite file or its tables are not the
-    ones this reads: MLflow's own search then."""
+    against 0.5 s here); with ``params``, its params too. None where the store is not a local
+    SQLite file or its tables are not the ones this reads: MLflow's own search then."""
     path = sqlite_path(uri)
     if path is None or not path.is_file():
         return None
@@ -71,6 +76,10 @@ def read_runs(
             metrics = f"SELECT run_uuid, key, value, is_nan FROM latest_metrics {of_chosen}"
             for run, key, value, is_nan in db.execute(metrics, where):
                 runs[run].metrics[key] = float("nan") if is_nan else float(value)
+            if params:
+                values = db.execute(f"SELECT run_uuid, key, value FROM params {of_chosen}", where)
+                for run, key, value in values:
+                    runs[run].params[key] = value
     except sqlite3.Error:
         return None
     return list(runs.values())
@@ -78,10 +87,12 @@ def read_runs(
 
 @dataclass(frozen=True)
 class RunRecord:
-    """What bench reads of a run: its id, start time (ms), status, tags and latest metrics."""
+    """What bench reads of a run: its id, start time (ms), status, tags, latest metrics and (when
+    asked for) params."""
 
     run_id: str
     start_time: int
     status: str
     tags: dict[str, str]
     metrics: dict[str, float]
+    params: dict[str, str] = field(default_factory=dict)

@@ -6,13 +6,24 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from bench.data.dataset import Sizes
+
 if TYPE_CHECKING:
     from bench.sweep.fit_score import Cell
 
 KIND_CELL, KIND_SWEEP, KIND_TUNE, KIND_TRIAL = "cell", "sweep", "tune", "trial"
 KIND_CONFLICT = "conflict"  # an imported cell whose key this store holds with another result
 MAX_PARAM = 6000
-__all__ = ["KIND_CELL", "KIND_CONFLICT", "KIND_SWEEP", "KIND_TRIAL", "KIND_TUNE", "cell_tags", "param_value"]
+__all__ = [
+    "KIND_CELL",
+    "KIND_CONFLICT",
+    "KIND_SWEEP",
+    "KIND_TRIAL",
+    "KIND_TUNE",
+    "cell_tags",
+    "is_hyperparameter",
+    "param_value",
+]
 
 
 def cell_tags(cell: Cell, sweep_id: str, device: str, result: Any) -> dict[str, str]:
@@ -51,3 +62,14 @@ def cell_tags(cell: Cell, sweep_id: str, device: str, result: Any) -> dict[str, 
 def param_value(value: Any) -> str:
     text = json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
     return text[:MAX_PARAM]
+
+
+# What a cell run's params hold beside its hyperparameters (``Tracker._log_cell``): the split's
+# sizes, where its images came from, the protocol's settings and a tuned threshold's parameters.
+SPLIT_SIZES = frozenset(Sizes(0, 0, 0, 0, 0, 0).params())
+NOT_HYPERPARAMETER_PREFIXES = ("data.", "protocol.", "tuned.", "features")
+
+
+def is_hyperparameter(param: str) -> bool:
+    """Whether a cell run's param is one of its method's hyperparameters (as used)."""
+    return param not in SPLIT_SIZES and not param.startswith(NOT_HYPERPARAMETER_PREFIXES)

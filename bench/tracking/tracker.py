@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bench.data.protocol import protocol_settings
-from bench.errors import TrackingError, first_line
+from bench.errors import BenchError, TrackingError, first_line
 from bench.tracking import owner
 from bench.tracking.queries import RunQueries
 from bench.tracking.sqlite import (
@@ -85,6 +85,15 @@ class Tracker(RunQueries):
         except Exception as exc:
             first = first_line(exc) or type(exc).__name__
             raise TrackingError(f"cannot use MLflow tracking store {uri}: {first[:300]}") from None
+
+    @classmethod
+    def existing(cls, results: str | Path, tracking_uri: str | None, experiment: str) -> Tracker:
+        """``experiment`` of a store that must exist already (a report or an export of nothing is a
+        user error, not a new empty store): ``tracking_uri``, or the one under ``results``."""
+        results = Path(results)
+        if not tracking_uri and not (results / "mlflow.db").is_file():
+            raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
+        return cls(tracking_uri or default_uri(results), experiment, results / "artifacts")
 
     def ui_url(self, base: str) -> str:
         """The experiment's runs table in the UI's model-training view, which needs no click."""

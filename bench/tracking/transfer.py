@@ -39,6 +39,9 @@ class Imported:
     added: int = 0
     present: int = 0
     conflicts: list[str] = field(default_factory=list)
+    bundle: str = ""  # the bundle's id, the experiment and the store it went into
+    experiment: str = ""
+    uri: str = ""
 
 
 def export_experiment(tracker: Tracker, folder: Path, scores: bool = False) -> Bundle:

@@ -9,7 +9,7 @@ import numpy as np
 from bench.contract.space import decode
 from bench.tracking.tags import KIND_TRIAL
 from bench.tracking.tracker import Tracker
-from bench.tune.objective import TuneSetup
+from bench.tuning.objective import TuneSetup
 
 
 class TrialLogger:

@@ -4,7 +4,7 @@ Test images are never scored in a trial. After each class the running mean is
 reported, and the median pruner stops trials that trail. Whatever a trial
 found (per-class AUROCs, time, error) goes into the study's storage as user
 attributes, so that any number of worker processes can share one study while
-only the driver writes to MLflow (``bench.tune.trial_log``).
+only the driver writes to MLflow (``bench.tuning.trial_log``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from bench.registry import DATASETS
 from bench.scoring.metrics import auroc
 from bench.sweep.fit_score import seed_everything, train_data
 from bench.sweep.resolve import MethodSpec, resolve_method, units_of
-from bench.tune.study import COUNTED, counted, open_study
+from bench.tuning.study import COUNTED, counted, open_study
 
 
 @dataclass

@@ -1,30 +1,71 @@
-"""``bench leaderboard``: tables, statistics and figures from an experiment's cell runs.
+"""A store's leaderboard: its tables, statistics and figures, in memory and as files.
 
-Everything is written under ``results/`` and attached to the experiment's
-newest sweep run in MLflow (folder ``leaderboard/``, the table also as an
-MLflow table artifact that the UI shows), so the UI and the files agree.
+``Leaderboard`` holds what ``bench leaderboard`` writes (the DataFrames behind
+``leaderboard.md/.csv`` and ``leaderboard_by_class*.csv``, the Friedman tests, the
+figures as matplotlib figures); ``publish`` writes it under ``results/`` and attaches
+it to the experiment's newest sweep run in MLflow (folder ``leaderboard/``, the table
+also as an MLflow table artifact that the UI shows), so the UI and the files agree.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
 from bench.report import leaderboard, plots, stats
-from bench.report.by_class import current_copies, older_copies_note
+from bench.report.by_class import by_class, current_copies, older_copies_note
 from bench.report.provenance import provenance_note
 from bench.tracking.tags import KIND_SWEEP
 from bench.tracking.tracker import Tracker
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def build_report(tracker: Tracker, results: Path, roc_curves: bool = True) -> tuple[pd.DataFrame, list[Path]]:
-    """Write the leaderboard tables and figures; return the board and every file written."""
+
+@dataclass
+class Leaderboard:
+    """An experiment's ranking: ``board`` is leaderboard.csv, ``by_class`` and ``by_class_std`` are
+    leaderboard_by_class{,_std}.csv, ``cells`` the runs ranked (the newest of each cell)."""
+
+    board: pd.DataFrame
+    by_class: pd.DataFrame
+    by_class_std: pd.DataFrame
+    cells: pd.DataFrame
+    tests: dict[str, stats.Friedman]
+    note: str
+    tracker: Tracker = field(repr=False)
+    roc_curves: bool = True
+
+    @functools.cached_property
+    def figures(self) -> dict[str, Figure]:
+        """Every figure ``bench leaderboard`` draws, by file name: heatmaps, critical-difference
+        diagrams and (with ``roc_curves``) the per-class ROC overlays read from the runs' scores."""
+        figures = _figures(self.cells, self.tests)
+        return {**figures, **_roc_overlays(self.tracker, self.cells)} if self.roc_curves else figures
+
+    def write(self, results: Path) -> list[Path]:
+        """The tables and figures as files under ``results``; every path written."""
+        classes = (self.by_class, self.by_class_std)
+        paths = leaderboard.write(self.board, self.cells, results, self.tests, self.note, classes)
+        figures = results / "figures"
+        figures.mkdir(parents=True, exist_ok=True)
+        return paths + _save(figures, self.figures)
+
+    def _repr_html_(self) -> str:  # a notebook shows the board
+        return self.board._repr_html_()
+
+
+def compute(tracker: Tracker, roc_curves: bool = True) -> Leaderboard:
+    """The leaderboard of ``tracker``'s experiment, as ``bench leaderboard`` ranks it."""
     finished, failed = tracker.cell_table(), tracker.cell_table("FAILED")
     current = current_copies(finished, failed)  # a dataset's runs of older copies are kept apart
     cells = leaderboard.latest_per_cell(finished, current)
@@ -34,15 +75,20 @@ def build_report(tracker: Tracker, results: Path, roc_curves: bool = True) -> tu
         raise BenchError(f"experiment {tracker.experiment_name!r} has no finished cells yet")
     tests = leaderboard.friedman_by_protocol(cells)
     notes = (older_copies_note(finished, current), provenance_note(cells))
-    paths = leaderboard.write(board, cells, results, tests, note="\n\n".join(n for n in notes if n))
-    figures = results / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
-    paths += _save(figures, _figures(cells, tests))
-    if roc_curves:
-        paths += _save(figures, _roc_overlays(tracker, cells))
+    note = "\n\n".join(n for n in notes if n)
+    mean, std = by_class(cells), by_class(cells, stat="std")
+    return Leaderboard(board, mean, std, cells, tests, note, tracker, roc_curves)
+
+
+def publish(tracker: Tracker, results: Path, roc_curves: bool = True) -> tuple[Leaderboard, list[Path]]:
+    """Compute the leaderboard, write its files under ``results`` and attach them to the newest
+    sweep run; the leaderboard and every path written."""
+    board = compute(tracker, roc_curves)
+    paths = board.write(results)
     sweep = tracker.find_run(KIND_SWEEP)
     if sweep is not None:
-        table = board.assign(**{c: board[c].astype(str) for c in board.columns if board[c].dtype == object})
+        table = board.board
+        table = table.assign(**{c: table[c].astype(str) for c in table.columns if table[c].dtype == object})
         tracker.attach(sweep, paths, {"leaderboard.json": table}, "leaderboard")
     return board, paths
 
@@ -60,7 +106,7 @@ def published_report(tracker: Tracker) -> str:
     return published_markdown(published_table(leaderboard.latest_per_cell(cells)))
 
 
-def _figures(cells: pd.DataFrame, tests: dict[str, stats.Friedman]) -> dict[str, object]:
+def _figures(cells: pd.DataFrame, tests: dict[str, stats.Friedman]) -> dict[str, Figure]:
     out = {}
     for (dataset, protocol), group in cells.groupby(["dataset", "protocol"]):
         table = stats.blocks(group).droplevel("dataset").T
@@ -73,7 +119,7 @@ def _figures(cells: pd.DataFrame, tests: dict[str, stats.Friedman]) -> dict[str,
     return out
 
 
-def _roc_overlays(tracker: Tracker, cells: pd.DataFrame) -> dict[str, object]:
+def _roc_overlays(tracker: Tracker, cells: pd.DataFrame) -> dict[str, Figure]:
     """Per (dataset, protocol, class): every method's ROC curve on its lowest seed."""
     out = {}
     cells = cells.assign(cls=cells["class"].astype(int), seed_n=cells["seed"].astype(int))
@@ -102,7 +148,7 @@ def _slug(label: str) -> str:
     return slug if slug == label else f"{slug}-{hashlib.sha256(label.encode()).hexdigest()[:6]}"
 
 
-def _save(folder: Path, figures: dict[str, object]) -> list[Path]:
+def _save(folder: Path, figures: dict[str, Figure]) -> list[Path]:
     paths = []
     for name, fig in figures.items():
         path = folder / name

@@ -1,8 +1,8 @@
 """``bench tune``: search a method's declared hyperparameters for the best mean validation AUROC.
 
-The pieces, each in its own module: ``bench.tune.study`` (names, storage, the saved
-best), ``bench.tune.objective`` (what a trial computes), ``bench.tune.trial_log`` (trials
-as MLflow runs, written by the driver), ``bench.tune.workers`` (``--jobs N``
+The pieces, each in its own module: ``bench.tuning.study`` (names, storage, the saved
+best), ``bench.tuning.objective`` (what a trial computes), ``bench.tuning.trial_log`` (trials
+as MLflow runs, written by the driver), ``bench.tuning.workers`` (``--jobs N``
 processes or Ray tasks on one study). This module runs a study end to end: the
 tune run, the defaults' baseline (measured once per study on the same splits),
 the trials, the best parameters saved as JSON for ``run --params-from``.
@@ -24,10 +24,10 @@ from bench.errors import BenchError
 from bench.tracking.sqlite import writable_folder
 from bench.tracking.tags import KIND_TUNE
 from bench.tracking.tracker import Tracker, default_uri
-from bench.tune.objective import TuneSetup, mean_validation_auroc, optimize, short, tune_setup
-from bench.tune.study import Best, best_path, counted, load_best, open_study, storage_url, study_name
-from bench.tune.trial_log import TrialLogger
-from bench.tune.workers import optimize_in_workers
+from bench.tuning.objective import TuneSetup, mean_validation_auroc, optimize, short, tune_setup
+from bench.tuning.study import Best, best_path, counted, load_best, open_study, storage_url, study_name
+from bench.tuning.trial_log import TrialLogger
+from bench.tuning.workers import optimize_in_workers
 
 __all__ = ["Best", "load_best", "run_tune"]
 

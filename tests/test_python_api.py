@@ -24,6 +24,7 @@ from tests.test_bad_inputs import CASES, PLACES_AND_GRIDS, dataset_files_argv, p
 from tests.test_cli import BAD_HYPERPARAMETERS, BAD_SETS, USER_ERRORS
 
 GRID = {"methods": ["pyod-knn", "ae-threshold"], "classes": [0, 1]}
+CSVS = ("leaderboard.csv", "leaderboard_by_class.csv", "leaderboard_by_class_std.csv")
 
 # A researcher's script: a method defined in it, defined again (a notebook cell run twice), then a
 # sweep in worker processes; no `if __name__ == "__main__":` guard.
@@ -167,6 +168,13 @@ def test_run_returns_its_cells_and_the_leaderboard_of_its_files(api_run, tmp_pat
     assert ours.drop(columns="s / cell").to_csv() == theirs.drop(columns="s / cell").to_csv()
     cli_board = pd.read_csv(tmp_path / "cli" / "leaderboard.csv")
     assert np.array_equal(board.board["auroc_mean"], cli_board["auroc_mean"])
+    # Into the command line's store, the same options find every cell done (the same keys), and the
+    # leaderboard bench.leaderboard writes is the command's, byte for byte.
+    written = {name: (tmp_path / "cli" / name).read_bytes() for name in CSVS}
+    again = bench.run(**GRID, jobs=2, results=tmp_path / "cli")
+    assert again.report.skipped == 4 and not again.report.ok and len(again.cells) == 4
+    bench.leaderboard(tmp_path / "cli")
+    assert {name: (tmp_path / "cli" / name).read_bytes() for name in CSVS} == written
 
 
 def test_a_dry_run_plans_and_runs_nothing(tmp_path):

@@ -24,7 +24,7 @@ from bench.contract.method import Env, Method, NotFittedError, flatten, mean_plu
 from bench.contract.params import Count, Fraction, Hyper, NonNegative, Positive, Range, Widths
 from bench.contract.published import Published
 from bench.contract.space import Choice, Float, Int, Space
-from bench.data.dataset import Dataset, DatasetSource, TrainData, stratified_split
+from bench.data.dataset import Dataset, DatasetSource, TrainData, labels_present, stratified_split
 from bench.data.fetch import download, md5_of, search_dirs
 from bench.data.idx import parse_idx, read_bytes
 from bench.data.protocol import ProtocolOptions, register_protocol
@@ -103,6 +103,7 @@ __all__ = [
     "join",
     "knn_score",
     "labeled_pool",
+    "labels_present",
     "max_accuracy_threshold",
     "md5_of",
     "mean_plus_k_std",

@@ -9,7 +9,8 @@ the fixed stratified 70/30 split that ``digits`` uses. A file bench cannot
 use stops the load with one line naming it: an unreadable image in a folder
 (bench does not skip it, so no image is silently left out), an npz whose
 parts disagree in length or image shape, a part without its labels,
-labels that are not integers >= 0.
+labels that are not integers >= 0. An npz's classes are the labels it holds
+(labels 0 and 1000 are two classes, named "0" and "1000").
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.api import DataError, Dataset, DatasetSource, register_dataset_family, stratified_split
+from bench.api import (
+    DataError,
+    Dataset,
+    DatasetSource,
+    labels_present,
+    register_dataset_family,
+    stratified_split,
+)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -125,14 +133,14 @@ class NpzImages(DatasetSource):
             raise DataError(
                 f"{self.path}: 'x' images are {x.shape[1:]} but 'x_test' images {x_test.shape[1:]}"
             )
-        n_classes = int(max(y.max(), -1 if y_test is None else y_test.max())) + 1
+        (y, y_test), names = labels_present(y, y_test)
         return _finish(
             f"npz:{self.path}",
             x,
             y,
             x_test,
             y_test,
-            [str(i) for i in range(n_classes)],
+            names,
             str(self.path),
         )
 

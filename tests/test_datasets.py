@@ -211,6 +211,22 @@ def test_npz_dataset(tmp_path):
         DATASETS.get(f"npz:{tmp_path / 'bad.npz'}")[1].load(None)
 
 
+def test_an_npz_s_classes_are_the_labels_it_holds(tmp_path):
+    """Labels {0, 1000}: two classes (not 1,001 with 999 empty), named by their labels, planned as two
+    cells; labels 0..n-1 stay as they are (and so do the dataset's digest and cells)."""
+    import bench
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (400, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "sparse.npz", x=x, y=np.repeat([1000, 0], 200))
+    np.savez(tmp_path / "dense.npz", x=x, y=np.repeat([1, 0], 200))
+    sparse, dense = (DATASETS.get(f"npz:{tmp_path / n}.npz")[1].load(None) for n in ("sparse", "dense"))
+    assert sparse.class_names == ("0", "1000") and dense.class_names == ("0", "1")
+    assert np.array_equal(sparse.y_train, dense.y_train) and sparse.digest == dense.digest
+    planned = bench.run(methods=["pyod-knn"], datasets=[f"npz:{tmp_path / 'sparse.npz'}"], dry_run=True)
+    assert planned.cells["class"].tolist() == [0, 1]
+
+
 def test_digits_split_is_fixed_and_stratified(digits):
     assert len(digits.x_train) + len(digits.x_test) == 1797
     assert digits.x_train.dtype == np.uint8 and digits.x_train.max() == 255

@@ -168,6 +168,14 @@ class DatasetSource:
         return "" if where.startswith("available") else where
 
 
+def labels_present(*parts: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[str, ...]]:
+    """The classes of a dataset are the labels it holds: labels {0, 1000} are two classes, numbered
+    0 and 1 and named "0" and "1000" (labels 0..n-1, all present, stay as they are)."""
+    held = np.unique(np.concatenate([p for p in parts if p is not None]))
+    renumbered = tuple(None if p is None else np.searchsorted(held, p).astype(np.int64) for p in parts)
+    return renumbered, tuple(str(label) for label in held)
+
+
 def stratified_split(
     x: np.ndarray, y: np.ndarray, test_fraction: float = 0.3, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -18,11 +18,11 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.config import RunConfig
-from bench.errors import first_line
+from bench.errors import BenchError, first_line
 from bench.plugins import shipment
 from bench.sweep.executors import auto_jobs, make_executor
 from bench.sweep.figure_worker import FigureWorker, start_worker
-from bench.sweep.fit_score import Cell, CellResult
+from bench.sweep.fit_score import Cell
 from bench.sweep.job import Job, Outcome
 from bench.sweep.local_workers import warm_up
 from bench.sweep.plan import Plan, plan
@@ -86,7 +86,16 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     with view, contextlib.closing(figures), contextlib.closing(executor):
         view.advance(report.skipped)
         for outcome in executor.run(jobs):
-            _log(tracker, figures, view, report, jobs[outcome.job_id], outcome, once=not cfg.rerun)
+            try:
+                _log(tracker, figures, view, report, jobs[outcome.job_id], outcome, once=not cfg.rerun)
+            except Exception as exc:
+                if not is_full_disk(exc):
+                    raise
+                where = cfg.tracking_uri or results
+                raise BenchError(
+                    f"the disk that holds {where} is full ({len(report.ok)} cells logged by this sweep): "
+                    "free space there and rerun the same command, which runs only what is left"
+                ) from exc
     if figures.lost:
         view.say(f"  {len(figures.lost)} runs could not store their figures (disk full); they will rerun")
     report.seconds = time.perf_counter() - started
@@ -141,20 +150,12 @@ def _log(
     outcome: Outcome,
     once: bool,
 ) -> None:
-    """One outcome into the store; a store that cannot take it (a full disk) fails the cell, not the sweep."""
+    """One outcome into the store (a store that cannot take it raises: a full disk stops the sweep)."""
     cell = job.cell
     draw_here = job.figures and outcome.result.ok and outcome.figures is None  # a cell run in this process
-    try:
-        run_id = tracker.log_cell(cell, outcome, report.sweep_id, once=once, figures_to_come=draw_here)
-        if run_id is not None and draw_here:
-            _draw_figures(figures, run_id, cell, outcome)
-    except Exception as exc:
-        if not is_full_disk(exc):
-            raise
-        result = CellResult(ok=False, error=f"not logged: {type(exc).__name__}: {first_line(exc)}"[:500])
-        report.add(cell, result)
-        view.cell_done(cell, result)
-        return
+    run_id = tracker.log_cell(cell, outcome, report.sweep_id, once=once, figures_to_come=draw_here)
+    if run_id is not None and draw_here:
+        _draw_figures(figures, run_id, cell, outcome)
     if run_id is None:  # a sweep beside this one logged the cell meanwhile
         report.skipped += 1
         view.say(f"  done by another sweep  {cell.label}")

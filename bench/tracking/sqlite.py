@@ -207,12 +207,21 @@ def is_locked_error(exc: BaseException) -> bool:
     return "database is locked" in str(exc) or "database table is locked" in str(exc)
 
 
-def is_full_disk(exc: BaseException) -> bool:
-    """A write that failed because the disk (or the store's quota) is full."""
-    text = str(exc)
-    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or any(
-        words in text for words in ("No space left on device", "database or disk is full", "disk is full")
-    )
+FULL_DISK_WORDS = ("No space left on device", "database or disk is full", "disk is full")
+
+
+def is_full_disk(exc: BaseException | None) -> bool:
+    """A write that failed because the disk (or the store's quota) is full: the exception, or any
+    it was raised from (MLflow wraps SQLite's "database or disk is full" in an autoflush error)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or any(
+            words in str(exc) for words in FULL_DISK_WORDS
+        ):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def retrying(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -59,6 +59,8 @@ class Tracker(RunQueries):
         from mlflow.tracking import MlflowClient
 
         logging.getLogger("mlflow").setLevel(logging.ERROR)  # again: importing MLflow resets it
+        # It logs each SQLAlchemy error with its traceback, then raises it: bench says it in one line.
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
         self.uri = uri
         self.experiment_name = experiment
         try:

@@ -156,13 +156,14 @@ def register_method(
     info = MethodInfo(name=name, needs=frozenset(needs), family=family, paper=paper, pretrained=pretrained)
 
     def decorate(cls: type) -> type:
-        from bench.contract.params import (
-            check_space,
-        )  # a search space that proposes invalid values is a plugin bug
+        # A search space that proposes a value its declaration refuses is a plugin bug; Choice()
+        # takes the values the declaration allows.
+        from bench.contract.params import resolve_space
 
-        for space in (getattr(cls, "search_space", {}), getattr(cls, "score_space", {})):
+        for which in ("search_space", "score_space"):
+            space = getattr(cls, which, {})
             if space:
-                check_space(name, cls.hyperparameters(), space)
+                setattr(cls, which, resolve_space(name, cls.hyperparameters(), space))
         METHODS.add(info, cls)
         return cls
 

@@ -181,7 +181,7 @@ class Geom(Method):
     )
     search_space: ClassVar[Space] = {
         "lr": Float(1e-4, 1e-2, log=True),
-        "normality": Choice(("dirichlet", "log_prob")),
+        "normality": Choice(),  # the values its Literal declares
     }
     fast_params: ClassVar[dict] = {"epochs": 1, "batch_size": 64}
 

@@ -28,7 +28,7 @@ import inspect
 import pkgutil
 import sys
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -50,6 +50,8 @@ from bench.api import (
     register_method_family,
 )
 
+NEIGHBOURS = ("auto", "ball_tree", "kd_tree", "brute")  # scikit-learn's neighbour searches
+
 
 @dataclass(frozen=True)
 class Detector:
@@ -60,6 +62,7 @@ class Detector:
     space: Space = field(default_factory=dict)  # for `bench tune`
     overrides: dict[str, Any] = field(default_factory=dict)  # of PyOD's defaults
     fast: dict[str, Any] = field(default_factory=dict)  # the contract checks' fit settings
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a string option's values
 
 
 ALIASES: dict[str, Detector] = {
@@ -72,11 +75,24 @@ ALIASES: dict[str, Detector] = {
     "pyod-knn": Detector(
         "pyod.models.knn",
         "KNN",
-        {"n_neighbors": Int(1, 50, log=True), "method": Choice(("largest", "mean", "median"))},
+        {"n_neighbors": Int(1, 50, log=True), "method": Choice()},
+        choices={"method": ("largest", "mean", "median"), "algorithm": NEIGHBOURS},
     ),
-    "pyod-pca": Detector("pyod.models.pca", "PCA", {"n_components": Float(0.5, 0.99)}),
-    "pyod-ocsvm": Detector("pyod.models.ocsvm", "OCSVM", {"nu": Float(0.01, 0.5, log=True)}),
-    "pyod-lof": Detector("pyod.models.lof", "LOF", {"n_neighbors": Int(5, 100, log=True)}),
+    "pyod-pca": Detector(
+        "pyod.models.pca",
+        "PCA",
+        {"n_components": Float(0.5, 0.99)},
+        choices={"svd_solver": ("auto", "full", "arpack", "randomized")},
+    ),
+    "pyod-ocsvm": Detector(
+        "pyod.models.ocsvm",
+        "OCSVM",
+        {"nu": Float(0.01, 0.5, log=True)},
+        choices={"kernel": ("linear", "poly", "rbf", "sigmoid")},
+    ),
+    "pyod-lof": Detector(
+        "pyod.models.lof", "LOF", {"n_neighbors": Int(5, 100, log=True)}, choices={"algorithm": NEIGHBOURS}
+    ),
     "pyod-hbos": Detector("pyod.models.hbos", "HBOS", {"n_bins": Int(5, 100, log=True)}),
     "pyod-copod": Detector("pyod.models.copod", "COPOD"),
     # PyOD's deep detectors train 10+ epochs by default: the checks fit 2.
@@ -134,6 +150,7 @@ class PyODMethod(Method):
     module: ClassVar[str]
     class_name: ClassVar[str]
     overrides: ClassVar[dict[str, Any]] = {}
+    choices: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, **params: Any) -> None:
         defaults = self.default_params()
@@ -162,11 +179,16 @@ class PyODMethod(Method):
 
     @classmethod
     def hyperparameters(cls) -> dict[str, Hyper]:
-        def kind(default: Any) -> Any:
+        """Each of PyOD's keyword arguments: the type of its default, its range by name, and for a
+        string option the values this detector declares (the check and ``Choice()`` read them)."""
+
+        def kind(name: str, default: Any) -> Any:
+            if name in cls.choices:
+                return Literal[cls.choices[name]]
             return type(default) if isinstance(default, (bool, int, float)) else None
 
         return {
-            name: Hyper(name, kind(default), default, RANGES.get(name))
+            name: Hyper(name, kind(name, default), default, RANGES.get(name))
             for name, default in cls.default_params().items()
         }
 
@@ -205,6 +227,7 @@ def _adapter(detector: Detector) -> type:
         "module": detector.module,
         "class_name": detector.class_name,
         "overrides": detector.overrides,
+        "choices": detector.choices,
         "search_space": detector.space,
         "fast_params": detector.fast,
         "__doc__": f"PyOD {detector.class_name}.",

@@ -388,6 +388,7 @@ BAD_HYPERPARAMETERS = [
     ("vae-elbo.lr=-1", "vae-elbo: lr must be > 0, not -1"),
     ("ae-kde.nosuch=1", "ae-kde has no hyperparameter 'nosuch'"),
     ("pyod-iforest.contamination=0.7", "contamination must be in (0, 0.5], not 0.7"),
+    ("pyod-knn.method=foo", "pyod-knn: method takes one of 'largest', 'mean', 'median', not 'foo'"),
 ]
 
 

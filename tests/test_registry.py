@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import Literal
 
 import pandas as pd
 import pytest
@@ -116,3 +117,29 @@ def test_built_ins_are_found_not_listed(tmp_path, monkeypatch):
         f"bench.protocols.{n}" for n in sorted(p.stem for p in (ROOT / "protocols").glob("[!_]*.py"))
     ]
     assert {"one-class", "leave-one-out", "supervised", "balanced", "open-set"} <= set(PROTOCOLS.names())
+
+
+def test_a_choice_takes_its_values_from_the_declaration_the_check_reads():
+    """``Choice()`` searches the values a ``Literal`` (or bool) declares: the set is written once, and a
+    value outside it is refused by the same declaration; a Choice() of a float has nothing to take."""
+    from typing import ClassVar
+
+    from bench.api import Choice, Method, register_method
+    from bench.contract.params import check_params
+
+    class Declared(Method):
+        search_space: ClassVar = {"arch": Choice(), "wide": Choice()}
+
+        def __init__(self, arch: Literal["dense", "conv"] = "dense", wide: bool = False, lr: float = 0.1):
+            self.arch, self.wide, self.lr = arch, wide, lr
+
+    try:
+        register_method("test-declared-choice")(Declared)
+        assert Declared.search_space == {"arch": Choice(("dense", "conv")), "wide": Choice((False, True))}
+        with pytest.raises(Exception, match="arch takes one of 'dense', 'conv', not 'wider'"):
+            check_params("test-declared-choice", Declared.hyperparameters(), {"arch": "wider"})
+        Declared.search_space = {"lr": Choice()}
+        with pytest.raises(ValueError, match="Choice\\(\\) for lr needs a set of values; it takes float"):
+            register_method("test-declared-choice-2")(Declared)
+    finally:
+        METHODS._entries.pop("test-declared-choice", None)

@@ -28,9 +28,11 @@ __all__ = [
     "Positive",
     "Range",
     "Widths",
+    "allowed_values",
     "check_params",
     "check_space",
     "declared_from_signature",
+    "resolve_space",
 ]
 
 
@@ -123,6 +125,28 @@ def check_params(method: str, declared: dict[str, Hyper], values: dict[str, Any]
             out[name] = declared[name].check(value)
         except ValueError as exc:
             raise BenchError(f"{method}: {exc}") from None
+    return out
+
+
+def allowed_values(kind: Any) -> tuple[Any, ...] | None:
+    """The finite set of values a declared type allows (``Literal[...]``, bool), else None."""
+    if typing.get_origin(kind) is Literal:
+        return typing.get_args(kind)
+    return (False, True) if kind is bool else None
+
+
+def resolve_space(method: str, declared: dict[str, Hyper], space: dict[str, Dim]) -> dict[str, Dim]:
+    """``space`` with each ``Choice()`` given the values its hyperparameter's declaration allows, and
+    checked (``check_space``)."""
+    out = dict(space)
+    for name, dim in space.items():
+        if isinstance(dim, Choice) and not dim.options and name in declared:
+            values = allowed_values(declared[name].kind)
+            if values is None:
+                words = type_words(declared[name].kind)
+                raise ValueError(f"{method}: Choice() for {name} needs a set of values; it takes {words}")
+            out[name] = Choice(values)
+    check_space(method, declared, out)
     return out
 
 

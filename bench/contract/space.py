@@ -27,7 +27,11 @@ class Int:
 
 @dataclass(frozen=True)
 class Choice:
-    options: tuple[Any, ...]
+    """A set of values to try. ``Choice()`` with none given tries every value the hyperparameter's
+    declaration allows (a ``Literal[...]``, a bool), so the set is written once, where the type
+    check reads it too; registration fills them in."""
+
+    options: tuple[Any, ...] = ()
 
 
 Dim = Float | Int | Choice

@@ -24,16 +24,14 @@ C = TypeVar("C", bound="SweepConfig")
 
 
 @dataclass(frozen=True)
-class SweepConfig:
+class SweepConfig(ProtocolOptions):
+    """The grid and where it runs; the protocols' options (``contamination``, ``anomaly_ratio``,
+    ``known_classes``, ``labels``, ``min_test``) come from ``ProtocolOptions``, declared there once."""
+
     datasets: tuple[str, ...] = ("digits",)
     protocols: tuple[str, ...] = ("one-class",)
     classes: tuple[int, ...] | None = None  # None = every class (or test set) of each protocol
     seeds: tuple[int, ...] = (0,)
-    contamination: float = 0.0  # one-class: unlabeled anomalies mixed into training
-    anomaly_ratio: float = 0.078  # supervised: labeled anomalies in train, val and test
-    known_classes: tuple[int, ...] | None = None  # open-set; None = the first half of the classes
-    labels: int = 2000  # open-set: labeled images for the classifier
-    min_test: int = 10  # a cell whose test split holds fewer anomalies or normals is n/a
     overrides: tuple[str, ...] = ()  # "method.param=value"
     data_dir: str | None = None
     device: str = "auto"
@@ -51,30 +49,9 @@ class SweepConfig:
 
     def check(self) -> None:
         """Settings that are wrong whatever the dataset: one line each (names are checked by ``plan``)."""
-        if not 0.0 <= self.contamination < 1.0:
-            raise BenchError(f"--contamination must be in [0, 1), not {self.contamination}")
-        if not 0.0 < self.anomaly_ratio < 1.0:
-            raise BenchError(f"--anomaly-ratio must be in (0, 1), not {self.anomaly_ratio}")
-        if self.labels < 1:
-            raise BenchError(f"--labels must be at least 1, not {self.labels}")
-        if self.min_test < 1:
-            raise BenchError(f"--min-test must be at least 1, not {self.min_test}")
-        if self.known_classes is not None and len(set(self.known_classes)) < len(self.known_classes):
-            twice = sorted({k for k in self.known_classes if self.known_classes.count(k) > 1})
-            raise BenchError(
-                f"--known lists {', '.join(map(str, twice))} more than once; list each class once"
-            )
+        super().check()
         if self.cpus_per_cell <= 0 or (self.gpus_per_cell is not None and self.gpus_per_cell < 0):
             raise BenchError("--cpus-per-cell must be > 0 and --gpus-per-cell >= 0")
-
-    def protocol_options(self) -> ProtocolOptions:
-        return ProtocolOptions(
-            contamination=self.contamination,
-            anomaly_ratio=self.anomaly_ratio,
-            known_classes=self.known_classes,
-            labels=self.labels,
-            min_test=self.min_test,
-        )
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)

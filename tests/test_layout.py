@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -161,3 +162,49 @@ def test_built_in_plugins_import_from_bench_api_alone():
                     outside += [f"{folder}/{path.name}:{node.lineno} import {a.name}"
                                 for a in node.names if a.name.split(".")[0] == "bench"]  # fmt: skip
     assert not outside, outside
+
+
+def declared_layers() -> tuple[dict[str, int], set[tuple[str, str]]]:
+    """docs/architecture.md's layer table (module or package -> layer) and its allowed exceptions."""
+    text = (ROOT / "docs" / "architecture.md").read_text().split("## Layers", 1)[1].split("\n## ", 1)[0]
+    layers, exceptions = {}, set()
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].isdigit():
+            for name in re.findall(r"`([\w.]+)`", cells[1]):
+                layers[name] = int(cells[0])
+        elif len(cells) == 3 and cells[0].startswith("`bench") and cells[1].startswith("`bench"):
+            exceptions.add((cells[0].strip("`"), cells[1].strip("`")))
+    return layers, exceptions
+
+
+def layer_of(module: str, layers: dict[str, int]) -> int | None:
+    """The layer of the most specific row naming ``module`` or a package above it."""
+    names = [n for n in layers if module == n or module.startswith(f"{n}.")]
+    return layers[max(names, key=len)] if names else None
+
+
+PLUGIN_FOLDERS = ("bench.methods", "bench.datasets", "bench.protocols")
+
+
+def test_every_import_follows_the_declared_layers():
+    layers, exceptions = declared_layers()
+    graph = imports(sources())
+    unplaced = sorted(m for m in graph if layer_of(m, layers) is None and not m.startswith(PLUGIN_FOLDERS))
+    assert not unplaced, f"modules in no row of docs/architecture.md's layer table: {unplaced}"
+    against = {
+        (m, d)
+        for m, deps in graph.items()
+        if not m.startswith(PLUGIN_FOLDERS)
+        for d in deps
+        if layer_of(d, layers) > layer_of(m, layers)
+    }
+    assert against <= exceptions, f"imports against the layers: {sorted(against - exceptions)}"
+    assert exceptions <= against, f"listed exceptions that no longer occur: {exceptions - against}"
+    assert len(exceptions) <= 2
+
+
+def test_the_layer_check_finds_an_import_against_the_layers():
+    layers = {"bench.low": 1, "bench.high": 2, "bench.low.special": 3}
+    assert layer_of("bench.low.x", layers) == 1 and layer_of("bench.low.special.y", layers) == 3
+    assert layer_of("bench.other", layers) is None

@@ -164,8 +164,8 @@ def test_by_class_says_cost_device_and_the_papers_figure_for_its_setting():
 
 
 def test_cells_of_other_protocol_settings_are_never_averaged_together():
+    from bench.cell import Cell
     from bench.data.protocol import ProtocolOptions
-    from bench.sweep.fit_score import Cell
 
     def cell(**opts):
         return Cell("m", {}, "d", "open-set", 0, 0, ProtocolOptions(**opts))

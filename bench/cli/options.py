@@ -8,11 +8,13 @@ shows, so each default lives in ``bench.config`` alone.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bench import env
 from bench.config import SweepConfig, default, parse_classes, parse_seeds, split_datasets, split_list
+from bench.data.protocol import ProtocolOptions
 
 if TYPE_CHECKING:
     from bench.tracking.tracker import Tracker
@@ -76,25 +78,16 @@ def add_grid(f: Flags, one: bool) -> None:
 
 
 def add_protocol_settings(f: Flags) -> None:
-    f.add(
-        "--contamination", dest="contamination", type=float, help="one-class: unlabeled anomalies in training"
-    )
-    f.add("--anomaly-ratio", dest="anomaly_ratio", type=float, help="supervised: ratio of labeled anomalies")
-    f.add(
-        "--known",
-        dest="known_classes",
-        type=parse_classes,
-        shown="the first half, 0-4 of 10",
-        help="open-set: comma list of the known classes",
-    )
-    f.add("--labels", dest="labels", type=int, help="open-set: labeled images, evenly over known classes")
-    f.add(
-        "--min-test",
-        dest="min_test",
-        type=int,
-        metavar="N",
-        help="a cell whose test split holds fewer than N anomalies or N normal images is n/a",
-    )
+    """A flag for each of ``ProtocolOptions``'s fields, as its metadata declares it."""
+    for option in dataclasses.fields(ProtocolOptions):
+        meta = option.metadata
+        parse = parse_classes if option.name == "known_classes" else _scalar(option.type)
+        metavar = {"metavar": "N"} if option.name == "min_test" else {}
+        f.add(meta["flag"], dest=option.name, type=parse, shown=meta["shown"], help=meta["help"], **metavar)
+
+
+def _scalar(annotation: str) -> Callable[[str], Any]:
+    return {"float": float, "int": int}[annotation]
 
 
 def add_cell_settings(f: Flags, set_help: str) -> None:

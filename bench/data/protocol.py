@@ -10,7 +10,7 @@ Validation mirrors the test's anomaly ratio so thresholds chosen there transfer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -49,17 +49,55 @@ def protocol_units(info: ProtocolInfo, n_classes: int) -> list[int]:
     return list(range(info.test_sets if info.test_sets else n_classes))
 
 
+def _option(flag: str, help: str, shown: str | None = None) -> dict[str, Any]:
+    return {"flag": flag, "help": help, "shown": shown}
+
+
 @dataclass(frozen=True)
 class ProtocolOptions:
-    """Knobs a protocol may read; all part of a cell's identity."""
+    """Knobs a protocol may read; all part of a cell's identity. Declared here once: each field's
+    metadata is its command-line flag and help, ``check`` its range; ``SweepConfig`` inherits the
+    fields and the command line builds its flags from them."""
 
-    contamination: float = 0.0
-    anomaly_ratio: float = 0.078
-    known_classes: tuple[int, ...] | None = None  # open-set; None = the first half of the classes
-    labels: int = 2000  # open-set: size of the labeled set, drawn evenly from the known classes
-    min_test: int = (
-        10  # fewest anomalies and normals a test split may hold; open-set raises its unknowns to it
+    contamination: float = field(
+        default=0.0, metadata=_option("--contamination", "one-class: unlabeled anomalies in training")
     )
+    anomaly_ratio: float = field(
+        default=0.078, metadata=_option("--anomaly-ratio", "supervised: ratio of labeled anomalies")
+    )
+    known_classes: tuple[int, ...] | None = field(  # None: the first half of the classes
+        default=None,
+        metadata=_option("--known", "open-set: comma list of the known classes", "the first half, 0-4 of 10"),
+    )
+    labels: int = field(  # drawn evenly from the known classes
+        default=2000, metadata=_option("--labels", "open-set: labeled images, evenly over known classes")
+    )
+    min_test: int = field(  # open-set raises its unknowns to it
+        default=10,
+        metadata=_option(
+            "--min-test", "a cell whose test split holds fewer than N anomalies or N normal images is n/a"
+        ),
+    )
+
+    def check(self) -> None:
+        """Settings that are wrong whatever the dataset: one line each, naming the flag."""
+        if not 0.0 <= self.contamination < 1.0:
+            raise BenchError(f"--contamination must be in [0, 1), not {self.contamination}")
+        if not 0.0 < self.anomaly_ratio < 1.0:
+            raise BenchError(f"--anomaly-ratio must be in (0, 1), not {self.anomaly_ratio}")
+        if self.labels < 1:
+            raise BenchError(f"--labels must be at least 1, not {self.labels}")
+        if self.min_test < 1:
+            raise BenchError(f"--min-test must be at least 1, not {self.min_test}")
+        if self.known_classes is not None and len(set(self.known_classes)) < len(self.known_classes):
+            twice = sorted({k for k in self.known_classes if self.known_classes.count(k) > 1})
+            raise BenchError(
+                f"--known lists {', '.join(map(str, twice))} more than once; list each class once"
+            )
+
+    def protocol_options(self) -> ProtocolOptions:
+        """Just the protocol's options (of a config that holds them among its other settings)."""
+        return ProtocolOptions(**{f.name: getattr(self, f.name) for f in fields(ProtocolOptions)})
 
 
 def protocol_settings(protocol: str, opts: ProtocolOptions) -> dict[str, object]:

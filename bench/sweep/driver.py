@@ -12,18 +12,18 @@ import contextlib
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rich.console import Console
 
+from bench.cell import Cell, Outcome
 from bench.config import RunConfig
 from bench.errors import BenchError, first_line
 from bench.plugins import shipment
 from bench.sweep.executors import auto_jobs, make_executor
 from bench.sweep.figure_worker import FigureWorker, start_worker
-from bench.sweep.fit_score import Cell
-from bench.sweep.job import Job, Outcome
+from bench.sweep.job import Job
 from bench.sweep.local_workers import warm_up
 from bench.sweep.plan import Plan, plan
 from bench.sweep.progress import SweepReport, SweepView
@@ -44,9 +44,7 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     """Run the plan's cells that the tracking store does not hold as finished; log each one."""
     started = time.perf_counter() if started is None else started
     cfg = swept.config
-    cells = swept.cells  # what the sweep's __main__ registered for them travels to the workers, or
-    # a method that cannot travel stops the sweep here, before anything is written
-    shipped = b"" if cfg.in_process else shipment([c.method for c in cells], [c.protocol for c in cells])
+    shipped = _shipped(swept)
     if swept.cells and cfg.executor == "local" and not cfg.in_process:
         warm_up()  # the workers' imports overlap the store's opening
     results = writable_folder(Path(cfg.results))
@@ -86,16 +84,8 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     with view, contextlib.closing(figures), contextlib.closing(executor):
         view.advance(report.skipped)
         for outcome in executor.run(jobs):
-            try:
+            with _stop_on_full_disk(cfg.tracking_uri or results, report):
                 _log(tracker, figures, view, report, jobs[outcome.job_id], outcome, once=not cfg.rerun)
-            except Exception as exc:
-                if not is_full_disk(exc):
-                    raise
-                where = cfg.tracking_uri or results
-                raise BenchError(
-                    f"the disk that holds {where} is full ({len(report.ok)} cells logged by this sweep): "
-                    "free space there and rerun the same command, which runs only what is left"
-                ) from exc
     if figures.lost:
         view.say(f"  {len(figures.lost)} runs could not store their figures (disk full); they will rerun")
     report.seconds = time.perf_counter() - started
@@ -107,6 +97,28 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
             raise
         view.say(f"  the sweep's own run was not logged: {first_line(exc)}")
     return report
+
+
+def _shipped(swept: Plan) -> bytes:
+    """What the sweep's ``__main__`` registered for its cells, for the workers; a method that cannot
+    travel stops the sweep here, before anything is written."""
+    if swept.config.in_process:
+        return b""
+    return shipment([c.method for c in swept.cells], [c.protocol for c in swept.cells])
+
+
+@contextlib.contextmanager
+def _stop_on_full_disk(where: str | Path, report: SweepReport) -> Iterator[None]:
+    """A store that cannot take a cell because its disk is full stops the sweep, in one line."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_full_disk(exc):
+            raise
+        raise BenchError(
+            f"the disk that holds {where} is full ({len(report.ok)} cells logged by this sweep): "
+            "free space there and rerun the same command, which runs only what is left"
+        ) from exc
 
 
 def _headline(swept: Plan, sweep_id: str, uri: str, cells: int, n_jobs: int) -> list[str]:

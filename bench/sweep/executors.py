@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import Protocol
 
+from bench.cell import Outcome
 from bench.data.dataset import Dataset
 from bench.errors import BenchError
-from bench.sweep.job import Job, Outcome, clear_splits, cores, execute
+from bench.sweep.job import Job, clear_splits, cores, execute
 from bench.sweep.local_workers import PoolExecutor
 
 EXECUTORS = ("local", "ray")

@@ -2,119 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 import signal
 import traceback
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
-from bench.config import variant_label
+from bench.cell import CellResult
 from bench.contract.method import Env, Method
 from bench.data.dataset import Split, TrainData
-from bench.data.protocol import ProtocolOptions, protocol_info, protocol_label, protocol_settings
 from bench.errors import first_line
 from bench.registry import ANOMALY_LABELS, CLASS_LABELS, LABELED_SET
 from bench.scoring.metrics import detection_metrics
 from bench.scoring.open_set import classify as classify_open_set
 from bench.scoring.thresholds import TunedThreshold, tune_threshold
 from bench.sweep.cost import PeakMemory, Stopwatch
-
-CELL_SCHEMA = 3  # bump when what a cell computes changes, so old results are not reused (3: data digest)
-
-
-@dataclass(frozen=True)
-class Cell:
-    """Everything that defines one result; its hash is the resume key."""
-
-    method: str
-    params: dict[str, Any]
-    dataset: str
-    protocol: str
-    unit: int  # the class index, or the test set under protocols with numbered test sets
-    seed: int
-    options: ProtocolOptions
-    overrides: dict[str, Any] = field(default_factory=dict)
-    threshold: str = "own"  # or "tuned": also choose a threshold on validation
-    tuned_from: str | None = None  # the tune study the parameters came from
-    precision: str = "auto"  # keyed only when asked for explicitly (auto is fp32 on CPU, bf16 on CUDA)
-    data: str = ""  # the dataset's content digest: edited or swapped data makes new cells
-    deterministic: bool = False  # torch's deterministic algorithms only (keyed only when asked for)
-    # The keyword arguments that rebuild the method in any process; ``params`` is what they mean.
-    settings: dict[str, Any] = field(default_factory=dict, compare=False)
-    pretrained: str = field(default="", compare=False)  # the outside data a method's weights come from
-    plugin: str = field(default="", compare=False)  # "name version" of the package that registered it
-
-    @property
-    def label_name(self) -> str:
-        return variant_label(self.method, self.overrides, self.tuned_from)
-
-    def identity(self) -> dict[str, Any]:
-        return {
-            "schema": CELL_SCHEMA,
-            "method": self.method,
-            "params": self.params,
-            "dataset": self.dataset,
-            "data": self.data,
-            "protocol": self.protocol,
-            "class": self.unit,
-            "seed": self.seed,
-            "protocol_options": protocol_settings(self.protocol, self.options),
-            # Version 1 is every split made before versions existed, so those cells keep their keys.
-            **({"protocol_version": self.protocol_version} if self.protocol_version != 1 else {}),
-            **({"threshold": self.threshold} if self.threshold != "own" else {}),
-            **({"precision": self.precision} if self.precision != "auto" else {}),
-            **({"deterministic": True} if self.deterministic else {}),
-        }
-
-    @property
-    def key(self) -> str:
-        blob = json.dumps(self.identity(), sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:20]
-
-    @property
-    def protocol_version(self) -> int:
-        return protocol_info(self.protocol).version
-
-    @property
-    def protocol_label(self) -> str:
-        return protocol_label(self.protocol, self.options)
-
-    @property
-    def title(self) -> str:
-        return f"{self.method} · {self.dataset} · {self.protocol_label} {self.unit}"
-
-    @property
-    def label(self) -> str:
-        unit = "test set" if protocol_info(self.protocol).test_sets else "class"
-        where = f"{self.dataset} | {self.protocol_label} | {unit} {self.unit} | seed {self.seed}"
-        return f"{self.label_name} | {where}"
-
-    @property
-    def normal_class(self) -> str:
-        """What is normal in this cell, in the protocol's words (the ``normal_class`` tag)."""
-        known = self.options.known_classes
-        return protocol_info(self.protocol).normal.format(
-            k=self.unit, known=f" {','.join(map(str, known))}" if known else ""
-        )
-
-
-@dataclass
-class CellResult:
-    ok: bool
-    metrics: dict[str, float] = field(default_factory=dict)
-    scores: np.ndarray | None = None
-    threshold: float | None = None
-    threshold_source: str = "none"
-    tuned: TunedThreshold | None = None
-    report: pd.DataFrame | None = None  # open-set: per-class report of known classes + "unknown"
-    error: str = ""
-    detail: str = ""
 
 
 def seed_everything(seed: int) -> None:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import torch
 
+from bench.cell import Cell, CellResult, Outcome, TestLabels
 from bench.contract.method import Env
 from bench.data.dataset import Dataset, Split
 from bench.data.protocol import make_split, protocol_info
@@ -28,7 +27,7 @@ from bench.plugins import load_plugins, load_user_plugin, receive
 from bench.registry import METHODS
 from bench.report import plots
 from bench.sweep.cost import Stopwatch
-from bench.sweep.fit_score import Cell, CellResult, run_cell
+from bench.sweep.fit_score import run_cell
 from bench.sweep.provenance import cell_environment
 
 
@@ -41,33 +40,6 @@ class Job:
     device: str  # "auto" is resolved where the job runs (a Ray worker may have a GPU the driver lacks)
     features: str | None = None  # the frozen-feature cache folder, for methods that declare an extractor
     figures: bool = True  # draw the cell's ROC and score histogram where it runs (``--no-figures``: not)
-
-
-@dataclass(frozen=True)
-class TestLabels:
-    """What the driver logs about the test images: positions, provenance and labels, not pixels."""
-
-    index: np.ndarray
-    source: str
-    anomaly: np.ndarray
-    classes: np.ndarray
-
-    def scores_csv(self, scores: np.ndarray) -> str:
-        """The ``scores.csv`` artifact: one row per test image, so any figure can be redrawn."""
-        table = {"index": self.index, "source": self.source, "anomaly": self.anomaly, "class": self.classes}
-        return pd.DataFrame({**table, "score": scores}).to_csv(index=False)
-
-
-@dataclass
-class Outcome:
-    job_id: int
-    result: CellResult
-    device: str
-    sizes: dict[str, float] = field(default_factory=dict)
-    data: dict[str, str] = field(default_factory=dict)  # where the images came from, what verified them
-    test: TestLabels | None = None
-    figures: dict[str, bytes] | None = None  # drawn by the worker; None: the driver has them drawn
-    env: dict[str, str] = field(default_factory=dict)  # versions, machine, determinism where it ran
 
 
 def with_figures(outcome: Outcome, job: Job) -> Outcome:

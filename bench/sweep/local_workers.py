@@ -30,10 +30,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
+from bench.cell import Outcome
 from bench.data.dataset import Dataset
 from bench.errors import BenchError
 from bench.registry import builtin_modules
-from bench.sweep.job import Job, Outcome, crashed, execute, init_worker, poisons_process, with_figures
+from bench.sweep.job import Job, crashed, execute, init_worker, poisons_process, with_figures
 from bench.tracking import owner
 
 # What each worker would import anyway (the built-in methods among it); the forkserver imports it

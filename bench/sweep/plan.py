@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from bench.cell import Cell
 from bench.config import RunConfig
 from bench.data.dataset import Dataset
 from bench.data.protocol import ProtocolInfo, protocol_info, protocol_label, split_mismatch
 from bench.nets.device import resolve_device
 from bench.plugins import load_plugins
 from bench.registry import PROTOCOLS
-from bench.sweep.fit_score import Cell
 from bench.sweep.resolve import MethodSpec, check_known, resolve_datasets, resolve_methods, units_of
 from bench.sweep.sizes import SplitCheck, check_split, scaled_note
 

@@ -12,8 +12,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.cell import Cell, CellResult
 from bench.scoring.metrics import PRIMARY, SUMMARY, UNDEFINED, shown_in
-from bench.sweep.fit_score import Cell, CellResult
 from bench.sweep.plan import NotApplicable, na_lines
 
 EPOCH_LINE_EVERY_S = 30

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from bench.cell import Outcome
 from bench.data.dataset import Dataset
 from bench.errors import BenchError, first_line
-from bench.sweep.job import Job, Outcome, crashed, execute, init_worker, with_figures
+from bench.sweep.job import Job, crashed, execute, init_worker, with_figures
 
 
 def connect_ray(address: str | None, worker_output: bool = False) -> tuple[Any, bool]:

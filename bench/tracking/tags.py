@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from bench.data.dataset import Sizes
 
 if TYPE_CHECKING:
-    from bench.sweep.fit_score import Cell
+    from bench.cell import Cell
 
 KIND_CELL, KIND_SWEEP, KIND_TUNE, KIND_TRIAL = "cell", "sweep", "tune", "trial"
 KIND_CONFLICT = "conflict"  # an imported cell whose key this store holds with another result

@@ -37,8 +37,7 @@ from bench.tracking.tables import index_cell_keys
 from bench.tracking.tags import KIND_CELL, KIND_SWEEP, cell_tags, param_value
 
 if TYPE_CHECKING:
-    from bench.sweep.fit_score import Cell
-    from bench.sweep.job import Outcome
+    from bench.cell import Cell, Outcome
 
 
 # MLflow's experiment kind: bench's experiments hold model-development runs, not GenAI traces.

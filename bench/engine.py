@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from bench.report.board import Leaderboard
-    from bench.sweep.plan import Plan
+    from bench.sweep.plan import SweepPlan
     from bench.sweep.progress import SweepReport
     from bench.tracking.bundle import Bundle
     from bench.tracking.transfer import Imported
@@ -97,7 +97,7 @@ def tune(*, console: Console | None = None, **options: Any) -> Best:
     """Search one method's hyperparameters for the best validation AUROC, as ``bench tune`` does
     (``method=``, ``dataset=``, ``protocol=``, ``seed=``, ``trials=`` ...); the best parameters,
     also saved for ``bench.run(params_from=[STUDY])``."""
-    from bench.tuning.driver import run_tune
+    from bench.tuning.search import run_tune
 
     return run_tune(_config(TuneConfig, options), console)
 
@@ -181,7 +181,7 @@ def _config(cls: type[SweepConfig], options: dict[str, Any]) -> Any:
     return config
 
 
-def _cells_of(swept: Plan) -> pd.DataFrame:
+def _cells_of(swept: SweepPlan) -> pd.DataFrame:
     """The plan's cells as the store holds them now, and its n/a entries."""
     from bench.report.cells import cell_frame
     from bench.tracking.tracker import Tracker
@@ -193,7 +193,7 @@ def _cells_of(swept: Plan) -> pd.DataFrame:
     return cell_frame([r for r in records if r.tags.get("cell_key") in keys], _na_rows(swept))
 
 
-def _na_rows(swept: Plan) -> list[dict[str, Any]]:
+def _na_rows(swept: SweepPlan) -> list[dict[str, Any]]:
     return [
         {"method": n.method, "dataset": n.dataset or "", "protocol": n.protocol, "status": "n/a"}
         | {"error": n.reason}
@@ -201,7 +201,7 @@ def _na_rows(swept: Plan) -> list[dict[str, Any]]:
     ]
 
 
-def _planned(swept: Plan) -> pd.DataFrame:
+def _planned(swept: SweepPlan) -> pd.DataFrame:
     from bench.report.cells import FRONT
 
     rows = [

@@ -208,3 +208,13 @@ def test_the_layer_check_finds_an_import_against_the_layers():
     layers = {"bench.low": 1, "bench.high": 2, "bench.low.special": 3}
     assert layer_of("bench.low.x", layers) == 1 and layer_of("bench.low.special.y", layers) == 3
     assert layer_of("bench.other", layers) is None
+
+
+def test_no_module_name_is_used_twice():
+    """A module's name says which one it is: none repeats across bench's packages and plugin folders."""
+    seen: dict[str, list[str]] = {}
+    for folder in ("bench", "methods", "datasets", "protocols"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name not in ("__init__.py", "__main__.py"):
+                seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert not {name: paths for name, paths in seen.items() if len(paths) > 1}

@@ -75,7 +75,7 @@ def test_fine_tuning_the_head_leaves_the_detector_untouched(digits):
     from bench.contract.method import Env
     from bench.data.protocol import make_split
     from bench.registry import METHODS
-    from bench.scoring.open_set import classify
+    from bench.scoring.open_set_scores import classify
     from bench.sweep.fit_score import train_data
 
     info, cls = METHODS.get("ae-threshold")

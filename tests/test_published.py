@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.report.published import (
+from bench.report.paper_figures import (
     BLOCK_END,
     BLOCK_START,
     declared,

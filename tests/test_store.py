@@ -76,7 +76,7 @@ def test_a_study_does_not_resume_on_changed_data(tmp_path):
     """Tuning is keyed by the data too: a study's trials never mix two copies of a dataset."""
     from bench.config import TuneConfig
     from bench.errors import BenchError
-    from bench.tuning.driver import run_tune
+    from bench.tuning.search import run_tune
 
     data = two_classes(tmp_path / "mine.npz", seed=0, separable=True)
     cfg = TuneConfig(method="pyod-knn", datasets=(data,), trials=1, results=str(tmp_path / "out"))

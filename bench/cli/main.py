@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bench import env
-from bench.cli.options import (
+from bench.cli.flags import (
     Flags,
     add_cell_settings,
     add_grid,
@@ -210,7 +210,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def cmd_published(args: argparse.Namespace) -> int:
     from bench.report.board import published_report
-    from bench.report.published import replace_block
+    from bench.report.paper_figures import replace_block
 
     table = published_report(open_store(args))
     print(table)
@@ -238,13 +238,13 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bench.cli.bundle import export
+    from bench.cli.export_import import export
 
     return export(args)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from bench.cli.bundle import import_
+    from bench.cli.export_import import import_
 
     return import_(args)
 

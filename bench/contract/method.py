@@ -48,7 +48,7 @@ class Method:
     may search; ``score_space`` the parameters of ``scorer`` that
     ``--threshold tuned`` searches with the threshold after fit (both next to
     the defaults they vary). ``published`` holds the figures its paper or seed
-    report published (``bench.report.published``). ``fast_params`` are the settings the contract
+    report published (``bench.report.paper_figures``). ``fast_params`` are the settings the contract
     checks fit with: small enough for seconds on a CPU, as scikit-learn's test
     tags and PyOD's test configurations keep them.
     """

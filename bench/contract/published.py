@@ -1,6 +1,6 @@
 """A figure a paper or seed report published, declared by a method next to its defaults.
 
-``bench.report.published`` sets each one beside what bench measures in the same setup.
+``bench.report.paper_figures`` sets each one beside what bench measures in the same setup.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.report import leaderboard, plots, stats
 from bench.report.by_class import by_class, current_copies, older_copies_note
-from bench.report.provenance import provenance_note
+from bench.report.provenance_note import provenance_note
 from bench.tracking.tags import KIND_SWEEP
 from bench.tracking.tracker import Tracker
 
@@ -95,7 +95,7 @@ def publish(tracker: Tracker, results: Path, roc_curves: bool = True) -> tuple[L
 
 def published_report(tracker: Tracker) -> str:
     """Every published figure beside bench's measurement, over all experiments of the store."""
-    from bench.report.published import published_markdown, published_table
+    from bench.report.paper_figures import published_markdown, published_table
 
     tables = [tracker.__class__(tracker.uri, name).cell_table() for name in tracker.experiment_names()]
     cells = (

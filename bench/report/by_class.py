@@ -15,7 +15,7 @@ import pandas as pd
 from bench.data.protocol import protocol_info
 from bench.errors import BenchError
 from bench.report.missing_rows import KEYS
-from bench.report.published import mean_figure
+from bench.report.paper_figures import mean_figure
 
 EXTRAS = ["s / cell", "device", "published", "source"]
 COST_NOTE = (

@@ -18,7 +18,7 @@ import pandas as pd
 from bench.report import stats
 from bench.report.by_class import by_class, by_class_markdown, class_means, latest_per_cell, uneven_note
 from bench.report.missing_rows import KEYS, failed_rows, na_rows
-from bench.report.published import published_markdown, published_table
+from bench.report.paper_figures import published_markdown, published_table
 from bench.scoring.metrics import LEADERBOARD, OPEN_SET, PRIMARY, UNDEFINED, Metric, shown_in
 
 

@@ -25,7 +25,7 @@ from bench.sweep.executors import auto_jobs, make_executor
 from bench.sweep.figure_worker import FigureWorker, start_worker
 from bench.sweep.job import Job
 from bench.sweep.local_workers import warm_up
-from bench.sweep.plan import Plan, plan
+from bench.sweep.plan import SweepPlan, plan
 from bench.sweep.progress import SweepReport, SweepView
 from bench.tracking.owner import scratch_prefix, sweep_dead_scratch
 from bench.tracking.sqlite import is_full_disk, writable_folder
@@ -40,7 +40,9 @@ def run_sweep(cfg: RunConfig, console: Console | None = None) -> SweepReport:
     return execute_plan(plan(cfg), console, started)
 
 
-def execute_plan(swept: Plan, console: Console | None = None, started: float | None = None) -> SweepReport:
+def execute_plan(
+    swept: SweepPlan, console: Console | None = None, started: float | None = None
+) -> SweepReport:
     """Run the plan's cells that the tracking store does not hold as finished; log each one."""
     started = time.perf_counter() if started is None else started
     cfg = swept.config
@@ -99,7 +101,7 @@ def execute_plan(swept: Plan, console: Console | None = None, started: float | N
     return report
 
 
-def _shipped(swept: Plan) -> bytes:
+def _shipped(swept: SweepPlan) -> bytes:
     """What the sweep's ``__main__`` registered for its cells, for the workers; a method that cannot
     travel stops the sweep here, before anything is written."""
     if swept.config.in_process:
@@ -121,7 +123,7 @@ def _stop_on_full_disk(where: str | Path, report: SweepReport) -> Iterator[None]
         ) from exc
 
 
-def _headline(swept: Plan, sweep_id: str, uri: str, cells: int, n_jobs: int) -> list[str]:
+def _headline(swept: SweepPlan, sweep_id: str, uri: str, cells: int, n_jobs: int) -> list[str]:
     """What the sweep is and where its cells run, said before the first cell."""
     cfg = swept.config
     lines = [
@@ -137,7 +139,7 @@ def _headline(swept: Plan, sweep_id: str, uri: str, cells: int, n_jobs: int) -> 
     return lines
 
 
-def changed_data(swept: Plan, finished: Iterable[tuple[str, str]], todo: list[Job]) -> list[str]:
+def changed_data(swept: SweepPlan, finished: Iterable[tuple[str, str]], todo: list[Job]) -> list[str]:
     """A note per dataset with cells to run whose earlier runs here read other files (or came from
     a bench that did not record what they read)."""
     running = {job.cell.dataset for job in todo}

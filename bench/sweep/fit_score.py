@@ -16,7 +16,7 @@ from bench.data.dataset import Split, TrainData
 from bench.errors import first_line
 from bench.registry import ANOMALY_LABELS, CLASS_LABELS, LABELED_SET
 from bench.scoring.metrics import detection_metrics
-from bench.scoring.open_set import classify as classify_open_set
+from bench.scoring.open_set_scores import classify as classify_open_set
 from bench.scoring.thresholds import TunedThreshold, tune_threshold
 from bench.sweep.cost import PeakMemory, Stopwatch
 

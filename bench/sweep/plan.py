@@ -50,7 +50,7 @@ def na_lines(na: tuple[NotApplicable, ...]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Plan:
+class SweepPlan:
     config: RunConfig
     device: str
     methods: tuple[MethodSpec, ...]
@@ -72,7 +72,7 @@ def unique(values: tuple | None, flag: str, notes: list[str]) -> tuple | None:
     return kept
 
 
-def plan(cfg: RunConfig) -> Plan:
+def plan(cfg: RunConfig) -> SweepPlan:
     """Every cell of ``cfg``, resolved and checked; nothing runs and nothing is written."""
     load_plugins()
     notes: list[str] = []
@@ -111,7 +111,9 @@ def plan(cfg: RunConfig) -> Plan:
             found, checks = _grid(d, dataset, info, methods, cfg, notes, na)
             cells += found
             splits += checks
-    return Plan(cfg, device, methods, datasets, tuple(cells), tuple(na.values()), tuple(notes), tuple(splits))
+    return SweepPlan(
+        cfg, device, methods, datasets, tuple(cells), tuple(na.values()), tuple(notes), tuple(splits)
+    )
 
 
 def _grid(

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from bench.data.dataset import Dataset
 from bench.data.protocol import ProtocolOptions, protocol_info, protocol_label, protocol_units
-from bench.sweep.plan import Plan, na_lines, spans
+from bench.sweep.plan import SweepPlan, na_lines, spans
 from bench.sweep.sizes import SplitCheck, check_split, scaled_note
 
 
@@ -42,7 +42,7 @@ def sizes_table(checks: list[SplitCheck], title: str, opts: ProtocolOptions) -> 
     return table
 
 
-def show_plan(plan: Plan, console: Console | None = None) -> None:
+def show_plan(plan: SweepPlan, console: Console | None = None) -> None:
     """What ``run`` would do, and nothing else: notes, sizes, methods, cells and n/a entries."""
     if console is None:
         console = Console()

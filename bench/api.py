@@ -34,10 +34,9 @@ from bench.env import get as env_value
 from bench.errors import BenchError, DataError, UnknownNameError
 from bench.nets.augment import moco_v2
 from bench.nets.backbones import BACKBONES, BackboneName
-from bench.nets.features import Extractor, extract
+from bench.nets.features import Extractor, extract, knn_score
 from bench.nets.finetune import EvalMode, FineTunedKNN
 from bench.nets.layers import check_square, conv_autoencoder, dense, down_size, gaussian_kl, up_padding
-from bench.nets.neighbours import knn_score
 from bench.nets.training import Batch, DeepMethod, MeanKStdThreshold, Plan, in_batches
 from bench.registry import (
     ANOMALY_LABELS,

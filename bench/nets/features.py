@@ -9,7 +9,8 @@ arrays (never pickles) under the cache folder, keyed by a hash of everything
 they depend on (the extractor with its weights' sha256 and preprocessing, the
 dataset's name and the sha256 of its pixels), with a JSON record holding the
 array's own sha256, which every read verifies. Every class, seed and
-protocol then takes its rows by index; a second sweep computes nothing.
+protocol then takes its rows by index; a second sweep computes nothing. ``knn_score`` is the
+score every kNN-on-features method gives them.
 Protocol padding (open-set) does not reach frozen features: they are of the
 dataset's images as stored, resized by the backbone.
 """
@@ -88,6 +89,23 @@ def extract(extractor: Extractor, images: np.ndarray, device: str = "cpu") -> np
         x = torch.as_tensor(images[i : i + BATCH], dtype=torch.float32, device=device) / scale
         out.append(net(x).float().cpu().numpy().astype(extractor.dtype, copy=False))
     return np.concatenate(out) if out else np.zeros((0, 0), extractor.dtype)
+
+
+CHUNK = 1024
+
+
+@torch.no_grad()
+def knn_score(queries: torch.Tensor, reference: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean squared Euclidean distance of each query to its ``k`` nearest reference vectors.
+
+    Queries are compared in chunks: memory stays bounded by ``CHUNK`` x len(reference).
+    """
+    k = min(k, len(reference))
+    out = [
+        torch.cdist(queries[i : i + CHUNK], reference).pow(2).topk(k, dim=1, largest=False).values.mean(dim=1)
+        for i in range(0, len(queries), CHUNK)
+    ]
+    return torch.cat(out) if out else queries.new_zeros(0)
 
 
 def _umask() -> int:

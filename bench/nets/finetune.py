@@ -25,8 +25,7 @@ from torch import nn
 from bench.contract.method import Env
 from bench.data.dataset import TrainData
 from bench.nets import backbones
-from bench.nets.features import Extractor, extract
-from bench.nets.neighbours import knn_score
+from bench.nets.features import Extractor, extract, knn_score
 from bench.nets.training import Batch, DeepMethod, Plan, in_batches
 
 FEATURE_BATCH = 256  # images per forward pass when taking features: bounded memory at any resolution

@@ -11,9 +11,7 @@ once per sweep (Ray's object store, ``bench.sweep.ray_tasks``).
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from typing import Protocol
 
 from bench.cell import Outcome
@@ -31,14 +29,6 @@ class Executor(Protocol):
     def run(self, jobs: list[Job]) -> Iterator[Outcome]: ...
 
     def close(self) -> None: ...
-
-
-def spawn_pool(workers: int, initializer: Callable[..., None], initargs: tuple) -> ProcessPoolExecutor:
-    """Fresh processes for tune's trial workers: spawned, since forking a process that holds torch
-    threads is unsafe."""
-    return ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=initializer, initargs=initargs
-    )
 
 
 class InProcessExecutor:

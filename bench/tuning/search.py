@@ -2,16 +2,18 @@
 
 The pieces, each in its own module: ``bench.tuning.study`` (names, storage, the saved
 best), ``bench.tuning.objective`` (what a trial computes), ``bench.tuning.trial_log`` (trials
-as MLflow runs, written by the driver), ``bench.tuning.workers`` (``--jobs N``
-processes or Ray tasks on one study). This module runs a study end to end: the
+as MLflow runs, written by this process). This module runs a study end to end: the
 tune run, the defaults' baseline (measured once per study on the same splits),
-the trials, the best parameters saved as JSON for ``run --params-from``.
+the trials (here, or in ``--jobs N`` spawned processes or Ray tasks sharing the stored
+study), the best parameters saved as JSON for ``run --params-from``.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,13 +23,16 @@ from rich.console import Console
 from bench.config import TuneConfig
 from bench.contract.space import decode
 from bench.errors import BenchError
+from bench.plugins import receive, shipment
+from bench.sweep.job import cores, init_worker
+from bench.sweep.local_workers import main_left_out
+from bench.sweep.ray_tasks import connect_ray, gpus_per_task
 from bench.tracking.sqlite import writable_folder
 from bench.tracking.tags import KIND_TUNE
 from bench.tracking.tracker import Tracker, default_uri
 from bench.tuning.objective import TuneSetup, mean_validation_auroc, optimize, short, tune_setup
 from bench.tuning.study import Best, best_path, counted, load_best, open_study, storage_url, study_name
 from bench.tuning.trial_log import TrialLogger
-from bench.tuning.workers import optimize_in_workers
 
 __all__ = ["Best", "load_best", "run_tune"]
 
@@ -145,3 +150,44 @@ def _save_best(
     metrics = {"best_val_auroc": best.value, "default_val_auroc": default_value, "trials": best.trials}
     tracker.finish_tune(parent, best.params, metrics=metrics, files={"best.json": str(path)})
     return best
+
+
+LOG_EVERY_S = 5  # how often the driver logs the trials that workers finished
+
+
+def optimize_in_workers(cfg: TuneConfig, name: str, log: TrialLogger) -> None:
+    """``--jobs N`` local processes or Ray tasks, each running trials of the one stored study;
+    meanwhile the driver logs the trials they finish."""
+    workers = max(cfg.jobs, 1)
+    if cfg.executor == "ray":
+        ray, started_here = connect_ray(cfg.ray_address, worker_output=True)
+        try:
+            gpus = gpus_per_task(ray, cfg.gpus_per_cell)
+            task = ray.remote(_optimize_on_ray)
+            task = task.options(num_cpus=cfg.cpus_per_cell, num_gpus=gpus, max_retries=1)
+            shipped = ray.put(shipment([cfg.method], cfg.protocols))
+            pending = [task.remote(cfg, name, w, shipped) for w in range(workers)]
+            while pending:
+                done, pending = ray.wait(pending, num_returns=len(pending), timeout=LOG_EVERY_S)
+                ray.get(done)
+                log()
+        finally:
+            if started_here:
+                ray.shutdown()
+        return
+    setup = (cfg.plugins, max(1, cores() // workers), None, shipment([cfg.method], cfg.protocols))
+    spawned = multiprocessing.get_context("spawn")  # never forked from a process that holds torch threads
+    with ProcessPoolExecutor(workers, mp_context=spawned, initializer=init_worker, initargs=setup) as pool:
+        with main_left_out():  # the pool starts its processes at the first submit
+            futures = {pool.submit(optimize, cfg, name, w) for w in range(workers)}
+        while futures:
+            done, futures = wait(futures, timeout=LOG_EVERY_S)
+            for future in done:
+                future.result()
+            log()
+
+
+def _optimize_on_ray(cfg: TuneConfig, name: str, worker: int, shipped: bytes) -> None:
+    """A Ray task's trials, with what the driver's ``__main__`` registered."""
+    receive(shipped)
+    optimize(cfg, name, worker)

@@ -203,8 +203,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     print((results / "leaderboard.md").read_text())
     print("AUROC per class (mean ± std over seeds):\n")
     print((results / "leaderboard_by_class.md").read_text())
-    names = ["leaderboard.md", "leaderboard.csv", *(f"leaderboard_by_class{s}" for s in (".md", ".csv"))]
-    print(f"wrote {5 + len(board.figures)} files: {', '.join(names)}, figures in {results / 'figures'}")
+    names = ["leaderboard.md", "leaderboard.csv"]
+    names += [f"leaderboard_by_class{suffix}" for suffix in (".md", ".csv", "_std.csv")]
+    figures = results / "figures"
+    print(f"wrote {len(names) + len(board.figures)} files: {', '.join(names)}, figures in {figures}")
     return 0
 
 

@@ -256,3 +256,18 @@ def test_a_declared_metric_reaches_every_table(monkeypatch):
     monkeypatch.setattr(metrics, "PRIMARY", lower)
     monkeypatch.setattr("bench.report.leaderboard.PRIMARY", lower)
     assert leaderboard(cells()).set_index("method").loc["b", "rank"] == 1
+
+
+def test_a_declared_column_with_its_own_aggregation_is_one_line(monkeypatch):
+    """A column beside the metrics (a median fit time) is one ``Column``: the leaderboard reduces each
+    row's cells with it (the rerun cell's old run left out) and shows it in its declared place."""
+    from bench.report import columns
+    from bench.report import leaderboard as board_module
+
+    median = columns.Column("fit_seconds_median", "fit_seconds", "median")
+    monkeypatch.setattr(board_module, "COLUMNS", (*columns.COLUMNS, median))
+    table = cells().assign(fit_seconds=[1.0, 2.0, 9.0, 4.0, 5.0, 6.0, 100.0])
+    board = leaderboard(table).set_index("method")
+    assert board.loc["a", "fit_seconds_median"] == 2.0 and board.loc["b", "fit_seconds_median"] == 5.0
+    assert list(board.columns[-2:]) == ["fit_seconds_median", "note"]
+    assert "fit_seconds_median" not in leaderboard(cells()).columns, "a column no cell can fill is left out"

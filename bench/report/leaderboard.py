@@ -17,6 +17,7 @@ import pandas as pd
 
 from bench.report import stats
 from bench.report.by_class import by_class, by_class_markdown, class_means, latest_per_cell, uneven_note
+from bench.report.columns import BLOCK_COLUMNS, COLUMNS
 from bench.report.missing_rows import KEYS, failed_rows, na_rows
 from bench.report.paper_figures import published_markdown, published_table
 from bench.scoring.metrics import LEADERBOARD, OPEN_SET, PRIMARY, UNDEFINED, Metric, shown_in
@@ -36,7 +37,8 @@ def leaderboard(
     for metric in always:
         if metric not in cells:
             cells[metric] = np.nan
-    agg = {"cells": ("cell_key", "size")}
+    declared = [c for c in COLUMNS if c.reads in cells]
+    agg = {c.name: (c.reads, c.reduce) for c in declared}
     for metric in metrics:
         agg[f"{metric}_std"] = (
             metric,
@@ -47,25 +49,19 @@ def leaderboard(
         ascending=not PRIMARY.higher_is_better, method="min"
     )
     board = board.merge(block_statistics(cells), on=KEYS, how="left")
-    for tag in ("tuned_from", "pretrained"):
-        if tag in cells:
-            first = cells.dropna(subset=[tag]).groupby(KEYS)[tag].first()
-            board = board.merge(first.rename(tag).reset_index(), on=KEYS, how="left")
     board["note"] = ""
     extra = na_rows(board, na)
     extra += failed_rows(failed, cells)
     board = pd.concat([board, pd.DataFrame(extra)], ignore_index=True) if extra else board
     board = board.sort_values(["dataset", "protocol", "rank"], na_position="last").reset_index(drop=True)
-    extra = [
-        c for c in ("mean_rank", "auroc_ci_low", "auroc_ci_high", "tuned_from", "pretrained") if c in board
-    ]
     return board[
         [
             "rank",
             *KEYS,
-            "cells",
+            *(c.name for c in declared if c.before_metrics),
             *[f"{metric}_{stat}" for metric in metrics for stat in ("mean", "std")],
-            *extra,
+            *BLOCK_COLUMNS,
+            *(c.name for c in declared if not c.before_metrics),
             "note",
         ]
     ]
@@ -89,7 +85,7 @@ def block_statistics(cells: pd.DataFrame) -> pd.DataFrame:
                     "auroc_ci_high": high,
                 }
             )
-    return pd.DataFrame(rows, columns=[*KEYS, "mean_rank", "auroc_ci_low", "auroc_ci_high"])
+    return pd.DataFrame(rows, columns=[*KEYS, *BLOCK_COLUMNS])
 
 
 def friedman_by_protocol(cells: pd.DataFrame) -> dict[str, stats.Friedman]:

@@ -126,9 +126,10 @@ def _stop_on_full_disk(where: str | Path, report: SweepReport) -> Iterator[None]
 def _headline(swept: SweepPlan, sweep_id: str, uri: str, cells: int, n_jobs: int) -> list[str]:
     """What the sweep is and where its cells run, said before the first cell."""
     cfg = swept.config
+    protocols = len({c.protocol for c in swept.cells}) or len(cfg.protocols)  # "all" counted as they are
     lines = [
         f"bench sweep {sweep_id}: {len(swept.methods)} methods x {len(swept.datasets)} datasets x "
-        f"{len(cfg.protocols)} protocols x {len(cfg.seeds)} seeds on {swept.device}; tracking {uri}"
+        f"{protocols} protocols x {len(cfg.seeds)} seeds on {swept.device}; tracking {uri}"
     ]
     if cfg.executor == "ray":
         lines.append(f"  {cells} cells as Ray tasks ({cfg.ray_address or 'local instance'})")

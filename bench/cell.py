@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench import schema
 from bench.config import variant_label
 from bench.data.protocol import ProtocolOptions, protocol_info, protocol_label, protocol_settings
 from bench.scoring.thresholds import TunedThreshold
@@ -58,7 +59,7 @@ class Cell:
             "seed": self.seed,
             "protocol_options": protocol_settings(self.protocol, self.options),
             # Version 1 is every split made before versions existed, so those cells keep their keys.
-            **({"protocol_version": self.protocol_version} if self.protocol_version != 1 else {}),
+            **({schema.PROTOCOL_VERSION: self.protocol_version} if self.protocol_version != 1 else {}),
             **({"threshold": self.threshold} if self.threshold != "own" else {}),
             **({"precision": self.precision} if self.precision != "auto" else {}),
             **({"deterministic": True} if self.deterministic else {}),

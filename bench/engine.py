@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from bench import schema
 from bench.config import RunConfig, SweepConfig, TuneConfig
 from bench.options import config_of
 from bench.plugins import load_user_plugin
@@ -190,7 +191,7 @@ def _cells_of(swept: SweepPlan) -> pd.DataFrame:
     keys = {cell.key for cell in swept.cells}
     tracker = Tracker.existing(cfg.results, cfg.tracking_uri, cfg.experiment)
     records = [r for r in tracker.cell_records(None, params=True) if r.status in ENDED]
-    return cell_frame([r for r in records if r.tags.get("cell_key") in keys], _na_rows(swept))
+    return cell_frame([r for r in records if r.tags.get(schema.CELL_KEY) in keys], _na_rows(swept))
 
 
 def _na_rows(swept: SweepPlan) -> list[dict[str, Any]]:
@@ -213,11 +214,13 @@ def _planned(swept: SweepPlan) -> pd.DataFrame:
             "seed": c.seed,
             "status": "planned",
             "hyperparameters": dict(c.params),
-            "cell_key": c.key,
+            schema.CELL_KEY: c.key,
         }
         for c in swept.cells
     ]
-    return pd.DataFrame([*rows, *_na_rows(swept)], columns=[*FRONT, "hyperparameters", "error", "cell_key"])
+    return pd.DataFrame(
+        [*rows, *_na_rows(swept)], columns=[*FRONT, "hyperparameters", "error", schema.CELL_KEY]
+    )
 
 
 def cell_figures(cfg: RunConfig, table: pd.DataFrame, row: int | str) -> dict[str, Figure]:

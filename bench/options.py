@@ -29,14 +29,14 @@ from bench.errors import BenchError
 C = TypeVar("C", bound=SweepConfig)
 
 # Names the flags also take (``--dataset``, ``--seed``, ``--known``, ``--set``) -> the field.
-ALIASES = {
-    "dataset": "datasets",
-    "protocol": "protocols",
-    "seed": "seeds",
-    "known": "known_classes",
-    "set": "overrides",
-    "plugin": "plugins",
-}
+ALIASES = dict(
+    dataset="datasets",
+    protocol="protocols",
+    seed="seeds",
+    known="known_classes",
+    set="overrides",
+    plugin="plugins",
+)
 
 
 def config_of(cls: type[C], options: Mapping[str, Any]) -> C:

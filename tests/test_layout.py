@@ -218,3 +218,30 @@ def test_no_module_name_is_used_twice():
             if path.name not in ("__init__.py", "__main__.py"):
                 seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
     assert not {name: paths for name, paths in seen.items() if len(paths) > 1}
+
+
+def test_the_run_schema_s_keys_are_typed_in_bench_schema_alone():
+    """Every tag key bench writes is declared once, in bench/schema.py: none is typed as a string (or
+    inside an MLflow filter or SQL text) anywhere else in bench. Docstrings may name them."""
+    from bench import schema
+
+    keys = set(schema.DECLARED.values())
+    found = []
+    for path in sorted((ROOT / "bench").rglob("*.py")):
+        if path.name == "schema.py":
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                text = node.value
+                quoted = {k for k in keys if text == k or f"`{k}`" in text or f"'{k}'" in text}
+                found += [f"{path.relative_to(ROOT)}:{node.lineno} {k}" for k in sorted(quoted)]
+    assert not found, found

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench import schema
 from bench.data.protocol import protocol_info
 from bench.errors import BenchError
 from bench.report.missing_rows import KEYS
@@ -23,7 +24,7 @@ COST_NOTE = (
     "dataset is not in it: every cell shares it)."
 )
 
-DIGEST = "data_digest"  # the tag with a cell's dataset content digest
+DIGEST = schema.DATA_DIGEST  # the tag with a cell's dataset content digest
 PARTIAL_NOTE = "A blank class was not run for that row, whose mean is over the classes it ran."
 UNEVEN_NOTE = (
     "Seeds that ran different classes: {rows}. A class is the mean over the seeds that ran it, a "
@@ -41,22 +42,22 @@ def latest_per_cell(cells: pd.DataFrame, current: dict[str, str] | None = None) 
     """
     if cells.empty:
         return cells
-    cells = cells.sort_values("start_time", ascending=False).drop_duplicates("cell_key")
+    cells = cells.sort_values("start_time", ascending=False).drop_duplicates(schema.CELL_KEY)
     cells = cells[~older_copy(cells, current)]
-    cells = cells.rename(columns={"bench.tuned_from": "tuned_from"})
+    cells = cells.rename(columns={schema.TUNED_FROM: "tuned_from"})
     if "protocol" in cells:  # the protocol's own name, before labels and versions are added
         cells = cells.assign(protocol_name=cells.get("protocol_name", cells["protocol"]))
     for column in ("method", "protocol"):
         if f"{column}_label" in cells:
             cells = cells.assign(**{column: cells[f"{column}_label"].fillna(cells[column])})
-    return cells.assign(protocol=versioned_protocols(cells)) if "protocol_version" in cells else cells
+    return cells.assign(protocol=versioned_protocols(cells)) if schema.PROTOCOL_VERSION in cells else cells
 
 
 def versioned_protocols(cells: pd.DataFrame) -> pd.Series:
     """Each cell's protocol label, with ``@vN`` where its splits were made by another version of the
     protocol than this bench's (an older run, or one imported from another bench), so that cells of
     two versions are never averaged or ranked together."""
-    made = cells["protocol_version"].fillna("1").astype(str)
+    made = cells[schema.PROTOCOL_VERSION].fillna("1").astype(str)
     current = cells["protocol_name"].map(_current_version)
     return cells["protocol"].where(made == current, cells["protocol"] + "@v" + made)
 
@@ -90,7 +91,7 @@ def older_copies_note(cells: pd.DataFrame, current: dict[str, str]) -> str:
     """One line on the runs of older copies of a dataset the store keeps apart ('' when none)."""
     if cells.empty:
         return ""
-    older = cells[older_copy(cells, current)].drop_duplicates("cell_key")
+    older = cells[older_copy(cells, current)].drop_duplicates(schema.CELL_KEY)
     if older.empty:
         return ""
     known = older.get(DIGEST, pd.Series("", index=older.index)).fillna("") != ""
@@ -129,8 +130,8 @@ def by_class(cells: pd.DataFrame, metric: str = "auroc", stat: str = "mean") -> 
         table = table.join(_extras(cells))
     best_first = overall.sort_values(ascending=False).index  # same row order for mean and std
     table = table.reindex(best_first).reset_index().sort_values(["dataset", "protocol"], kind="stable")
-    if "pretrained" in cells:  # methods with outside weights say so in every table
-        outside = cells.dropna(subset=["pretrained"]).groupby("method")["pretrained"].first()
+    if schema.PRETRAINED in cells:  # methods with outside weights say so in every table
+        outside = cells.dropna(subset=[schema.PRETRAINED]).groupby("method")[schema.PRETRAINED].first()
         table["method"] = [f"{m} (pretrained: {outside[m]})" if m in outside else m for m in table["method"]]
     return table
 
@@ -146,7 +147,9 @@ def uneven_note(cells: pd.DataFrame) -> str:
     cells = latest_per_cell(cells)
     if cells.empty:
         return ""
-    per_seed = cells.pivot_table(index=[*KEYS, "seed"], columns="class", values="cell_key", aggfunc="size")
+    per_seed = cells.pivot_table(
+        index=[*KEYS, "seed"], columns="class", values=schema.CELL_KEY, aggfunc="size"
+    )
     uneven = per_seed.index.difference(complete_seeds(per_seed).index).droplevel("seed").unique()
     rows = "; ".join(f"{method} ({dataset}, {protocol})" for dataset, protocol, method in uneven)
     return UNEVEN_NOTE.format(rows=rows) if rows else ""

@@ -14,14 +14,24 @@ from typing import Any
 
 import pandas as pd
 
+from bench import schema
 from bench.report.by_class import latest_per_cell
 from bench.tracking.tables import RunRecord
 from bench.tracking.tags import is_hyperparameter
 
 FRONT = ["method", "dataset", "protocol", "class", "seed", "status"]
-BACK = ["hyperparameters", "error", "device", "data_digest", "run_id", "cell_key", "sweep_id", "started"]
+BACK = [
+    "hyperparameters",
+    "error",
+    "device",
+    schema.DATA_DIGEST,
+    "run_id",
+    schema.CELL_KEY,
+    schema.SWEEP_ID,
+    "started",
+]
 # Tags that only restate a column above, or bench's own bookkeeping.
-DROPPED = ("bench.kind", "bench.status", "bench.tracking.owner", "method_label", "protocol_label", "mlflow.")
+DROPPED = (schema.KIND, schema.STATUS, schema.OWNER, schema.METHOD_LABEL, schema.PROTOCOL_LABEL, "mlflow.")
 
 
 def cell_frame(records: Iterable[RunRecord], na: Iterable[dict[str, Any]] = ()) -> pd.DataFrame:
@@ -38,7 +48,7 @@ def cell_frame(records: Iterable[RunRecord], na: Iterable[dict[str, Any]] = ()) 
         for r in records
     ]
     cells = latest_per_cell(pd.DataFrame(rows)) if rows else pd.DataFrame(columns=[*FRONT, *BACK])
-    cells = cells.rename(columns={"bench.error": "error"})
+    cells = cells.rename(columns={schema.ERROR: "error"})
     if len(cells):
         cells = cells.assign(
             seed=cells["seed"].astype(int),

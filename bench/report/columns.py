@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bench import schema
+
 
 @dataclass(frozen=True)
 class Column:
@@ -26,8 +28,8 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("cells", "cell_key", "size", before_metrics=True),
+    Column("cells", schema.CELL_KEY, "size", before_metrics=True),
     Column("tuned_from", "tuned_from", "first"),  # the study a tuned variant's parameters came from
-    Column("pretrained", "pretrained", "first"),  # the outside data a method's weights saw
+    Column(schema.PRETRAINED, schema.PRETRAINED, "first"),  # the outside data a method's weights saw
 )
 BLOCK_COLUMNS = ("mean_rank", "auroc_ci_low", "auroc_ci_high")  # ``block_statistics``, per row

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench import schema
 from bench.report import stats
 from bench.report.by_class import by_class, by_class_markdown, class_means, latest_per_cell, uneven_note
 from bench.report.columns import BLOCK_COLUMNS, COLUMNS
@@ -130,7 +131,7 @@ def to_markdown(board: pd.DataFrame) -> str:
         cells.append("" if low is None or pd.isna(low) else f"[{low:.3f}, {high:.3f}]")
         rank = r.get("mean_rank")
         cells.append("" if rank is None or pd.isna(rank) else f"{rank:.2f}")
-        pretrained = r.get("pretrained")
+        pretrained = r.get(schema.PRETRAINED)
         cells.append(pretrained if isinstance(pretrained, str) else "")  # outside data, never the benchmark's
         cells.append(r.get("note") or "")
         lines.append("| " + " | ".join(cells) + " |")

@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from bench import schema
+
 KEYS = ["dataset", "protocol", "method"]
 
 
@@ -17,13 +19,13 @@ def failed_rows(failed: pd.DataFrame | None, finished: pd.DataFrame) -> list[dic
     """A row for each method x dataset x protocol whose every cell failed: how many, and the first reason."""
     if failed is None or failed.empty:
         return []
-    done = set(finished["cell_key"]) if not finished.empty else set()
-    failed = failed[~failed["cell_key"].isin(done)]
+    done = set(finished[schema.CELL_KEY]) if not finished.empty else set()
+    failed = failed[~failed[schema.CELL_KEY].isin(done)]
     ran = set(map(tuple, finished[KEYS].to_numpy())) if not finished.empty else set()
     rows = []
     for key, group in failed.sort_values("start_time").groupby(KEYS):
         if key not in ran:
-            reason = group["bench.error"].iloc[0] if "bench.error" in group else "unknown"
+            reason = group[schema.ERROR].iloc[0] if schema.ERROR in group else "unknown"
             rows.append(
                 {
                     **dict(zip(KEYS, key, strict=True)),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench import schema
+
 UNRECORDED = "not recorded (run before bench recorded it)"
 
 
@@ -15,7 +17,7 @@ def provenance_note(cells: pd.DataFrame) -> str:
     parts = {
         "bench": _counted(cells.apply(_bench, axis=1)),
         "protocol versions": _counted(
-            cells["protocol_name"] + " v" + _column(cells, "protocol_version").fillna("1").astype(str)
+            cells["protocol_name"] + " v" + _column(cells, schema.PROTOCOL_VERSION).fillna("1").astype(str)
         ),
         "devices": _counted(cells.apply(_device, axis=1)),
     }

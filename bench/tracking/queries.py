@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench import schema
 from bench.tracking.tables import RunRecord, read_runs
 from bench.tracking.tags import KIND_CELL, KIND_SWEEP, KIND_TRIAL
 
@@ -25,13 +26,13 @@ class RunQueries:
 
     def find_run(self, kind: str, tag: str | None = None, value: str = "") -> str | None:
         """The newest run of ``kind`` (whose ``tag`` equals ``value``, if given), if any."""
-        query = f"tags.`bench.kind` = '{kind}'" + (f" and tags.`{tag}` = '{value}'" if tag else "")
+        query = f"tags.`{schema.KIND}` = '{kind}'" + (f" and tags.`{tag}` = '{value}'" if tag else "")
         runs = self._runs(query)
         return max(runs, key=lambda r: r.info.start_time).info.run_id if runs else None
 
     def trial_numbers(self, study: str) -> set[int]:
         """The trial numbers of ``study`` that already have a run."""
-        runs = self._runs(f"tags.`bench.kind` = '{KIND_TRIAL}' and tags.`bench.tune.study` = '{study}'")
+        runs = self._runs(f"tags.`{schema.KIND}` = '{KIND_TRIAL}' and tags.`{schema.STUDY}` = '{study}'")
         return {int(r.data.tags["trial"]) for r in runs if "trial" in r.data.tags}
 
     def cell_scores(self, run_id: str, scratch: Path) -> pd.DataFrame:
@@ -41,7 +42,7 @@ class RunQueries:
 
     def runs_of_kind(self, kind: str) -> list[Any]:
         """Every run of ``kind`` (cell, sweep, ...) in the experiment, whatever its status."""
-        return self._runs(f"tags.`bench.kind` = '{kind}'")
+        return self._runs(f"tags.`{schema.KIND}` = '{kind}'")
 
     def _runs(self, filter_string: str) -> list[Any]:
         runs, token = [], None
@@ -67,9 +68,9 @@ class RunQueries:
     def finished_cells(self) -> dict[str, tuple[str, str]]:
         """Every finished cell's key, with its dataset and that dataset's content digest."""
         return {
-            r.tags["cell_key"]: (r.tags.get("dataset", ""), r.tags.get("data_digest", ""))
+            r.tags[schema.CELL_KEY]: (r.tags.get("dataset", ""), r.tags.get(schema.DATA_DIGEST, ""))
             for r in self.cell_records()
-            if "cell_key" in r.tags
+            if schema.CELL_KEY in r.tags
         }
 
     def cell_records(
@@ -81,9 +82,9 @@ class RunQueries:
         fast = read_runs(self.uri, self.experiment_id, KIND_CELL, status, cell_key, params)
         if fast is not None:
             return fast
-        query = f"tags.`bench.kind` = '{KIND_CELL}'"
+        query = f"tags.`{schema.KIND}` = '{KIND_CELL}'"
         query += f" and attributes.status = '{status}'" if status is not None else ""
-        query += f" and tags.cell_key = '{cell_key}'" if cell_key is not None else ""
+        query += f" and tags.{schema.CELL_KEY} = '{cell_key}'" if cell_key is not None else ""
         return [
             RunRecord(
                 r.info.run_id,
@@ -108,8 +109,8 @@ class RunQueries:
     def sweep_notes(self) -> list[dict[str, str]]:
         """The n/a entries recorded by every sweep of this experiment."""
         notes = []
-        for run in self._runs(f"tags.`bench.kind` = '{KIND_SWEEP}'"):
-            raw = run.data.tags.get("bench.na")
+        for run in self._runs(f"tags.`{schema.KIND}` = '{KIND_SWEEP}'"):
+            raw = run.data.tags.get(schema.NA)
             if raw:
                 notes += json.loads(raw)
         return notes

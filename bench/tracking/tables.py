@@ -15,9 +15,10 @@ import contextlib
 import sqlite3
 from dataclasses import dataclass, field
 
+from bench import schema
 from bench.tracking.sqlite import read_only, sqlite_path
 
-CELL_KEY_INDEX = "CREATE INDEX IF NOT EXISTS bench_cell_keys ON tags (value) WHERE key = 'cell_key'"
+CELL_KEY_INDEX = f"CREATE INDEX IF NOT EXISTS bench_cell_keys ON tags (value) WHERE key = '{schema.CELL_KEY}'"
 
 
 def index_cell_keys(uri: str) -> None:
@@ -38,10 +39,12 @@ def _runs_sql(status: str | None, cell_key: str | None) -> str:
     through ``bench_cell_keys``), as MLflow's search finds them."""
     sql = "SELECT r.run_uuid, r.start_time, r.status FROM runs r"
     if cell_key is not None:
-        sql += " JOIN tags c ON c.run_uuid = r.run_uuid AND c.key = 'cell_key' AND c.value = :cell_key"
-    sql += """
+        sql += (
+            f" JOIN tags c ON c.run_uuid = r.run_uuid AND c.key = '{schema.CELL_KEY}' AND c.value = :cell_key"
+        )
+    sql += f"""
         WHERE r.experiment_id = :experiment AND r.lifecycle_stage = 'active'
-          AND EXISTS (SELECT 1 FROM tags k WHERE k.run_uuid = r.run_uuid AND k.key = 'bench.kind'
+          AND EXISTS (SELECT 1 FROM tags k WHERE k.run_uuid = r.run_uuid AND k.key = '{schema.KIND}'
                       AND k.value = :kind)"""
     if status is not None:
         sql += " AND r.status = :status"
@@ -65,7 +68,7 @@ def read_runs(
     path = sqlite_path(uri)
     if path is None or not path.is_file():
         return None
-    where = {"experiment": int(experiment_id), "kind": kind, "status": status, "cell_key": cell_key}
+    where = {"experiment": int(experiment_id), "kind": kind, "status": status, schema.CELL_KEY: cell_key}
     chosen = _runs_sql(status, cell_key)
     of_chosen = f"WHERE run_uuid IN (SELECT run_uuid FROM ({chosen}))"  # through the run_uuid index
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from bench import schema
 from bench.data.dataset import Sizes
 
 if TYPE_CHECKING:
@@ -29,33 +30,33 @@ __all__ = [
 def cell_tags(cell: Cell, sweep_id: str, device: str, result: Any) -> dict[str, str]:
     """The tags that let the UI and the leaderboard filter and group cell runs."""
     tags = {
-        "bench.kind": KIND_CELL,
-        "bench.status": "OK" if result.ok else "FAILED",
-        "sweep_id": sweep_id,
+        schema.KIND: KIND_CELL,
+        schema.STATUS: "OK" if result.ok else "FAILED",
+        schema.SWEEP_ID: sweep_id,
         "method": cell.method,
-        "method_label": cell.label_name,
+        schema.METHOD_LABEL: cell.label_name,
         "dataset": cell.dataset,
-        "data_digest": cell.data,
+        schema.DATA_DIGEST: cell.data,
         "protocol": cell.protocol,
-        "protocol_label": cell.protocol_label,
-        "protocol_version": str(cell.protocol_version),
+        schema.PROTOCOL_LABEL: cell.protocol_label,
+        schema.PROTOCOL_VERSION: str(cell.protocol_version),
         "class": str(cell.unit),
-        "normal_class": cell.normal_class,
+        schema.NORMAL_CLASS: cell.normal_class,
         "seed": str(cell.seed),
-        "cell_key": cell.key,
+        schema.CELL_KEY: cell.key,
         "device": device,
-        "threshold_source": result.threshold_source,
+        schema.THRESHOLD_SOURCE: result.threshold_source,
     }
     if result.tuned is not None:
-        tags["tuned_threshold_source"] = result.tuned.source
+        tags[schema.TUNED_THRESHOLD_SOURCE] = result.tuned.source
     if cell.tuned_from:
-        tags["bench.tuned_from"] = cell.tuned_from
+        tags[schema.TUNED_FROM] = cell.tuned_from
     if cell.pretrained:
-        tags["pretrained"] = cell.pretrained
+        tags[schema.PRETRAINED] = cell.pretrained
     if cell.plugin:
-        tags["plugin"] = cell.plugin  # the third-party package (and version) the method came from
+        tags[schema.PLUGIN] = cell.plugin  # the third-party package (and version) the method came from
     if not result.ok:
-        tags["bench.error"] = result.error
+        tags[schema.ERROR] = result.error
     return tags
 
 

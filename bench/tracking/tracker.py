@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from bench import schema
 from bench.data.protocol import protocol_settings
 from bench.errors import BenchError, TrackingError, first_line
 from bench.tracking import owner
@@ -185,7 +186,7 @@ class Tracker(RunQueries):
     def _logged_elsewhere(self, key: str) -> bool:
         return any(
             r.status == "FINISHED"
-            or (r.status == "RUNNING" and owner.alive(r.tags.get("bench.tracking.owner", "")) is not False)
+            or (r.status == "RUNNING" and owner.alive(r.tags.get(schema.OWNER, "")) is not False)
             for r in self.cell_records(status=None, cell_key=key)
         )
 
@@ -199,7 +200,7 @@ class Tracker(RunQueries):
         tags = {
             **cell_tags(cell, sweep_id, outcome.device, result),
             **outcome.env,
-            "bench.tracking.owner": owner.me(),
+            schema.OWNER: owner.me(),
         }
         if not result.ok:
             texts = {"error.txt": result.detail or result.error}
@@ -228,9 +229,9 @@ class Tracker(RunQueries):
         return self.log_run(
             name=f"sweep {sweep_id}",
             tags={
-                "bench.kind": KIND_SWEEP,
-                "sweep_id": sweep_id,
-                "bench.na": json.dumps(
+                schema.KIND: KIND_SWEEP,
+                schema.SWEEP_ID: sweep_id,
+                schema.NA: json.dumps(
                     [[n.method, n.protocol, n.reason, *([n.dataset] * bool(n.dataset))] for n in na]
                 ),
             },
@@ -276,8 +277,8 @@ class Tracker(RunQueries):
 
     def close_dead_runs(self) -> int:
         """Mark KILLED the cell runs left RUNNING by sweeps that died (on this host); how many."""
-        runs = self._runs(f"tags.`bench.kind` = '{KIND_CELL}' and attributes.status = 'RUNNING'")
-        dead = [r for r in runs if owner.alive(r.data.tags.get("bench.tracking.owner", "")) is False]
+        runs = self._runs(f"tags.`{schema.KIND}` = '{KIND_CELL}' and attributes.status = 'RUNNING'")
+        dead = [r for r in runs if owner.alive(r.data.tags.get(schema.OWNER, "")) is False]
         for run in dead:
             why = "its sweep died before the run was complete; the cell runs again"
             self._mark(run.info.run_id, "KILLED", run.info.run_name or "", why)
@@ -290,6 +291,6 @@ class Tracker(RunQueries):
         from mlflow.entities import RunTag
 
         named = name if name.startswith(f"{status} · ") else f"{status} · {name}"
-        tags = {"bench.status": status, "bench.error": why, "mlflow.runName": named}
+        tags = {schema.STATUS: status, schema.ERROR: why, "mlflow.runName": named}
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         self.client.set_terminated(run_id, status=status)

@@ -21,14 +21,15 @@ from typing import Any
 
 import pandas as pd
 
+from bench import schema
 from bench.tracking.bundle import Bundle, write_bundle
 from bench.tracking.sqlite import store_lock
 from bench.tracking.tags import KIND_CELL, KIND_CONFLICT, KIND_SWEEP
 from bench.tracking.tracker import Tracker
 
 STATUSES = ("FINISHED", "FAILED")  # what a cell ended as; RUNNING and KILLED runs are not results
-SOURCE_RUN, BUNDLE = "bench.source_run", "bench.bundle"  # where an imported run came from
-LOCAL = ("bench.tracking.owner", "mlflow.", SOURCE_RUN, BUNDLE)  # tags of the process or store, not the cell
+SOURCE_RUN, BUNDLE = schema.SOURCE_RUN, schema.BUNDLE  # where an imported run came from
+LOCAL = (schema.OWNER, "mlflow.", SOURCE_RUN, BUNDLE)  # tags of the process or store, not the cell
 SCORE_TYPES = {"index": "int64", "source": "string", "anomaly": "int8", "class": "int64", "score": "float64"}
 
 
@@ -73,20 +74,20 @@ def import_bundle(tracker: Tracker, bundle: Bundle) -> Imported:
     with store_lock(tracker.uri):
         before = tracker.runs_of_kind(KIND_CELL) + tracker.runs_of_kind(KIND_CONFLICT)
         known = {r.info.run_id for r in before} | {r.data.tags.get(SOURCE_RUN) for r in before}
-        ran = {r.data.tags.get("cell_key") for r in before if r.info.status in STATUSES}
+        ran = {r.data.tags.get(schema.CELL_KEY) for r in before if r.info.status in STATUSES}
         finished: dict[str, list[dict[str, float]]] = {}  # cell key -> the results the store holds
         for r in before:
-            if r.data.tags.get("bench.kind") == KIND_CELL and r.info.status == "FINISHED":
-                finished.setdefault(r.data.tags.get("cell_key", ""), []).append(_finite(r.data.metrics))
+            if r.data.tags.get(schema.KIND) == KIND_CELL and r.info.status == "FINISHED":
+                finished.setdefault(r.data.tags.get(schema.CELL_KEY, ""), []).append(_finite(r.data.metrics))
         for row in bundle.cells.to_dict("records"):
             tags, params, metrics = _split(row)
-            key, status = tags.get("cell_key", ""), row["status"]
+            key, status = tags.get(schema.CELL_KEY, ""), row["status"]
             ours = finished.get(key, [])
             if row["run_id"] in known or (status == "FAILED" and key in ran) or metrics in ours:
                 done.present += 1
                 continue
             if status == "FINISHED" and ours:
-                tags["bench.kind"] = KIND_CONFLICT
+                tags[schema.KIND] = KIND_CONFLICT
                 done.conflicts.append(_conflict_line(tags, metrics, ours))
             tags |= {SOURCE_RUN: row["run_id"], BUNDLE: bundle.id}
             texts = {}
@@ -102,15 +103,15 @@ def import_bundle(tracker: Tracker, bundle: Bundle) -> Imported:
                 start_time=int(row["start_time"]),
                 end_time=_int_or_none(row.get("end_time")),
             )
-            done.added += tags["bench.kind"] == KIND_CELL
+            done.added += tags[schema.KIND] == KIND_CELL
         if bundle.na and tracker.find_run(KIND_SWEEP, BUNDLE, bundle.id) is None:
             tracker.log_run(
                 name=f"imported {bundle.id}",
                 tags={
-                    "bench.kind": KIND_SWEEP,
-                    "sweep_id": f"import {bundle.id}",
+                    schema.KIND: KIND_SWEEP,
+                    schema.SWEEP_ID: f"import {bundle.id}",
                     BUNDLE: bundle.id,
-                    "bench.na": json.dumps(bundle.na),
+                    schema.NA: json.dumps(bundle.na),
                 },
                 params={},
                 metrics={},
@@ -166,7 +167,7 @@ def _scores(tracker: Tracker, runs: list[Any]) -> pd.DataFrame:
 
 
 def _conflict_line(tags: dict[str, str], metrics: dict[str, float], ours: list[dict[str, float]]) -> str:
-    names = ("method_label", "dataset", "protocol_label", "class", "seed")
+    names = (schema.METHOD_LABEL, "dataset", schema.PROTOCOL_LABEL, "class", "seed")
     cell = " | ".join(tags.get(k, "?") for k in names)
     theirs, mine = metrics.get("auroc", math.nan), ours[0].get("auroc", math.nan)
     return f"{cell}: AUROC {theirs:.4f} in the bundle, {mine:.4f} in this store"

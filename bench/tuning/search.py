@@ -20,6 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
+from bench import schema
 from bench.config import TuneConfig
 from bench.contract.space import decode
 from bench.errors import BenchError
@@ -39,11 +40,11 @@ __all__ = ["Best", "load_best", "run_tune"]
 
 def _tune_run(tracker: Tracker, cfg: TuneConfig, name: str, setup: TuneSetup) -> str:
     """The study's parent run: found again on a resume, created on the first start."""
-    return tracker.find_run(KIND_TUNE, "bench.tune.study", name) or tracker.log_run(
+    return tracker.find_run(KIND_TUNE, schema.STUDY, name) or tracker.log_run(
         name=f"tune {name}",
         tags={
-            "bench.kind": KIND_TUNE,
-            "bench.tune.study": name,
+            schema.KIND: KIND_TUNE,
+            schema.STUDY: name,
             "method": cfg.method,
             "dataset": cfg.datasets[0],
             "protocol": cfg.protocols[0],
@@ -62,9 +63,9 @@ def _tune_run(tracker: Tracker, cfg: TuneConfig, name: str, setup: TuneSetup) ->
 
 def _same_data(study: Any, name: str, cfg: TuneConfig, setup: TuneSetup) -> None:
     """A study resumes only on the copy of the data its trials ran on, never mixing two."""
-    ran_on = study.user_attrs.get("data_digest")
+    ran_on = study.user_attrs.get(schema.DATA_DIGEST)
     if ran_on is None:  # a new study (or one from before bench recorded it)
-        study.set_user_attr("data_digest", setup.data)
+        study.set_user_attr(schema.DATA_DIGEST, setup.data)
     elif ran_on != setup.data:
         raise BenchError(
             f"study {name} ran on another copy of {cfg.datasets[0]} (its files changed since): "

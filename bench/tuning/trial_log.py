@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import schema
 from bench.contract.space import decode
 from bench.tracking.tags import KIND_TRIAL
 from bench.tracking.tracker import Tracker
@@ -36,13 +37,13 @@ class TrialLogger:
             self.tracker.log_run(
                 name=f"trial {trial.number}",
                 tags={
-                    "bench.kind": KIND_TRIAL,
-                    "bench.tune.study": self.name,
+                    schema.KIND: KIND_TRIAL,
+                    schema.STUDY: self.name,
                     "mlflow.parentRunId": self.parent,
                     "trial": str(trial.number),
                     "trial_state": state,
                     "worker": str(trial.user_attrs.get("worker", "")),
-                    **({"bench.error": error} if error else {}),
+                    **({schema.ERROR: error} if error else {}),
                 },
                 params={**self.setup.spec.settings, **decode(self.setup.space, trial.params)},
                 metrics={

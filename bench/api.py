@@ -27,7 +27,7 @@ from bench.contract.space import Choice, Float, Int, Space
 from bench.data.dataset import Dataset, DatasetSource, TrainData, labels_present, stratified_split
 from bench.data.fetch import download, md5_of, search_dirs
 from bench.data.idx import parse_idx, read_bytes
-from bench.data.protocol import ProtocolOptions, register_protocol
+from bench.data.protocol import ProtocolOptions
 from bench.data.splits import Share, count_for_ratio, hold_out, join, labeled_pool, rng_for, take
 from bench.env import cache_dir
 from bench.env import get as env_value
@@ -46,6 +46,7 @@ from bench.registry import (
     register_dataset_family,
     register_method,
     register_method_family,
+    register_protocol,
 )
 from bench.scoring.thresholds import max_accuracy_threshold, midpoint_threshold
 

@@ -49,6 +49,29 @@ class DatasetInfo:
     summary: str = ""
 
 
+@dataclass(frozen=True)
+class ProtocolInfo:
+    """What the harness knows about a protocol without running it."""
+
+    name: str
+    provides: frozenset[str]
+    summary: str
+    test_sets: int | None = None  # cells are numbered test sets instead of classes
+    pad: int = 0  # blank pixels added on every side of every image
+    classify: bool = False  # the labeled normal images of validation also train a classifier
+    options: tuple[str, ...] = ()  # the ProtocolOptions fields it reads
+    normal: str = "{k}"  # what is normal in cell k ({known}: the known classes, where given)
+    # Reads a dataset's own split (its test_anomaly): it runs only on datasets that bring one, they
+    # only under it; its validation holds normal images alone, so nothing can tune a threshold there.
+    own_split: bool = False
+    # The sizes the seed reports used (Sizes field -> count) under the given options, where the
+    # protocol has absolute sizes: a split of other sizes was scaled to its dataset.
+    seed_sizes: Callable[[Any], dict[str, int]] | None = None  # of ProtocolOptions
+    # Bumped whenever a change alters any split this protocol makes (tests/test_split_versions.py
+    # hashes them): cells of two versions are two protocols, never averaged or ranked together.
+    version: int = 1
+
+
 class Registry(Generic[T]):
     """Entries by explicit name; families resolve ``prefix:arg`` names lazily."""
 
@@ -211,5 +234,20 @@ def register_dataset_family(
 
         DATASETS.add_family(prefix, hint, resolve)
         return build
+
+    return decorate
+
+
+def register_protocol(
+    name: str, provides: frozenset[str] | set[str], summary: str, **extra: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Function decorator: register a protocol's rules under ``name``. The function takes
+    ``(y_train, y_test, k, rng, opts)`` (and ``test_anomaly`` where ``own_split=True``) and returns
+    the (indices, anomaly labels) of train, val and test; ``extra`` sets the other ``ProtocolInfo``
+    fields."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        PROTOCOLS.add(ProtocolInfo(name, frozenset(provides), summary, **extra), fn)
+        return fn
 
     return decorate

@@ -9,7 +9,6 @@ Validation mirrors the test's anomaly ratio so thresholds chosen there transfer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -18,30 +17,7 @@ import numpy as np
 from bench.data.dataset import Dataset, Part, Split
 from bench.data.splits import Indices, rng_for
 from bench.errors import BenchError
-from bench.registry import PROTOCOLS
-
-ProtocolFn = Callable[..., tuple[Indices, Indices, Indices]]
-
-
-@dataclass(frozen=True)
-class ProtocolInfo:
-    name: str
-    provides: frozenset[str]
-    summary: str
-    test_sets: int | None = None  # cells are numbered test sets instead of classes
-    pad: int = 0  # blank pixels added on every side of every image
-    classify: bool = False  # the labeled normal images of validation also train a classifier
-    options: tuple[str, ...] = ()  # the ProtocolOptions fields it reads
-    normal: str = "{k}"  # what is normal in cell k ({known}: the known classes, where given)
-    # Reads a dataset's own split (its test_anomaly): it runs only on datasets that bring one, they
-    # only under it; its validation holds normal images alone, so nothing can tune a threshold there.
-    own_split: bool = False
-    # The sizes the seed reports used (Sizes field -> count) under the given options, where the
-    # protocol has absolute sizes: a split of other sizes was scaled to its dataset.
-    seed_sizes: Callable[[ProtocolOptions], dict[str, int]] | None = None
-    # Bumped whenever a change alters any split this protocol makes (tests/test_split_versions.py
-    # hashes them): cells of two versions are two protocols, never averaged or ranked together.
-    version: int = 1
+from bench.registry import PROTOCOLS, ProtocolInfo
 
 
 def protocol_units(info: ProtocolInfo, n_classes: int) -> list[int]:
@@ -115,21 +91,6 @@ def protocol_label(protocol: str, opts: ProtocolOptions) -> str:
         if value != getattr(default, name)
     ]
     return f"{protocol}[{' '.join(changed)}]" if changed else protocol
-
-
-def register_protocol(
-    name: str, provides: frozenset[str] | set[str], summary: str, **extra: Any
-) -> Callable[[ProtocolFn], ProtocolFn]:
-    """Function decorator: register a protocol's rules under ``name``. The function takes
-    ``(y_train, y_test, k, rng, opts)`` (and ``test_anomaly`` where ``own_split=True``) and returns
-    the (indices, anomaly labels) of train, val and test; ``extra`` sets the other ``ProtocolInfo``
-    fields."""
-
-    def decorate(fn: ProtocolFn) -> ProtocolFn:
-        PROTOCOLS.add(ProtocolInfo(name, frozenset(provides), summary, **extra), fn)
-        return fn
-
-    return decorate
 
 
 def protocol_info(name: str) -> ProtocolInfo:

@@ -15,12 +15,10 @@ import glob
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from bench.data.protocol import ProtocolOptions
 from bench.errors import BenchError
-
-C = TypeVar("C", bound="SweepConfig")
 
 
 @dataclass(frozen=True)

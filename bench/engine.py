@@ -14,8 +14,9 @@ path and get the same runs, the same store and the same tables. Bad input raises
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from bench.sweep.plan import SweepPlan
     from bench.sweep.progress import SweepReport
     from bench.tracking.bundle import Bundle
+    from bench.tracking.tables import RunRecord
+    from bench.tracking.tracker import Tracker
     from bench.tracking.transfer import Imported
     from bench.tuning.study import Best
 
@@ -42,13 +45,19 @@ __all__ = ["RunResult", "cells", "export_bundle", "import_bundle", "leaderboard"
 
 @dataclass
 class RunResult:
-    """What ``bench.run`` did: its config, its cells (a DataFrame, one row per cell of the grid,
-    including those finished by an earlier run and the n/a ones) and the sweep's report (None after
-    a dry run, whose cells are the planned ones, status "planned")."""
+    """What ``bench.run`` did: its config, its plan, the sweep's report (None after a dry run) and
+    its ``cells``."""
 
     config: RunConfig
-    cells: pd.DataFrame
+    plan: SweepPlan = field(repr=False)
     report: SweepReport | None = None
+
+    @functools.cached_property
+    def cells(self) -> pd.DataFrame:
+        """A DataFrame, one row per cell of the grid, including those finished by an earlier run and
+        the n/a ones, read from the store when first asked (the command line never asks); after a
+        dry run, the planned cells (status "planned")."""
+        return _planned(self.plan) if self.report is None else _cells_of(self.plan)
 
     @property
     def ok(self) -> bool:
@@ -89,9 +98,8 @@ def run(*, dry_run: bool = False, console: Console | None = None, **options: Any
         from bench.sweep.preview import show_plan
 
         show_plan(swept, console)
-        return RunResult(cfg, _planned(swept))
-    report = execute_plan(swept, console)
-    return RunResult(cfg, _cells_of(swept), report)
+        return RunResult(cfg, swept)
+    return RunResult(cfg, swept, execute_plan(swept, console))
 
 
 def tune(*, console: Console | None = None, **options: Any) -> Best:
@@ -110,8 +118,7 @@ def cells(
     from bench.report.cells import cell_frame
     from bench.tracking.tracker import Tracker
 
-    tracker = Tracker.existing(results, tracking_uri, experiment)
-    return cell_frame(r for r in tracker.cell_records(None, params=True) if r.status in ENDED)
+    return cell_frame(_ended(Tracker.existing(results, tracking_uri, experiment)))
 
 
 def leaderboard(
@@ -165,13 +172,15 @@ def export_bundle(
     from bench.tracking.transfer import export_experiment
 
     tracker = Tracker.existing(results, tracking_uri, experiment)
-    if not tracker.runs_of_kind("cell"):
+    if not tracker.cell_records(None):
         raise BenchError(f"experiment {experiment!r} of {tracker.uri} has no cell runs to export")
     folder = Path(to) if to else Path(results) / "bundles" / experiment
     return export_experiment(tracker, folder, scores=scores)
 
 
-ENDED = ("FINISHED", "FAILED")
+def _ended(tracker: Tracker) -> list[RunRecord]:
+    """The experiment's cell runs that ended (FINISHED or FAILED), with their parameters."""
+    return [r for r in tracker.cell_records(None, params=True) if r.status in ("FINISHED", "FAILED")]
 
 
 def _config(cls: type[SweepConfig], options: dict[str, Any]) -> Any:
@@ -189,8 +198,7 @@ def _cells_of(swept: SweepPlan) -> pd.DataFrame:
 
     cfg = swept.config
     keys = {cell.key for cell in swept.cells}
-    tracker = Tracker.existing(cfg.results, cfg.tracking_uri, cfg.experiment)
-    records = [r for r in tracker.cell_records(None, params=True) if r.status in ENDED]
+    records = _ended(Tracker.existing(cfg.results, cfg.tracking_uri, cfg.experiment))
     return cell_frame([r for r in records if r.tags.get(schema.CELL_KEY) in keys], _na_rows(swept))
 
 
@@ -251,14 +259,15 @@ def cell_figures(cfg: RunConfig, table: pd.DataFrame, row: int | str) -> dict[st
 
 def _signature(cls: type[SweepConfig], *extra: inspect.Parameter) -> inspect.Signature:
     """Every config field as a keyword with its default: what a notebook's help and completion show."""
-    first = ("method", "methods", "datasets", "protocols", "classes", "seeds")
+    first = ("method", "methods", "datasets", "protocols", "classes", "seeds")  # then ``params``
     ordered = sorted(dataclasses.fields(cls), key=lambda f: first.index(f.name) if f.name in first else 9)
     fields = [
         inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
         for f in ordered
     ]
+    n = sum(f.name in first for f in ordered)
     params = inspect.Parameter("params", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="dict")
-    return inspect.Signature([*fields[:6], params, *fields[6:], *extra])
+    return inspect.Signature([*fields[:n], params, *fields[n:], *extra])
 
 
 def _keyword(name: str, default: Any) -> inspect.Parameter:

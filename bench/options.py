@@ -142,7 +142,7 @@ CONVERT: dict[str, Callable[[Any], Any]] = {
     "known_classes": _classes,
     "seeds": _seeds,
     "jobs": _jobs,
-    "gpus_per_cell": lambda value: value if value is None else _as_field(SweepConfig, "cpus_per_cell", value),
+    "gpus_per_cell": lambda value: value if value is None else _typed("gpus_per_cell", float, value),
 }
 
 
@@ -152,7 +152,11 @@ def _as_field(cls: type[SweepConfig], name: str, value: Any) -> Any:
         return CONVERT[name](value)
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
-    kind = type(default(cls, name))
+    return _typed(name, type(default(cls, name)), value)
+
+
+def _typed(name: str, kind: type, value: Any) -> Any:
+    """``value`` as ``kind`` (a number from its text, as the flag takes it), or the flag's one line."""
     if value is None or kind is type(None) or isinstance(value, kind):
         return value
     try:

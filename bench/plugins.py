@@ -22,6 +22,7 @@ from bench.registry import DATASETS, METHODS, PROTOCOLS, defined_in, register_me
 class _Loaded:
     done: bool = False
     plugins: list[str] = field(default_factory=list)
+    modules: set[str] = field(default_factory=set)  # what entry points imported: workers import it too
     files: dict[str, list[str]] = field(default_factory=dict)  # plugin file -> the methods it registered
 
 
@@ -60,6 +61,7 @@ def load_entry_point(ep: EntryPoint) -> list[str]:
     for name in added:
         METHODS.annotate(name, distribution=package)
     _state.plugins.append(f"{ep.name} = {ep.value}" + (f" ({package})" if package else ""))
+    _state.modules.add(ep.module)
     return added
 
 
@@ -92,7 +94,7 @@ def load_user_plugin(spec: str) -> list[str]:
             raise BenchError(f"--plugin {spec}: no such file")
         if str(path.resolve()) in _state.files:  # named twice (--plugin F check F): loaded once
             return _state.files[str(path.resolve())]
-        mod_spec = importlib.util.spec_from_file_location(f"bench_user_plugin_{path.stem}", path)
+        mod_spec = importlib.util.spec_from_file_location(plugin_module(spec), path)
         module = importlib.util.module_from_spec(mod_spec)
         sys.modules[mod_spec.name] = module
         try:
@@ -115,6 +117,11 @@ def load_user_plugin(spec: str) -> list[str]:
         except ImportError as exc:
             raise BenchError(f"--plugin {spec}: {exc}") from None
     return sorted(set(METHODS.names()) - before)
+
+
+def plugin_module(spec: str) -> str:
+    """The module name a ``--plugin`` module or file is imported as."""
+    return f"bench_user_plugin_{Path(spec).stem}" if spec.endswith(".py") else spec
 
 
 def _datasets_and_protocols() -> set[str]:
@@ -143,13 +150,16 @@ def _where(exc: BaseException, path: Path) -> str:
 SHIPPED = {"method": METHODS, "protocol": PROTOCOLS}
 
 
-def shipment(methods: Iterable[str] = (), protocols: Iterable[str] = ()) -> bytes:
-    """The named methods and protocols that this process registered outside bench's own modules,
-    each pickled by value: what a worker process (local or Ray) registers before its first cell,
-    since it cannot import a notebook's ``__main__`` (nor, by name, a module loaded from a file).
-    Entries a worker registers itself (entry points, ``--plugin`` files) it skips unread."""
+def shipment(
+    methods: Iterable[str] = (), protocols: Iterable[str] = (), plugins: Iterable[str] = ()
+) -> bytes:
+    """The named methods and protocols that this process registered and a worker process (local or
+    Ray) could not register itself, each pickled by value: those of a notebook's or a script's
+    ``__main__``, or of a module it imported by hand. What bench's own modules, entry points and the
+    ``plugins`` specs (which every worker loads) register is not sent, nor pickled."""
     import cloudpickle
 
+    own = {"bench", *_state.modules, *map(plugin_module, plugins)}
     entries = []
     for kind, names in (("method", methods), ("protocol", protocols)):
         registry = SHIPPED[kind]
@@ -158,7 +168,7 @@ def shipment(methods: Iterable[str] = (), protocols: Iterable[str] = ()) -> byte
                 continue
             info, obj = registry.get(name)
             module = defined_in(obj)
-            if module.startswith("bench."):
+            if module.split(".")[0] in own or module in own:
                 continue
             entries.append((kind, name, _by_value(cloudpickle, kind, info, obj, module)))
     return pickle.dumps(entries)

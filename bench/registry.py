@@ -148,7 +148,7 @@ class Registry(Generic[T]):
 
 def defined_in(obj: object) -> str:
     """The module a registered entry (a class, a dataset instance, a function) was defined in."""
-    return getattr(obj if isinstance(obj, type) or callable(obj) else type(obj), "__module__", "") or ""
+    return getattr(obj if callable(obj) else type(obj), "__module__", "") or ""
 
 
 def builtin_modules(package: str) -> list[str]:

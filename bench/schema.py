@@ -4,8 +4,7 @@ once. A cell run is tagged with its names (``method``, ``dataset``, ``protocol``
 any of these keys typed as a string anywhere else in bench.
 """
 
-# What a run is: "cell", "sweep", "tune", "trial", or "conflict" (an imported cell this store holds
-# with another result).
+# What a run is: one of the KIND_* values below.
 KIND = "bench.kind"
 STATUS = "bench.status"  # OK or FAILED, as the cell ended (a run's own status says how it was logged)
 ERROR = "bench.error"  # a failed cell's one line
@@ -26,5 +25,17 @@ THRESHOLD_SOURCE = "threshold_source"  # where the method's own threshold came f
 TUNED_THRESHOLD_SOURCE = "tuned_threshold_source"  # where --threshold tuned's came from
 PRETRAINED = "pretrained"  # the outside data a method's weights saw
 PLUGIN = "plugin"  # the third-party package (and version) that registered the method
+TRIAL = "trial"  # a trial run's number in its study
+TRIAL_STATE = "trial_state"  # how the trial ended
+WORKER = "worker"  # which of tune's workers ran the trial
 
-DECLARED = {name: value for name, value in globals().items() if name.isupper() and isinstance(value, str)}
+# The values of KIND.
+KIND_CELL, KIND_SWEEP, KIND_TUNE, KIND_TRIAL = "cell", "sweep", "tune", "trial"
+KIND_CONFLICT = "conflict"  # an imported cell whose key this store holds with another result
+
+# The keys (the kinds are values, and plain words elsewhere too).
+DECLARED = {
+    name: value
+    for name, value in globals().items()
+    if name.isupper() and isinstance(value, str) and not name.startswith("KIND_")
+}

@@ -3,11 +3,11 @@ Ray, from a script without a main guard), the same tables as the command line, t
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -26,34 +26,26 @@ from tests.test_cli import BAD_HYPERPARAMETERS, BAD_SETS, USER_ERRORS
 GRID = {"methods": ["pyod-knn", "ae-threshold"], "classes": [0, 1]}
 CSVS = ("leaderboard.csv", "leaderboard_by_class.csv", "leaderboard_by_class_std.csv")
 
-# A researcher's script: a method defined in it, defined again (a notebook cell run twice), then a
-# sweep in worker processes; no `if __name__ == "__main__":` guard.
+# A researcher's notebook cell: a method, its power by default POWER.
+CELL = """
+@register_method("mean-distance")
+class MeanDistance(Method):
+    def __init__(self, power: Count = POWER) -> None:
+        self.power = power
+    def fit(self, train, env):
+        self.mean = train.x.reshape(len(train.x), -1).mean(0)
+        return self
+    def score(self, x):
+        return (np.abs(x.reshape(len(x), -1) - self.mean) ** self.power).sum(1)
+"""
+# A researcher's script: the cell, the cell again edited (power 1: a notebook cell run twice), then
+# a sweep in worker processes; no `if __name__ == "__main__":` guard.
 SCRIPT = """
 import json, sys
 import numpy as np
 import bench
 from bench.api import Count, Method, register_method
-
-@register_method("mean-distance")
-class MeanDistance(Method):
-    def __init__(self, power: Count = 2) -> None:
-        self.power = power
-    def fit(self, train, env):
-        self.mean = train.x.reshape(len(train.x), -1).mean(0)
-        return self
-    def score(self, x):
-        return (np.abs(x.reshape(len(x), -1) - self.mean) ** self.power).sum(1)
-
-@register_method("mean-distance")  # the cell again, edited: power 1 by default
-class MeanDistance(Method):
-    def __init__(self, power: Count = 1) -> None:
-        self.power = power
-    def fit(self, train, env):
-        self.mean = train.x.reshape(len(train.x), -1).mean(0)
-        return self
-    def score(self, x):
-        return (np.abs(x.reshape(len(x), -1) - self.mean) ** self.power).sum(1)
-
+CELLS
 result = bench.run(**OPTIONS)
 cells = result.cells
 print(json.dumps({
@@ -62,7 +54,7 @@ print(json.dumps({
     "power": [h.get("power") for h in cells["hyperparameters"]],
     "auroc": cells["auroc"].tolist(),
 }))
-"""
+""".replace("CELLS", CELL.replace("POWER", "2") + CELL.replace("POWER", "1"))
 
 
 def run_script(folder: Path, env: dict[str, str] | None = None, **options: object) -> tuple[str, str]:
@@ -130,6 +122,30 @@ def test_a_method_that_cannot_travel_to_workers_stops_the_run_before_any_work(tm
     finally:
         METHODS._entries.pop("nb-locked", None)
     assert not (tmp_path / "out").exists()
+
+
+def test_what_workers_load_themselves_is_not_sent(tmp_path):
+    """A method of a ``--plugin`` file (which every worker imports) is neither pickled nor sent, even
+    one that could not be pickled; loaded by hand and not named as a plugin, it must travel."""
+    import pickle
+
+    from bench.plugins import load_user_plugin, shipment
+
+    plugin = tmp_path / "locked_plugin.py"
+    plugin.write_text(
+        "import threading\n"
+        "from bench.api import Method, register_method\n\n\n"
+        '@register_method("file-locked")\n'
+        "class Locked(Method):\n"
+        "    lock = threading.Lock()\n"
+    )
+    try:
+        load_user_plugin(str(plugin))
+        assert pickle.loads(shipment(["file-locked"], ["one-class"], [str(plugin)])) == []
+        with pytest.raises(BenchError, match="method 'file-locked' cannot be sent to worker processes"):
+            shipment(["file-locked"], [], [])
+    finally:
+        METHODS._entries.pop("file-locked", None)
 
 
 @pytest.fixture(scope="module")
@@ -259,4 +275,4 @@ def test_the_api_is_imported_lazily():
     code = f"import sys, bench; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
-    assert callable(bench.run) and "dry_run" in textwrap.dedent(str(bench.run.__signature__))
+    assert callable(bench.run) and "dry_run" in str(inspect.signature(bench.run))

@@ -106,7 +106,8 @@ def _shipped(swept: SweepPlan) -> bytes:
     travel stops the sweep here, before anything is written."""
     if swept.config.in_process:
         return b""
-    return shipment([c.method for c in swept.cells], [c.protocol for c in swept.cells])
+    cells = swept.cells
+    return shipment([c.method for c in cells], [c.protocol for c in cells], swept.config.plugins)
 
 
 @contextlib.contextmanager
@@ -118,7 +119,8 @@ def _stop_on_full_disk(where: str | Path, report: SweepReport) -> Iterator[None]
         if not is_full_disk(exc):
             raise
         raise BenchError(
-            f"the disk that holds {where} is full ({len(report.ok)} cells logged by this sweep): "
+            f"the disk that holds {where} is full ({len(report.ok) + len(report.failed)} cells logged by "
+            "this sweep): "
             "free space there and rerun the same command, which runs only what is left"
         ) from exc
 

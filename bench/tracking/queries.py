@@ -33,7 +33,7 @@ class RunQueries:
     def trial_numbers(self, study: str) -> set[int]:
         """The trial numbers of ``study`` that already have a run."""
         runs = self._runs(f"tags.`{schema.KIND}` = '{KIND_TRIAL}' and tags.`{schema.STUDY}` = '{study}'")
-        return {int(r.data.tags["trial"]) for r in runs if "trial" in r.data.tags}
+        return {int(r.data.tags[schema.TRIAL]) for r in runs if schema.TRIAL in r.data.tags}
 
     def cell_scores(self, run_id: str, scratch: Path) -> pd.DataFrame:
         """The ``scores.csv`` a cell run logged (index, source, anomaly, class, score)."""

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from bench import schema
 from bench.data.dataset import Sizes
+from bench.schema import KIND_CELL, KIND_CONFLICT, KIND_SWEEP, KIND_TRIAL, KIND_TUNE
 
 if TYPE_CHECKING:
     from bench.cell import Cell
 
-KIND_CELL, KIND_SWEEP, KIND_TUNE, KIND_TRIAL = "cell", "sweep", "tune", "trial"
-KIND_CONFLICT = "conflict"  # an imported cell whose key this store holds with another result
 MAX_PARAM = 6000
 __all__ = [
     "KIND_CELL",

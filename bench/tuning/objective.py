@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from bench import schema
 from bench.config import TuneConfig, parse_overrides
 from bench.contract.method import Env, Method
 from bench.contract.params import check_space
@@ -151,7 +152,7 @@ class Objective:
     ) -> None:
         trial.set_user_attr("per_class", per_class)
         trial.set_user_attr("seconds", seconds)
-        trial.set_user_attr("worker", self.worker)
+        trial.set_user_attr(schema.WORKER, self.worker)  # the trial run's tag, from the driver
         if error:
             trial.set_user_attr("error", error)
         value = float(np.mean(list(per_class.values()))) if per_class else float("nan")

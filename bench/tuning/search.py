@@ -160,14 +160,15 @@ def optimize_in_workers(cfg: TuneConfig, name: str, log: TrialLogger) -> None:
     """``--jobs N`` local processes or Ray tasks, each running trials of the one stored study;
     meanwhile the driver logs the trials they finish."""
     workers = max(cfg.jobs, 1)
+    shipped = shipment([cfg.method], cfg.protocols, cfg.plugins)  # what __main__ registered for it
     if cfg.executor == "ray":
         ray, started_here = connect_ray(cfg.ray_address, worker_output=True)
         try:
             gpus = gpus_per_task(ray, cfg.gpus_per_cell)
             task = ray.remote(_optimize_on_ray)
             task = task.options(num_cpus=cfg.cpus_per_cell, num_gpus=gpus, max_retries=1)
-            shipped = ray.put(shipment([cfg.method], cfg.protocols))
-            pending = [task.remote(cfg, name, w, shipped) for w in range(workers)]
+            shared = ray.put(shipped)
+            pending = [task.remote(cfg, name, w, shared) for w in range(workers)]
             while pending:
                 done, pending = ray.wait(pending, num_returns=len(pending), timeout=LOG_EVERY_S)
                 ray.get(done)
@@ -176,7 +177,7 @@ def optimize_in_workers(cfg: TuneConfig, name: str, log: TrialLogger) -> None:
             if started_here:
                 ray.shutdown()
         return
-    setup = (cfg.plugins, max(1, cores() // workers), None, shipment([cfg.method], cfg.protocols))
+    setup = (cfg.plugins, max(1, cores() // workers), None, shipped)
     spawned = multiprocessing.get_context("spawn")  # never forked from a process that holds torch threads
     with ProcessPoolExecutor(workers, mp_context=spawned, initializer=init_worker, initargs=setup) as pool:
         with main_left_out():  # the pool starts its processes at the first submit

@@ -1,7 +1,8 @@
-"""The run schema: every key bench writes on an MLflow run beyond a method's own names, declared
-once. A cell run is tagged with its names (``method``, ``dataset``, ``protocol``, ``class``,
-``seed``, ``device``: the words of every table) and with these; ``tests/test_layout.py`` fails on
-any of these keys typed as a string anywhere else in bench.
+"""The run schema: every key bench writes on an MLflow run beyond a method's own names and the
+metrics ``bench.scoring.metrics.METRICS`` declares, declared once. Tags and params are text in
+MLflow; the comment beside a key says what its text holds where that is not a word. A cell run is
+also tagged with its names (``WORDS``: the words of every table, plain words elsewhere too).
+``tests/test_layout.py`` fails on any of these keys typed as a string anywhere else in bench.
 """
 
 # What a run is: one of the KIND_* values below.
@@ -29,13 +30,46 @@ TRIAL = "trial"  # a trial run's number in its study
 TRIAL_STATE = "trial_state"  # how the trial ended
 WORKER = "worker"  # which of tune's workers ran the trial
 
+# Provenance tags (``bench.sweep.provenance``, ``bench.nets.device``): the software and machine.
+ENV_BENCH = "env.bench"  # bench's version
+ENV_BENCH_COMMIT = "env.bench_commit"  # the checkout's commit, where bench ran from one
+ENV_BENCH_DIRTY = "env.bench_dirty"  # "true" where tracked files differed from that commit
+ENV_PYTHON, ENV_TORCH, ENV_CUDA, ENV_NUMPY = "env.python", "env.torch", "env.cuda", "env.numpy"
+ENV_LIBRARY = "env."  # + a library's name (env.pyod, env.mlflow, ...): its version
+ENV_CPU, ENV_DEVICE = "env.cpu", "env.device"
+ENV_GPU, ENV_GPU_MEMORY = "env.gpu", "env.gpu_memory_gib"  # the GPU's name and its memory in GiB
+ENV_DETERMINISTIC = "env.deterministic_algorithms"  # "true" or "false"
+ENV_THREADS = "env.threads"  # torch's intra-op threads: sums over more threads round differently
+ENV_CUDNN_DETERMINISTIC, ENV_CUDNN_BENCHMARK = "env.cudnn_deterministic", "env.cudnn_benchmark"
+
+# A cell run's params beside its method's hyperparameters (and the split's sizes, ``Sizes.params``).
+DATA_SOURCE = "data.source"  # where the dataset's files came from
+DATA_CHECKSUMS = "data.checksums"  # their sha256, JSON
+PROTOCOL_PREFIX = "protocol."  # + an option: the protocol's settings the split was made with
+TUNED_PREFIX = "tuned."  # + a parameter: what --threshold tuned chose on validation data
+FEATURES = "features"  # "computed" or "cached": the frozen features' cache
+FEATURES_SECONDS = "features.seconds"  # the time to compute them, shared by the cells that read them
+CONFIG = "config"  # a sweep run's configuration, JSON
+NOT_HYPERPARAMETER_PREFIXES = ("data.", PROTOCOL_PREFIX, TUNED_PREFIX, FEATURES)
+
+# Metrics logged beside the declared ones (seconds are wall-clock seconds).
+FIT_SECONDS, SCORE_SECONDS = "fit_seconds", "score_seconds"  # a cell's fit; its scoring of the test split
+TUNE_SECONDS = "tune_seconds"  # --threshold tuned's search
+TUNED_VAL_F1 = "tuned_val_f1"  # the F1 that search reached on validation data
+WALL_SECONDS = "wall_seconds"  # a sweep run's wall-clock time
+TRIAL_SECONDS = "trial_seconds"  # a trial's fit and score
+
 # The values of KIND.
 KIND_CELL, KIND_SWEEP, KIND_TUNE, KIND_TRIAL = "cell", "sweep", "tune", "trial"
 KIND_CONFLICT = "conflict"  # an imported cell whose key this store holds with another result
 
-# The keys (the kinds are values, and plain words elsewhere too).
+# The names a cell run is tagged with: the words of every table (columns, flags, folder names too).
+METHOD, DATASET, PROTOCOL, CLASS, SEED, DEVICE = "method", "dataset", "protocol", "class", "seed", "device"
+WORDS = (METHOD, DATASET, PROTOCOL, CLASS, SEED, DEVICE, FEATURES)
+
+# The keys no other file types (the kinds are values, the words plain words elsewhere too).
 DECLARED = {
     name: value
     for name, value in globals().items()
-    if name.isupper() and isinstance(value, str) and not name.startswith("KIND_")
+    if name.isupper() and isinstance(value, str) and not name.startswith("KIND_") and value not in WORDS
 }

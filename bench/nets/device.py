@@ -6,6 +6,7 @@ import os
 
 import torch
 
+from bench import schema
 from bench.errors import BenchError
 
 
@@ -40,10 +41,10 @@ def apply_determinism(device: str, strict: bool = False) -> dict[str, str]:
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
     tags = {
-        "env.deterministic_algorithms": str(torch.are_deterministic_algorithms_enabled()).lower(),
-        "env.threads": str(torch.get_num_threads()),  # sums over more threads round differently
+        schema.ENV_DETERMINISTIC: str(torch.are_deterministic_algorithms_enabled()).lower(),
+        schema.ENV_THREADS: str(torch.get_num_threads()),  # sums over more threads round differently
     }
     if device.startswith("cuda"):
-        tags["env.cudnn_deterministic"] = str(torch.backends.cudnn.deterministic).lower()
-        tags["env.cudnn_benchmark"] = str(torch.backends.cudnn.benchmark).lower()
+        tags[schema.ENV_CUDNN_DETERMINISTIC] = str(torch.backends.cudnn.deterministic).lower()
+        tags[schema.ENV_CUDNN_BENCHMARK] = str(torch.backends.cudnn.benchmark).lower()
     return tags

@@ -163,7 +163,7 @@ def class_means(cells: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
 
 def _extras(cells: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, protocol, method): seconds a cell, the devices, and the published figure."""
-    seconds = cells.get("fit_seconds", np.nan) + cells.get("score_seconds", np.nan)
+    seconds = cells.get(schema.FIT_SECONDS, np.nan) + cells.get(schema.SCORE_SECONDS, np.nan)
     grouped = cells.assign(seconds=seconds).groupby(KEYS)
     rows = {}
     for key, group in grouped:

@@ -25,20 +25,20 @@ def provenance_note(cells: pd.DataFrame) -> str:
 
 
 def _bench(cell: pd.Series) -> str:
-    version = cell.get("env.bench")
+    version = cell.get(schema.ENV_BENCH)
     if not isinstance(version, str):
         return UNRECORDED
-    commit = cell.get("env.bench_commit")
+    commit = cell.get(schema.ENV_BENCH_COMMIT)
     if not isinstance(commit, str):
         return version
-    dirty = " with local changes" if cell.get("env.bench_dirty") == "true" else ""
+    dirty = " with local changes" if cell.get(schema.ENV_BENCH_DIRTY) == "true" else ""
     return f"{version} at {commit[:10]}{dirty}"
 
 
 def _device(cell: pd.Series) -> str:
-    gpu, cpu = cell.get("env.gpu"), cell.get("env.cpu")
+    gpu, cpu = cell.get(schema.ENV_GPU), cell.get(schema.ENV_CPU)
     if isinstance(gpu, str):
-        return f"{gpu} ({cell.get('env.gpu_memory_gib')} GiB)"
+        return f"{gpu} ({cell.get(schema.ENV_GPU_MEMORY)} GiB)"
     if isinstance(cpu, str):
         return f"{cpu} (CPU)"
     return f"{cell.get('device', '?')}, model {UNRECORDED}"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bench import schema
 from bench.cell import Cell, Outcome
 from bench.config import RunConfig
 from bench.errors import BenchError, first_line
@@ -196,5 +197,5 @@ def _counts(report: SweepReport) -> dict[str, float]:
         "cells_ok": len(report.ok),
         "cells_failed": len(report.failed),
         "cells_skipped": report.skipped,
-        "wall_seconds": report.seconds,
+        schema.WALL_SECONDS: report.seconds,
     }

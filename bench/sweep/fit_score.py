@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench import schema
 from bench.cell import CellResult
 from bench.contract.method import Env, Method
 from bench.data.dataset import Split, TrainData
@@ -101,7 +102,8 @@ def run_cell(
     if answer is not None:
         class_metrics, report = answer
         metrics.update(class_metrics)
-    metrics.update(method.fit_metrics(), fit_seconds=fit_time.seconds, score_seconds=score_time.seconds)
+    metrics.update(method.fit_metrics())
+    metrics.update({schema.FIT_SECONDS: fit_time.seconds, schema.SCORE_SECONDS: score_time.seconds})
     metrics.update(
         images_per_second=len(split.test) / max(score_time.seconds, 1e-9), peak_memory_mb=memory.peak_mb
     )
@@ -139,7 +141,7 @@ def _tuned_metrics(
     """Test metrics at the threshold (and score parameters) chosen on validation, as ``tuned_*``."""
     at = detection_metrics(anomaly, scores, tuned.threshold)
     named = {f"tuned_{k}": at[k] for k in ("f1", "precision", "recall", "accuracy", "threshold")}
-    return {**named, "tuned_val_f1": tuned.val_f1, "tune_seconds": seconds}
+    return {**named, schema.TUNED_VAL_F1: tuned.val_f1, schema.TUNE_SECONDS: seconds}
 
 
 def tune_on_validation(method: Method, x: np.ndarray, anomaly: np.ndarray, seed: int) -> TunedThreshold:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from bench import schema
 from bench.cell import Cell, CellResult, Outcome, TestLabels
 from bench.contract.method import Env
 from bench.data.dataset import Dataset, Split
@@ -87,14 +88,14 @@ def execute(
     env = Env(device=device, seed=job.cell.seed, on_epoch=on_epoch, precision=precision)
     classify = protocol_info(job.cell.protocol).classify
     method, dataset = cls(**job.cell.settings), datasets[job.cell.dataset]
-    provenance = {"data.source": dataset.source, "data.checksums": dataset.checksums}
+    provenance = {schema.DATA_SOURCE: dataset.source, schema.DATA_CHECKSUMS: dataset.checksums}
     extractor = method.extractor()
     if extractor is not None:  # the images' cached features stand in for them
         cache = FeatureCache(job.features or Path(tempfile.gettempdir()) / "bench-features")
         with Stopwatch() as took:
             split = frozen_split(split, dataset, extractor, cache, device)
-        provenance["features"] = "computed" if cache.computed else "cached"
-        provenance["features.seconds"] = f"{took.seconds:.1f}"  # not in fit_seconds: shared by every cell
+        provenance[schema.FEATURES] = "computed" if cache.computed else "cached"
+        provenance[schema.FEATURES_SECONDS] = f"{took.seconds:.1f}"  # shared by every cell: not in its fit
     result = run_cell(method, info.needs, split, env, job.cell.threshold, classify)
     test = split.test
     labels = TestLabels(test.index, test.source, test.anomaly, test.classes)

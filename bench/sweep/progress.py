@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench import schema
 from bench.cell import Cell, CellResult
 from bench.scoring.metrics import PRIMARY, SUMMARY, UNDEFINED, shown_in
 from bench.sweep.plan import NotApplicable, na_lines
@@ -99,7 +100,8 @@ class SweepView:
         if result.ok:
             metrics = result.metrics
             self.say(
-                f"  ok      {cell.label}  AUROC {metrics['auroc']:.3f}  ({metrics['fit_seconds']:.1f}s fit)"
+                f"  ok      {cell.label}  AUROC {metrics['auroc']:.3f}  "
+                f"({metrics[schema.FIT_SECONDS]:.1f}s fit)"
             )
         else:
             self.console.print(

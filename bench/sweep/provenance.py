@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 import bench
+from bench import schema
 
 LIBRARIES = {"pyod": "pyod", "sklearn": "scikit-learn"}  # tag -> distribution
 __all__ = ["cell_environment", "checkout", "cpu_name", "software"]
@@ -28,15 +29,15 @@ def cell_environment(device: str, determinism: dict[str, str]) -> dict[str, str]
 def software() -> dict[str, str]:
     """bench's version (and its commit, where it runs from a checkout), Python and the libraries."""
     tags = {
-        "env.bench": _version("bench"),
-        "env.python": platform.python_version(),
-        "env.torch": torch.__version__,
-        "env.cuda": torch.version.cuda or "none",
-        "env.numpy": np.__version__,
+        schema.ENV_BENCH: _version("bench"),
+        schema.ENV_PYTHON: platform.python_version(),
+        schema.ENV_TORCH: torch.__version__,
+        schema.ENV_CUDA: torch.version.cuda or "none",
+        schema.ENV_NUMPY: np.__version__,
     }
-    tags.update({f"env.{tag}": _version(dist) for tag, dist in LIBRARIES.items()})
+    tags.update({schema.ENV_LIBRARY + tag: _version(dist) for tag, dist in LIBRARIES.items()})
     source = Path(bench.__file__).resolve().parent.parent
-    tags.update({f"env.bench_{k}": v for k, v in checkout(source).items()})
+    tags.update({f"{schema.ENV_BENCH}_{k}": v for k, v in checkout(source).items()})
     return tags
 
 
@@ -55,10 +56,10 @@ def checkout(root: Path) -> dict[str, str]:
 
 def machine(device: str) -> dict[str, str]:
     """The CPU, and on CUDA the GPU's name and memory."""
-    tags = {"env.cpu": cpu_name(), "env.device": device}
+    tags = {schema.ENV_CPU: cpu_name(), schema.ENV_DEVICE: device}
     if device.startswith("cuda"):
         props = torch.cuda.get_device_properties(torch.device(device))
-        tags |= {"env.gpu": props.name, "env.gpu_memory_gib": f"{props.total_memory / 2**30:.0f}"}
+        tags |= {schema.ENV_GPU: props.name, schema.ENV_GPU_MEMORY: f"{props.total_memory / 2**30:.0f}"}
     return tags
 
 

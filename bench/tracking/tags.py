@@ -67,9 +67,8 @@ def param_value(value: Any) -> str:
 # What a cell run's params hold beside its hyperparameters (``Tracker._log_cell``): the split's
 # sizes, where its images came from, the protocol's settings and a tuned threshold's parameters.
 SPLIT_SIZES = frozenset(Sizes(0, 0, 0, 0, 0, 0).params())
-NOT_HYPERPARAMETER_PREFIXES = ("data.", "protocol.", "tuned.", "features")
 
 
 def is_hyperparameter(param: str) -> bool:
     """Whether a cell run's param is one of its method's hyperparameters (as used)."""
-    return param not in SPLIT_SIZES and not param.startswith(NOT_HYPERPARAMETER_PREFIXES)
+    return param not in SPLIT_SIZES and not param.startswith(schema.NOT_HYPERPARAMETER_PREFIXES)

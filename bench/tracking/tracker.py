@@ -193,10 +193,12 @@ class Tracker(RunQueries):
     def _log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str, figures_to_come: bool) -> str:
         result = outcome.result
         # Prefixed: a method may have a hyperparameter of the same name (PyOD's contamination).
-        settings = {f"protocol.{k}": v for k, v in protocol_settings(cell.protocol, cell.options).items()}
+        settings = {
+            schema.PROTOCOL_PREFIX + k: v for k, v in protocol_settings(cell.protocol, cell.options).items()
+        }
         params = {**cell.params, **outcome.sizes, **outcome.data, **settings}
         if result.tuned is not None:
-            params.update({f"tuned.{k}": v for k, v in result.tuned.params.items()})
+            params.update({schema.TUNED_PREFIX + k: v for k, v in result.tuned.params.items()})
         tags = {
             **cell_tags(cell, sweep_id, outcome.device, result),
             **outcome.env,
@@ -235,7 +237,7 @@ class Tracker(RunQueries):
                     [[n.method, n.protocol, n.reason, *([n.dataset] * bool(n.dataset))] for n in na]
                 ),
             },
-            params={"config": config_json},
+            params={schema.CONFIG: config_json},
             metrics=counts,
             status="FAILED" if counts.get("cells_failed") else "FINISHED",
             texts={"config.json": config_json},

@@ -49,7 +49,7 @@ class TrialLogger:
                 metrics={
                     "val_auroc": float(np.mean(list(per_class.values()))) if per_class else float("nan"),
                     **per_class,
-                    "trial_seconds": trial.user_attrs.get("seconds", float("nan")),
+                    schema.TRIAL_SECONDS: trial.user_attrs.get("seconds", float("nan")),
                 },
                 status="FAILED" if state == "FAILED" else "FINISHED",
             )

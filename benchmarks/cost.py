@@ -189,7 +189,7 @@ def main() -> None:
 
     from bench.plugins import load_plugins
     from bench.registry import METHODS
-    from bench.sweep.job import cores
+    from bench.runtime.processes import cores
 
     load_plugins()
     names = METHODS.names() if args.methods == "all" else args.methods.split(",")

@@ -17,7 +17,8 @@ from typing import Protocol
 from bench.cell import Outcome
 from bench.data.dataset import Dataset
 from bench.errors import BenchError
-from bench.sweep.job import Job, clear_splits, cores, execute
+from bench.runtime.processes import cores
+from bench.sweep.job import Job, clear_splits, execute
 from bench.sweep.local_workers import PoolExecutor
 
 EXECUTORS = ("local", "ray")

@@ -1,5 +1,5 @@
 """Running one job where it lands: the split built (and kept for the next job), the method built
-from its settings, the cell run; and what a fresh worker process needs first.
+from its settings, the cell run; in whichever process it landed.
 
 Every executor (``bench.sweep.executors``, ``bench.sweep.ray_tasks``) calls ``execute``, so a
 cell gives the same outcome wherever it runs; every cell seeds itself, so results
@@ -9,13 +9,10 @@ number of threads it had.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
 
 from bench import schema
 from bench.cell import Cell, CellResult, Outcome, TestLabels
@@ -24,9 +21,9 @@ from bench.data.dataset import Dataset, Split
 from bench.data.protocol import make_split, protocol_info
 from bench.nets.device import apply_determinism, resolve_device, resolve_precision
 from bench.nets.features import FeatureCache, frozen_split
-from bench.plugins import load_plugins, load_user_plugin, receive
 from bench.registry import METHODS
 from bench.report import plots
+from bench.runtime.processes import DATASETS
 from bench.sweep.cost import Stopwatch
 from bench.sweep.fit_score import run_cell
 from bench.sweep.provenance import cell_environment
@@ -54,7 +51,6 @@ def with_figures(outcome: Outcome, job: Job) -> Outcome:
     return outcome
 
 
-_DATASETS: dict[str, Dataset] = {}
 _SPLITS: dict[tuple, Split] = {}
 
 
@@ -79,7 +75,7 @@ def execute(
     on_epoch: Callable[[int, int, float], None] | None = None,
 ) -> Outcome:
     """Build the job's split and method, run the cell; every failure of the cell is in the result."""
-    datasets = _DATASETS if datasets is None else datasets
+    datasets = DATASETS if datasets is None else datasets
     split = _split(job, datasets)
     info, cls = METHODS.get(job.cell.method)
     device = resolve_device(job.device)
@@ -103,23 +99,6 @@ def execute(
     return Outcome(job.id, result, device, sizes=sizes, data=provenance, test=labels, env=environment)
 
 
-def init_worker(
-    plugins: tuple[str, ...],
-    threads: int,
-    datasets: Mapping[str, Dataset] | None,
-    shipped: bytes | None = None,
-) -> None:
-    """Make a fresh process ready to run jobs: plugins registered (those defined in the sweep's
-    ``__main__`` from ``shipped``), threads set, datasets at hand."""
-    load_plugins()
-    for spec in plugins:
-        load_user_plugin(spec)
-    receive(shipped)
-    torch.set_num_threads(max(1, threads))
-    if datasets is not None:
-        _DATASETS.update(datasets)
-
-
 def crashed(job: Job, how: str) -> Outcome:
     reason = f"WorkerCrashed: the process running this cell died ({how})"
     return Outcome(job.id, CellResult(ok=False, error=reason, detail=reason), job.device)
@@ -132,11 +111,3 @@ POISONED_CONTEXT = ("CUDA error", "device-side assert", "CUBLAS_STATUS", "cuDNN 
 def poisons_process(outcome: Outcome) -> bool:
     """Whether the cell's failure leaves its process unfit for another cell (a CUDA error)."""
     return not outcome.result.ok and any(words in outcome.result.error for words in POISONED_CONTEXT)
-
-
-def cores() -> int:
-    """CPU cores this process may use (its affinity, which containers narrow, not the host's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1

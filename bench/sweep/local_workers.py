@@ -21,10 +21,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import signal
-import sys
-import threading
 import time
-import types
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +31,8 @@ from bench.cell import Outcome
 from bench.data.dataset import Dataset
 from bench.errors import BenchError
 from bench.registry import builtin_modules
-from bench.sweep.job import Job, crashed, execute, init_worker, poisons_process, with_figures
+from bench.runtime.processes import how_it_ended, init_worker, main_left_out, watch_driver
+from bench.sweep.job import Job, crashed, execute, poisons_process, with_figures
 from bench.tracking import owner
 
 # What each worker would import anyway (the built-in methods among it); the forkserver imports it
@@ -47,14 +45,6 @@ PRELOAD = [
     "matplotlib.figure",  # a cell's figures (seaborn draws only the leaderboard's, in the sweep)
     *builtin_modules("bench.methods"),
 ]
-WATCH_EVERY_S = 1.0
-SIGNAL_HINTS = {
-    signal.SIGKILL: "out of memory, or killed from outside",
-    signal.SIGSEGV: "a crash in native code",
-    signal.SIGBUS: "a crash in native code",
-    signal.SIGABRT: "aborted by native code",
-    signal.SIGTERM: "terminated from outside",
-}
 
 
 def context() -> multiprocessing.context.BaseContext:
@@ -74,50 +64,6 @@ def warm_up() -> None:
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
-
-
-@contextlib.contextmanager
-def main_left_out() -> Iterator[None]:
-    """Start processes that do not run the starting program's ``__main__`` again.
-
-    multiprocessing's fresh processes import the parent's main script (or ``-m`` module) before their
-    target; a script without ``if __name__ == "__main__":`` would start a sweep in every worker, and
-    fail. Workers need nothing from it: what it registered travels by value (``bench.plugins.
-    shipment``). So while a process starts, ``__main__`` is a bare module with no file to rerun."""
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
-
-
-def how_it_ended(exitcode: int | None) -> str:
-    """A dead worker's end in words: the signal that killed it, or its exit status."""
-    if exitcode is None:
-        return "it stopped answering"
-    if exitcode < 0:
-        try:
-            sig = signal.Signals(-exitcode)
-        except ValueError:
-            return f"killed by signal {-exitcode}"
-        hint = SIGNAL_HINTS.get(sig)
-        return f"killed by {sig.name}" + (f": {hint}" if hint else "")
-    return f"exit status {exitcode} before its result: os._exit, or exit() in native code"
-
-
-def watch_driver(driver: str) -> None:
-    """In a worker: exit once the sweep that started it is gone (a SIGKILLed sweep cannot stop it)."""
-
-    def watch() -> None:
-        while owner.alive(driver) is not False:
-            time.sleep(WATCH_EVERY_S)
-        import os
-
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def serve(

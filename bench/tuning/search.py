@@ -25,9 +25,8 @@ from bench.config import TuneConfig
 from bench.contract.space import decode
 from bench.errors import BenchError
 from bench.plugins import receive, shipment
-from bench.sweep.job import cores, init_worker
-from bench.sweep.local_workers import main_left_out
-from bench.sweep.ray_tasks import connect_ray, gpus_per_task
+from bench.runtime.processes import cores, init_worker, main_left_out
+from bench.runtime.ray_cluster import connect_ray, gpus_per_task
 from bench.tracking.sqlite import writable_folder
 from bench.tracking.tags import KIND_TUNE
 from bench.tracking.tracker import Tracker, default_uri

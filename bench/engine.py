@@ -172,7 +172,7 @@ def export_bundle(
     from bench.tracking.transfer import export_experiment
 
     tracker = Tracker.existing(results, tracking_uri, experiment)
-    if not tracker.cell_records(None):
+    if not tracker.runs.cell_records(None):
         raise BenchError(f"experiment {experiment!r} of {tracker.uri} has no cell runs to export")
     folder = Path(to) if to else Path(results) / "bundles" / experiment
     return export_experiment(tracker, folder, scores=scores)
@@ -180,7 +180,7 @@ def export_bundle(
 
 def _ended(tracker: Tracker) -> list[RunRecord]:
     """The experiment's cell runs that ended (FINISHED or FAILED), with their parameters."""
-    return [r for r in tracker.cell_records(None, params=True) if r.status in ("FINISHED", "FAILED")]
+    return [r for r in tracker.runs.cell_records(None, params=True) if r.status in ("FINISHED", "FAILED")]
 
 
 def _config(cls: type[SweepConfig], options: dict[str, Any]) -> Any:
@@ -245,7 +245,7 @@ def cell_figures(cfg: RunConfig, table: pd.DataFrame, row: int | str) -> dict[st
     cell = found.iloc[0]
     tracker = Tracker.existing(cfg.results, cfg.tracking_uri, cfg.experiment)
     with tempfile.TemporaryDirectory() as scratch:
-        scores = tracker.cell_scores(cell["run_id"], Path(scratch))
+        scores = tracker.runs.cell_scores(cell["run_id"], Path(scratch))
     labels, values = scores["anomaly"].to_numpy(), scores["score"].to_numpy(float)
     title = f"{cell['method']} · {cell['dataset']} · {cell['protocol']} {cell['class']}"
     threshold = cell.get("threshold")

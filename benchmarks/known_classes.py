@@ -85,7 +85,7 @@ def checked(results: str) -> pd.DataFrame:
     """bench's figures per known-class set, mean over the two test sets."""
     from bench.tracking.tracker import Tracker, default_uri
 
-    cells = Tracker(default_uri(Path(results)), EXPERIMENT).cell_table()
+    cells = Tracker(default_uri(Path(results)), EXPERIMENT).runs.cell_table()
     cells = cells[(cells["method"] == "ae-threshold") & (cells["bench.status"] == "OK")]
     cells = cells.drop_duplicates("cell_key")
     cells["known"] = cells["normal_class"].str.removeprefix("known classes ")

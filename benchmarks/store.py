@@ -68,7 +68,7 @@ def main() -> None:
     try:
         cell, outcome = real_outcome()
         tracker = Tracker(default_uri(folder), "store", folder / "artifacts")
-        seed, fill_s = 1 + len(tracker.finished_cells()), 0.0  # a kept store goes on from its size
+        seed, fill_s = 1 + len(tracker.runs.finished_cells()), 0.0  # a kept store goes on from its size
         for size in sizes:
             fill_start = time.perf_counter()
             while seed <= size:
@@ -80,10 +80,10 @@ def main() -> None:
                 took.append(log_one(tracker, cell, outcome, 10**9 + seed))
                 seed += 1
             start = time.perf_counter()
-            finished = tracker.finished_cells()
+            finished = tracker.runs.finished_cells()
             resume_s = time.perf_counter() - start
             start = time.perf_counter()
-            searched = tracker.runs_of_kind("cell")  # MLflow's search (every run here is FINISHED)
+            searched = tracker.runs.runs_of_kind("cell")  # MLflow's search (every run here is FINISHED)
             search_s = time.perf_counter() - start
             assert len(searched) == len(finished)
             row = {

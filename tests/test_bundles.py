@@ -56,12 +56,12 @@ def source(tmp_path_factory):
 
 
 def cell_count(results: Path) -> int:
-    return len(Tracker(default_uri(results), "bench").runs_of_kind("cell"))
+    return len(Tracker(default_uri(results), "bench").runs.runs_of_kind("cell"))
 
 
 def test_every_provenance_field_is_on_a_cell_run(source):
     tracker, *_ = source
-    run = tracker.runs_of_kind("cell")[0]
+    run = tracker.runs.runs_of_kind("cell")[0]
     tags = run.data.tags
     assert [f for f in PROVENANCE if not tags.get(f)] == []
     assert tags["env.torch"] == torch.__version__ and tags["protocol_version"] == "1"
@@ -90,10 +90,10 @@ def test_deterministic_algorithms_are_asked_for_keyed_and_recorded(tmp_path):
         tracker = sweep(tmp_path, methods=("pyod-pca",), classes=(0,), deterministic=True)
     finally:
         torch.use_deterministic_algorithms(False)
-    (run,) = tracker.runs_of_kind("cell")
+    (run,) = tracker.runs.runs_of_kind("cell")
     assert run.data.tags["env.deterministic_algorithms"] == "true"
     plain = sweep(tmp_path, methods=("pyod-pca",), classes=(0,))  # the same cell without: a new key
-    assert len({r.data.tags["cell_key"] for r in plain.runs_of_kind("cell")}) == 2
+    assert len({r.data.tags["cell_key"] for r in plain.runs.runs_of_kind("cell")}) == 2
 
 
 def test_export_then_import_gives_the_same_leaderboard_and_twice_adds_nothing(source, tmp_path, bench_main):
@@ -116,11 +116,11 @@ def test_export_then_import_gives_the_same_leaderboard_and_twice_adds_nothing(so
     home = bench_main("import", str(bundle), "--results", str(store))
     assert "0 cell runs added, 6 already here" in home.stdout, "the runs it was made from are here"
 
-    imported = {r.data.tags["bench.source_run"]: r.info.run_id for r in new.runs_of_kind("cell")}
-    for run in tracker.runs_of_kind("cell"):
+    imported = {r.data.tags["bench.source_run"]: r.info.run_id for r in new.runs.runs_of_kind("cell")}
+    for run in tracker.runs.runs_of_kind("cell"):
         if run.info.status == "FINISHED":  # the scores came along: curves can be drawn again
-            mine = tracker.cell_scores(run.info.run_id, tmp_path / "a")
-            theirs = new.cell_scores(imported[run.info.run_id], tmp_path / "b")
+            mine = tracker.runs.cell_scores(run.info.run_id, tmp_path / "a")
+            theirs = new.runs.cell_scores(imported[run.info.run_id], tmp_path / "b")
             pd.testing.assert_frame_equal(mine, theirs)
 
     # Exported again from the store it went into: the same bundle, byte for byte, under the ids its
@@ -195,10 +195,10 @@ def test_a_cell_held_with_another_result_is_kept_apart_and_reported(source, tmp_
     assert "kept apart, not in any leaderboard: 1 cells" in answer.stdout
     assert "AUROC 0.5000 in the bundle" in answer.stdout
     tracker = Tracker(default_uri(local), "bench")
-    assert len(tracker.runs_of_kind("conflict")) == 1
+    assert len(tracker.runs.runs_of_kind("conflict")) == 1
     assert report(tracker, local) == source[3], "the store's own result stands"
     again = bench_main("import", str(tmp_path / "b"), "--results", str(local))
-    assert len(tracker.runs_of_kind("conflict")) == 1 and "6 already here" in again.stdout
+    assert len(tracker.runs.runs_of_kind("conflict")) == 1 and "6 already here" in again.stdout
 
 
 def test_cells_of_two_protocol_versions_are_two_rows(source, tmp_path, bench_main):

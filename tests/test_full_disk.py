@@ -54,11 +54,11 @@ def test_a_full_disk_stops_the_sweep_in_one_line_keeps_what_was_logged_and_a_rer
     )
     assert len(writes) == 3, "the sweep stopped at the first cell it could not log"
     tracker = Tracker(default_uri(tmp_path / "out"), "bench")
-    kept = tracker.finished_cell_keys()
+    kept = tracker.runs.finished_cell_keys()
     assert len(kept) == 2, "the cells logged before the disk filled are kept"
 
     monkeypatch.setattr(LocalArtifactRepository, "log_artifacts", real_upload)  # space freed
     again = run_sweep(cfg)
     assert again.exit_code == 0 and again.skipped == 2 and len(again.ok) == 2
-    assert len(tracker.finished_cell_keys()) == 4 and kept <= tracker.finished_cell_keys()
-    assert not tracker.cell_table("RUNNING").shape[0], "no half-written run looks alive"
+    assert len(tracker.runs.finished_cell_keys()) == 4 and kept <= tracker.runs.finished_cell_keys()
+    assert not tracker.runs.cell_table("RUNNING").shape[0], "no half-written run looks alive"

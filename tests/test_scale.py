@@ -35,7 +35,7 @@ def has_ray() -> bool:
 
 def cells(results: Path, experiment: str) -> pd.DataFrame:
     tracker = Tracker(default_uri(results), experiment)
-    return latest_per_cell(tracker.cell_table()).set_index("cell_key").sort_index()
+    return latest_per_cell(tracker.runs.cell_table()).set_index("cell_key").sort_index()
 
 
 def assert_same_results(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -93,10 +93,10 @@ def test_a_cell_that_kills_its_process_fails_alone(tmp_path):
     assert res.returncode == 1, res.stderr
     assert "4 cells ok, 2 failed" in res.stdout
     tracker = Tracker(default_uri(tmp_path / "out"), "bench")
-    failed = tracker._runs("tags.`bench.kind` = 'cell' and attributes.status = 'FAILED'")
+    failed = tracker.runs.search("tags.`bench.kind` = 'cell' and attributes.status = 'FAILED'")
     assert sorted(r.data.tags["method"] for r in failed) == ["test-kills-its-process"] * 2
     assert all("WorkerCrashed" in r.data.tags["bench.error"] for r in failed)
-    ok = tracker.cell_table()
+    ok = tracker.runs.cell_table()
     assert sorted(ok["method"]) == ["ae-threshold"] * 2 + ["pyod-pca"] * 2
 
 
@@ -120,7 +120,7 @@ def test_tune_workers_share_one_stored_study(tmp_path, bench_main, executor):
     assert 8 <= len(counted) <= 9, "the workers stop together at the study's count (one may be in flight)"
     assert len({t.number for t in study.trials}) == len(study.trials)
     tracker = Tracker(default_uri(tmp_path / "out"), "bench")
-    trials = tracker._runs("tags.`bench.kind` = 'trial'")
+    trials = tracker.runs.search("tags.`bench.kind` = 'trial'")
     assert len(trials) == len(study.trials)
     by_number = {t.number: str(t.user_attrs["worker"]) for t in study.trials}
     assert {int(r.data.tags["trial"]): r.data.tags["worker"] for r in trials} == by_number

@@ -65,7 +65,7 @@ def test_changed_data_makes_new_cells_and_the_leaderboard_keeps_the_old_apart(tm
     assert board["auroc_mean"].iloc[0] == pytest.approx(np.mean(new))
     md = (tmp_path / "out" / "leaderboard.md").read_text()
     assert md.count(f"kept apart and not shown: 2 of {data} read files that have changed since.") == 1
-    assert len(tracker.finished_cell_keys()) == 4, "the old cells stay in the store"
+    assert len(tracker.runs.finished_cell_keys()) == 4, "the old cells stay in the store"
 
     third, said = sweep(cfg)
     assert third.skipped == 2 and not third.ok, "unchanged data: the same cells, done"
@@ -176,7 +176,7 @@ def test_a_half_made_store_is_moved_aside_and_made_anew_saying_so(tmp_path, caps
     tracker = Tracker(default_uri(tmp_path), "bench")
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"bench: note: {store} was left half-made by an interrupted")
-    assert tracker.experiment_names() == ["Default", "bench"]
+    assert tracker.runs.experiment_names() == ["Default", "bench"]
     assert len(list(tmp_path.glob("mlflow.db.broken-*"))) == 1
 
     garbage = tmp_path / "other" / "mlflow.db"
@@ -207,7 +207,7 @@ def test_runs_of_a_dead_sweep_are_marked_killed_everywhere(tmp_path):
     assert run.info.status == "KILLED" and run.data.tags["bench.status"] == "KILLED"
     assert run.info.run_name == f"KILLED · {name}"
     assert "sweep died" in run.data.tags["bench.error"]
-    assert tracker.close_dead_runs() == 0 and "k" not in tracker.finished_cell_keys()
+    assert tracker.close_dead_runs() == 0 and "k" not in tracker.runs.finished_cell_keys()
 
 
 def test_a_results_folder_with_question_marks_percents_and_hashes_holds_its_own_store(tmp_path):
@@ -225,7 +225,7 @@ def test_a_results_folder_with_question_marks_percents_and_hashes_holds_its_own_
     assert main([*argv, "--results", str(results)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["im,gs", "odd?name%20#x"], "nothing beside it"
     tracker = Tracker(default_uri(results), "bench")
-    assert sorted(tracker.cell_table()["dataset"]) == ["digits", f"folder:{images}"]
+    assert sorted(tracker.runs.cell_table()["dataset"]) == ["digits", f"folder:{images}"]
     assert main(["leaderboard", "--results", str(results), "--no-roc"]) == 0
     assert (results / "leaderboard.md").is_file()
 
@@ -328,12 +328,12 @@ def test_a_sweep_killed_while_it_logs_a_cell_loses_and_duplicates_nothing(tmp_pa
     dead = subprocess.run([sys.executable, "-c", KILLED_WHILE_LOGGING, str(out)], capture_output=True)
     assert dead.returncode == -signal.SIGKILL, dead.stderr.decode()[-2000:]
     tracker = Tracker(default_uri(out), "bench")
-    (half,) = tracker.runs_of_kind("cell")
+    (half,) = tracker.runs.runs_of_kind("cell")
     assert half.info.status == "RUNNING" and "auroc" in half.data.metrics, "killed mid-log, for real"
-    assert not tracker.finished_cell_keys()
+    assert not tracker.runs.finished_cell_keys()
     report, text = sweep(RunConfig(methods=("pyod-hbos",), classes=(0,), results=str(out)))
     assert len(report.ok) == 1 and report.skipped == 0, text
-    runs = {r.info.status: r for r in tracker.runs_of_kind("cell")}
+    runs = {r.info.status: r for r in tracker.runs.runs_of_kind("cell")}
     assert sorted(runs) == ["FINISHED", "KILLED"]
     names = {f.path for f in tracker.client.list_artifacts(runs["FINISHED"].info.run_id)}
     assert {"roc.png", "score_histogram.png", "scores.csv"} <= names
@@ -359,21 +359,21 @@ def test_cell_runs_read_from_the_store_s_tables_are_mlflow_s_own_search(tmp_path
     tracker.client.delete_run(cell(tracker, "c", auroc=0.5))  # deleted: found by neither
     cell(tracker, "d", kind="sweep")
     cell(other, "e", auroc=0.7)
-    fast = {s: tracker.cell_table(s) for s in ("FINISHED", "FAILED")}
+    fast = {s: tracker.runs.cell_table(s) for s in ("FINISHED", "FAILED")}
     assert fast["FINISHED"]["cell_key"].tolist() == ["a"] and fast["FAILED"]["cell_key"].tolist() == ["b"]
     assert fast["FINISHED"]["auroc"].item() == 0.95 and np.isnan(fast["FINISHED"]["f1"].item())
-    assert tracker.finished_cells() == {"a": ("d", "sha-a")}
-    by_key = lambda: {(r.run_id, r.status) for r in tracker.cell_records(None, "b")}  # noqa: E731
+    assert tracker.runs.finished_cells() == {"a": ("d", "sha-a")}
+    by_key = lambda: {(r.run_id, r.status) for r in tracker.runs.cell_records(None, "b")}  # noqa: E731
     fast_b = by_key()
     assert [status for _, status in fast_b] == ["FAILED"]
-    params = lambda: {r.run_id: r.params for r in tracker.cell_records(None, params=True)}  # noqa: E731
+    params = lambda: {r.run_id: r.params for r in tracker.runs.cell_records(None, params=True)}  # noqa: E731
     fast_params = params()
     assert fast_params[kept] == {"p": "1"}
     monkeypatch.setattr(queries, "read_runs", lambda *args: None)  # MLflow's own search instead
     for status, table in fast.items():
-        slow = tracker.cell_table(status)
+        slow = tracker.runs.cell_table(status)
         pd.testing.assert_frame_equal(table[sorted(table.columns)], slow[sorted(slow.columns)])
-    assert tracker.finished_cells() == {"a": ("d", "sha-a")} and by_key() == fast_b
+    assert tracker.runs.finished_cells() == {"a": ("d", "sha-a")} and by_key() == fast_b
     assert params() == fast_params
 
 

@@ -66,11 +66,11 @@ class Leaderboard:
 
 def compute(tracker: Tracker, roc_curves: bool = True) -> Leaderboard:
     """The leaderboard of ``tracker``'s experiment, as ``bench leaderboard`` ranks it."""
-    finished, failed = tracker.cell_table(), tracker.cell_table("FAILED")
+    finished, failed = tracker.runs.cell_table(), tracker.runs.cell_table("FAILED")
     current = current_copies(finished, failed)  # a dataset's runs of older copies are kept apart
     cells = leaderboard.latest_per_cell(finished, current)
     failed = leaderboard.latest_per_cell(failed, current)
-    board = leaderboard.leaderboard(cells, [tuple(n) for n in tracker.sweep_notes()], failed)
+    board = leaderboard.leaderboard(cells, [tuple(n) for n in tracker.runs.sweep_notes()], failed)
     if board.empty:
         raise BenchError(f"experiment {tracker.experiment_name!r} has no finished cells yet")
     tests = leaderboard.friedman_by_protocol(cells)
@@ -85,7 +85,7 @@ def publish(tracker: Tracker, results: Path, roc_curves: bool = True) -> tuple[L
     sweep run; the leaderboard and every path written."""
     board = compute(tracker, roc_curves)
     paths = board.write(results)
-    sweep = tracker.find_run(KIND_SWEEP)
+    sweep = tracker.runs.find_run(KIND_SWEEP)
     if sweep is not None:
         table = board.board
         table = table.assign(**{c: table[c].astype(str) for c in table.columns if table[c].dtype == object})
@@ -97,7 +97,8 @@ def published_report(tracker: Tracker) -> str:
     """Every published figure beside bench's measurement, over all experiments of the store."""
     from bench.report.paper_figures import published_markdown, published_table
 
-    tables = [tracker.__class__(tracker.uri, name).cell_table() for name in tracker.experiment_names()]
+    names = tracker.runs.experiment_names()
+    tables = [tracker.__class__(tracker.uri, name).runs.cell_table() for name in names]
     cells = (
         pd.concat([t for t in tables if len(t)], ignore_index=True)
         if any(len(t) for t in tables)
@@ -129,7 +130,7 @@ def _roc_overlays(tracker: Tracker, cells: pd.DataFrame) -> dict[str, Figure]:
             for method, runs in group.groupby("method"):
                 run_id = runs.sort_values("seed_n")["run_id"].iloc[0]
                 try:
-                    scores = tracker.cell_scores(run_id, Path(scratch))
+                    scores = tracker.runs.cell_scores(run_id, Path(scratch))
                 except Exception:  # a run without scores.csv (older store): leave it out of the overlay
                     continue
                 curves[method] = (scores["anomaly"].to_numpy(), scores["score"].to_numpy(np.float64))

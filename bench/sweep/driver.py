@@ -63,7 +63,7 @@ def execute_plan(
     report = SweepReport(sweep_id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], na=swept.na)
     cfg.save(results / f"config-{report.sweep_id}.json")
     cleaned = tracker.close_dead_runs(), sweep_dead_scratch(results)  # what killed sweeps left behind
-    finished = tracker.finished_cells()
+    finished = tracker.runs.finished_cells()
     done = set() if cfg.rerun else set(finished)
     todo = (c for c in swept.cells if c.key not in done)
     features = str(results / "features")

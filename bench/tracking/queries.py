@@ -1,7 +1,7 @@
 """Reading bench's runs back from MLflow: finished cells and their tables, scores, sweep notes.
 
-A part of ``Tracker`` (``bench.tracking.tracker``), which it is mixed into: the queries the runner,
-the leaderboard and tune ask of the store, through the tracker's client and experiment.
+The reads of one experiment: what the runner, the leaderboard, bundles and tune ask of the store.
+A ``Tracker`` (``bench.tracking.tracker``, the writes) holds them as ``tracker.runs``, on its client.
 """
 
 from __future__ import annotations
@@ -17,22 +17,21 @@ from bench.tracking.tables import RunRecord, read_runs
 from bench.tracking.tags import KIND_CELL, KIND_SWEEP, KIND_TRIAL
 
 
-class RunQueries:
-    """Queries of one experiment's runs; ``client`` and ``experiment_id`` come from ``Tracker``."""
+class Runs:
+    """Queries of one experiment's runs, through an open store's client."""
 
-    client: Any
-    experiment_id: str
-    uri: str
+    def __init__(self, client: Any, experiment_id: str, uri: str) -> None:
+        self.client, self.experiment_id, self.uri = client, experiment_id, uri
 
     def find_run(self, kind: str, tag: str | None = None, value: str = "") -> str | None:
         """The newest run of ``kind`` (whose ``tag`` equals ``value``, if given), if any."""
         query = f"tags.`{schema.KIND}` = '{kind}'" + (f" and tags.`{tag}` = '{value}'" if tag else "")
-        runs = self._runs(query)
+        runs = self.search(query)
         return max(runs, key=lambda r: r.info.start_time).info.run_id if runs else None
 
     def trial_numbers(self, study: str) -> set[int]:
         """The trial numbers of ``study`` that already have a run."""
-        runs = self._runs(f"tags.`{schema.KIND}` = '{KIND_TRIAL}' and tags.`{schema.STUDY}` = '{study}'")
+        runs = self.search(f"tags.`{schema.KIND}` = '{KIND_TRIAL}' and tags.`{schema.STUDY}` = '{study}'")
         return {int(r.data.tags[schema.TRIAL]) for r in runs if schema.TRIAL in r.data.tags}
 
     def cell_scores(self, run_id: str, scratch: Path) -> pd.DataFrame:
@@ -42,9 +41,9 @@ class RunQueries:
 
     def runs_of_kind(self, kind: str) -> list[Any]:
         """Every run of ``kind`` (cell, sweep, ...) in the experiment, whatever its status."""
-        return self._runs(f"tags.`{schema.KIND}` = '{kind}'")
+        return self.search(f"tags.`{schema.KIND}` = '{kind}'")
 
-    def _runs(self, filter_string: str) -> list[Any]:
+    def search(self, filter_string: str) -> list[Any]:
         runs, token = [], None
         while True:
             page = self.client.search_runs(
@@ -94,7 +93,7 @@ class RunQueries:
                 r.data.metrics,
                 r.data.params if params else {},
             )
-            for r in self._runs(query)
+            for r in self.search(query)
         ]
 
     def cell_table(self, status: str = "FINISHED") -> pd.DataFrame:
@@ -109,7 +108,7 @@ class RunQueries:
     def sweep_notes(self) -> list[dict[str, str]]:
         """The n/a entries recorded by every sweep of this experiment."""
         notes = []
-        for run in self._runs(f"tags.`{schema.KIND}` = '{KIND_SWEEP}'"):
+        for run in self.search(f"tags.`{schema.KIND}` = '{KIND_SWEEP}'"):
             raw = run.data.tags.get(schema.NA)
             if raw:
                 notes += json.loads(raw)

@@ -25,7 +25,7 @@ from bench import schema
 from bench.data.protocol import protocol_settings
 from bench.errors import BenchError, TrackingError, first_line
 from bench.tracking import owner
-from bench.tracking.queries import RunQueries
+from bench.tracking.queries import Runs
 from bench.tracking.sqlite import (
     prepare_sqlite_store,
     quiet_probe,
@@ -49,8 +49,9 @@ def default_uri(results: Path) -> str:
     return sqlite_uri(results / "mlflow.db")
 
 
-class Tracker(RunQueries):
-    """An MLflow experiment that holds a benchmark's cell runs and sweep runs."""
+class Tracker:
+    """An MLflow experiment that holds a benchmark's cell runs and sweep runs: the writes here, the
+    reads in ``runs`` (``bench.tracking.queries``)."""
 
     def __init__(self, uri: str, experiment: str, artifact_root: Path | None = None) -> None:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -87,6 +88,7 @@ class Tracker(RunQueries):
         except Exception as exc:
             first = first_line(exc) or type(exc).__name__
             raise TrackingError(f"cannot use MLflow tracking store {uri}: {first[:300]}") from None
+        self.runs = Runs(self.client, self.experiment_id, uri)
 
     @classmethod
     def existing(cls, results: str | Path, tracking_uri: str | None, experiment: str) -> Tracker:
@@ -187,7 +189,7 @@ class Tracker(RunQueries):
         return any(
             r.status == "FINISHED"
             or (r.status == "RUNNING" and owner.alive(r.tags.get(schema.OWNER, "")) is not False)
-            for r in self.cell_records(status=None, cell_key=key)
+            for r in self.runs.cell_records(status=None, cell_key=key)
         )
 
     def _log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str, figures_to_come: bool) -> str:
@@ -279,7 +281,7 @@ class Tracker(RunQueries):
 
     def close_dead_runs(self) -> int:
         """Mark KILLED the cell runs left RUNNING by sweeps that died (on this host); how many."""
-        runs = self._runs(f"tags.`{schema.KIND}` = '{KIND_CELL}' and attributes.status = 'RUNNING'")
+        runs = self.runs.search(f"tags.`{schema.KIND}` = '{KIND_CELL}' and attributes.status = 'RUNNING'")
         dead = [r for r in runs if owner.alive(r.data.tags.get(schema.OWNER, "")) is False]
         for run in dead:
             why = "its sweep died before the run was complete; the cell runs again"

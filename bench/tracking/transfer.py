@@ -47,7 +47,7 @@ class Imported:
 
 def export_experiment(tracker: Tracker, folder: Path, scores: bool = False) -> Bundle:
     """Write the experiment's cell runs (with every finished cell's test scores, if asked) as a bundle."""
-    runs = [r for r in tracker.runs_of_kind(KIND_CELL) if r.info.status in STATUSES]
+    runs = [r for r in tracker.runs.runs_of_kind(KIND_CELL) if r.info.status in STATUSES]
     runs.sort(key=lambda r: (r.info.start_time, origin(r)))
     cells = pd.DataFrame([_row(r) for r in runs])
     for column in cells.columns:
@@ -62,7 +62,7 @@ def export_experiment(tracker: Tracker, folder: Path, scores: bool = False) -> B
         "cells": sum(r.info.status == "FINISHED" for r in runs),
         "failed": sum(r.info.status == "FAILED" for r in runs),
         "scores": scores,
-        "na": [json.loads(n) for n in sorted({json.dumps(n) for n in tracker.sweep_notes()})],
+        "na": [json.loads(n) for n in sorted({json.dumps(n) for n in tracker.runs.sweep_notes()})],
     }
     return write_bundle(folder, cells, table, about)
 
@@ -72,7 +72,7 @@ def import_bundle(tracker: Tracker, bundle: Bundle) -> Imported:
     done = Imported()
     scores = dict(tuple(bundle.scores.groupby("run_id"))) if bundle.scores is not None else {}
     with store_lock(tracker.uri):
-        before = tracker.runs_of_kind(KIND_CELL) + tracker.runs_of_kind(KIND_CONFLICT)
+        before = tracker.runs.runs_of_kind(KIND_CELL) + tracker.runs.runs_of_kind(KIND_CONFLICT)
         known = {r.info.run_id for r in before} | {r.data.tags.get(SOURCE_RUN) for r in before}
         ran = {r.data.tags.get(schema.CELL_KEY) for r in before if r.info.status in STATUSES}
         finished: dict[str, list[dict[str, float]]] = {}  # cell key -> the results the store holds
@@ -104,7 +104,7 @@ def import_bundle(tracker: Tracker, bundle: Bundle) -> Imported:
                 end_time=_int_or_none(row.get("end_time")),
             )
             done.added += tags[schema.KIND] == KIND_CELL
-        if bundle.na and tracker.find_run(KIND_SWEEP, BUNDLE, bundle.id) is None:
+        if bundle.na and tracker.runs.find_run(KIND_SWEEP, BUNDLE, bundle.id) is None:
             tracker.log_run(
                 name=f"imported {bundle.id}",
                 tags={
@@ -158,7 +158,7 @@ def _scores(tracker: Tracker, runs: list[Any]) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as scratch:
         for run in runs:
             try:
-                table = tracker.cell_scores(run.info.run_id, Path(scratch))
+                table = tracker.runs.cell_scores(run.info.run_id, Path(scratch))
             except Exception:  # a run from before cells logged their scores
                 continue
             tables.append(table.astype(SCORE_TYPES).assign(run_id=origin(run)))

@@ -39,7 +39,7 @@ __all__ = ["Best", "load_best", "run_tune"]
 
 def _tune_run(tracker: Tracker, cfg: TuneConfig, name: str, setup: TuneSetup) -> str:
     """The study's parent run: found again on a resume, created on the first start."""
-    return tracker.find_run(KIND_TUNE, schema.STUDY, name) or tracker.log_run(
+    return tracker.runs.find_run(KIND_TUNE, schema.STUDY, name) or tracker.log_run(
         name=f"tune {name}",
         tags={
             schema.KIND: KIND_TUNE,

@@ -22,7 +22,7 @@ class TrialLogger:
 
     def __init__(self, tracker: Tracker, study: Any, name: str, parent: str, setup: TuneSetup) -> None:
         self.tracker, self.study, self.name, self.parent, self.setup = tracker, study, name, parent, setup
-        self.logged = tracker.trial_numbers(name)
+        self.logged = tracker.runs.trial_numbers(name)
 
     def __call__(self, *_: Any) -> None:
         states = {"COMPLETE": "COMPLETE", "PRUNED": "PRUNED", "FAIL": "FAILED"}

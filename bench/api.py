@@ -29,8 +29,6 @@ from bench.data.fetch import download, md5_of, search_dirs
 from bench.data.idx import parse_idx, read_bytes
 from bench.data.protocol import ProtocolOptions
 from bench.data.splits import Share, count_for_ratio, hold_out, join, labeled_pool, rng_for, take
-from bench.env import cache_dir
-from bench.env import get as env_value
 from bench.errors import BenchError, DataError, UnknownNameError
 from bench.nets.augment import moco_v2
 from bench.nets.backbones import BACKBONES, BackboneName
@@ -49,6 +47,8 @@ from bench.registry import (
     register_protocol,
 )
 from bench.scoring.thresholds import max_accuracy_threshold, midpoint_threshold
+from bench.variables import cache_dir
+from bench.variables import get as env_value
 
 __all__ = [
     "ANOMALY_LABELS",

@@ -29,7 +29,10 @@ class Cell:
     params: dict[str, Any]
     dataset: str
     protocol: str
-    unit: int  # the class index, or the test set under protocols with numbered test sets
+    # The class under test, or the test set under protocols with numbered test sets: the "class" of
+    # every table and tag; a protocol's rule gets it as ``k`` ("class k normal"); the ``normal_class``
+    # tag says in the protocol's words what is normal for it ("3", "not 3").
+    unit: int
     seed: int
     options: ProtocolOptions
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -134,4 +137,4 @@ class Outcome:
     data: dict[str, str] = field(default_factory=dict)  # where the images came from, what verified them
     test: TestLabels | None = None
     figures: dict[str, bytes] | None = None  # drawn by the worker; None: the driver has them drawn
-    env: dict[str, str] = field(default_factory=dict)  # versions, machine, determinism where it ran
+    provenance: dict[str, str] = field(default_factory=dict)  # versions, machine, determinism where it ran

@@ -118,12 +118,12 @@ def test_the_circle_check_finds_a_circle():
     assert cycle({"a": {"b"}, "b": set()}) == []
 
 
-def test_environment_variables_are_read_in_bench_env_alone():
-    """``os.environ`` and ``os.getenv`` are read only in bench/env.py, which declares each variable
+def test_environment_variables_are_read_in_bench_variables_alone():
+    """``os.environ`` and ``os.getenv`` are read only in bench/variables.py, which declares each variable
     for ``bench --help``; elsewhere bench may only pass the environment on or set a variable."""
     reads = []
     for path in sources().values():
-        if path == ROOT / "bench" / "env.py":
+        if path == ROOT / "bench" / "variables.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
@@ -132,7 +132,7 @@ def test_environment_variables_are_read_in_bench_env_alone():
             load = isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load)
             if load and ast.unparse(node.value) == "os.environ":
                 reads.append(f"{path.relative_to(ROOT).as_posix()}:{node.lineno}")
-    assert not reads, f"read bench.env.get instead (and declare the variable there): {reads}"
+    assert not reads, f"read bench.variables.get instead (and declare the variable there): {reads}"
 
 
 def test_every_name_the_benchmark_scripts_import_from_bench_exists():

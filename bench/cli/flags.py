@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bench import env
+from bench import variables
 from bench.config import SweepConfig, default, parse_classes, parse_seeds, split_datasets, split_list
 from bench.data.protocol import ProtocolOptions
 
@@ -138,7 +138,7 @@ def add_scale(f: Flags, unit: str, auto: str) -> None:
 def add_tracking(parser: argparse.ArgumentParser, experiment: str | None = None) -> None:
     """Where results go: for run and tune these fill the config; leaderboard and ui read them as is.
     ``experiment``: what the default experiment is called in the help where it is not bench's."""
-    results = env.get("BENCH_RESULTS") or default(SweepConfig, "results")
+    results = variables.get("BENCH_RESULTS") or default(SweepConfig, "results")
     parser.add_argument(
         "--results",
         default=results,

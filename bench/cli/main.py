@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench import env
+from bench import variables
 from bench.cli.flags import (
     Flags,
     add_cell_settings,
@@ -26,7 +26,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="bench",
         description="Benchmark image anomaly detectors; results go to MLflow.",
-        epilog=env.help_text(),
+        epilog=variables.help_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     top.add_argument(

@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from bench import env
+from bench import variables
 from bench.errors import DataError
 
 TIMEOUT_S = 20
@@ -20,12 +20,12 @@ def search_dirs(name: str, data_dir: str | None, system_dir: str | None = None) 
     """Where a dataset's files are looked for, in order, each with how it was named: ``--data-dir``
     and its ``NAME/`` sub-folder, ``$BENCH_DATA`` likewise, a system package's folder, bench's cache."""
     dirs: list[tuple[Path, str]] = []
-    for base, origin in ((data_dir, "--data-dir"), (env.get("BENCH_DATA"), "$BENCH_DATA")):
+    for base, origin in ((data_dir, "--data-dir"), (variables.get("BENCH_DATA"), "$BENCH_DATA")):
         if base:
             dirs += [(Path(base), origin), (Path(base) / name, origin)]
     if system_dir:
         dirs.append((Path(system_dir), "system"))
-    dirs.append((env.cache_dir() / name, "cache"))
+    dirs.append((variables.cache_dir() / name, "cache"))
     return dirs
 
 

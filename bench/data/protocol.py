@@ -98,7 +98,7 @@ def protocol_info(name: str) -> ProtocolInfo:
 
 
 def split_indices(
-    dataset: Dataset, protocol: str, k: int, seed: int, opts: ProtocolOptions = ProtocolOptions()
+    dataset: Dataset, protocol: str, unit: int, seed: int, opts: ProtocolOptions = ProtocolOptions()
 ) -> tuple[Indices, Indices, Indices]:
     """Which images (by index into the train / train / test part) and anomaly labels make each part."""
     info, fn = PROTOCOLS.get(protocol)
@@ -106,17 +106,18 @@ def split_indices(
     if mismatch:
         raise BenchError(f"{protocol} on {dataset.name}: {mismatch}")
     units = protocol_units(info, dataset.n_classes)
-    if k not in units:
+    if unit not in units:
         what = "test set" if info.test_sets else "class"
-        raise BenchError(f"{what} {k} is out of range for {dataset.name} under {protocol} (0..{units[-1]})")
+        span = f"0..{units[-1]}"
+        raise BenchError(f"{what} {unit} is out of range for {dataset.name} under {protocol} ({span})")
     if not 0.0 <= opts.contamination < 1.0 or not 0.0 < opts.anomaly_ratio < 1.0:
         raise BenchError("contamination must be in [0, 1) and anomaly ratio in (0, 1)")
-    if info.test_sets:  # k picks one test set out of a single draw, so it is not part of the seed
+    if info.test_sets:  # the unit picks one test set out of a single draw, so it is not part of the seed
         rng = rng_for(dataset.name, protocol, seed, opts.known_classes)
     else:
-        rng = rng_for(dataset.name, protocol, k, seed, opts.contamination, opts.anomaly_ratio)
+        rng = rng_for(dataset.name, protocol, unit, seed, opts.contamination, opts.anomaly_ratio)
     own = {"test_anomaly": dataset.test_anomaly} if info.own_split else {}
-    return fn(dataset.y_train, dataset.y_test, k, rng, opts, **own)
+    return fn(dataset.y_train, dataset.y_test, unit, rng, opts, **own)
 
 
 def split_mismatch(info: ProtocolInfo, dataset: Dataset) -> str:
@@ -130,10 +131,11 @@ def split_mismatch(info: ProtocolInfo, dataset: Dataset) -> str:
 
 
 def make_split(
-    dataset: Dataset, protocol: str, k: int, seed: int, opts: ProtocolOptions = ProtocolOptions()
+    dataset: Dataset, protocol: str, unit: int, seed: int, opts: ProtocolOptions = ProtocolOptions()
 ) -> Split:
-    """The deterministic Split of ``dataset`` under ``protocol`` for class (or test set) ``k``, ``seed``."""
-    parts = split_indices(dataset, protocol, k, seed, opts)
+    """The deterministic Split of ``dataset`` under ``protocol`` for ``unit`` (the class, or the test
+    set, under test) and ``seed``."""
+    parts = split_indices(dataset, protocol, unit, seed, opts)
     pad = protocol_info(protocol).pad
     sources = ("train", "train", "test")
     return Split(

@@ -96,7 +96,7 @@ def execute(
     test = split.test
     labels = TestLabels(test.index, test.source, test.anomaly, test.classes)
     sizes = split.sizes().params()
-    return Outcome(job.id, result, device, sizes=sizes, data=provenance, test=labels, env=environment)
+    return Outcome(job.id, result, device, sizes=sizes, data=provenance, test=labels, provenance=environment)
 
 
 def crashed(job: Job, how: str) -> Outcome:

@@ -129,8 +129,8 @@ def _grid(
     opts = cfg.protocol_options()
     check_known(info, dataset, cfg.known_classes)
     checks = [
-        check_split(dataset, info.name, k, seed, opts)
-        for k in units_of(info, dataset, cfg.classes)
+        check_split(dataset, info.name, unit, seed, opts)
+        for unit in units_of(info, dataset, cfg.classes)
         for seed in cfg.seeds
     ]
     notes += _scaled(d, info.name, checks, opts)

@@ -26,8 +26,8 @@ from urllib.parse import quote, unquote
 
 from filelock import FileLock
 
-from bench.env import cache_dir
 from bench.errors import BenchError
+from bench.variables import cache_dir
 
 T = TypeVar("T")
 RETRIES = 8  # 0.05 s doubling: about 13 s of waiting in all before giving up

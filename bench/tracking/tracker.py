@@ -203,7 +203,7 @@ class Tracker:
             params.update({schema.TUNED_PREFIX + k: v for k, v in result.tuned.params.items()})
         tags = {
             **cell_tags(cell, sweep_id, outcome.device, result),
-            **outcome.env,
+            **outcome.provenance,
             schema.OWNER: owner.me(),
         }
         if not result.ok:

@@ -1,4 +1,7 @@
-"""The environment variables bench reads, declared and read here alone; ``bench --help`` lists them."""
+"""The environment variables bench reads, declared and read here alone; ``bench --help`` lists them.
+
+(Not ``Env``, the fit context a method gets, nor the ``env.*`` provenance tags of ``bench.schema``.)
+"""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ _DECLARED = {v.name for v in VARIABLES}
 def get(name: str) -> str | None:
     """The value of a declared variable; unset and empty are both None."""
     if name not in _DECLARED:
-        raise KeyError(f"{name} is not declared in bench.env.VARIABLES")
+        raise KeyError(f"{name} is not declared in bench.variables.VARIABLES")
     return os.environ.get(name) or None
 
 

@@ -57,7 +57,16 @@ FIT_SECONDS, SCORE_SECONDS = "fit_seconds", "score_seconds"  # a cell's fit; its
 TUNE_SECONDS = "tune_seconds"  # --threshold tuned's search
 TUNED_VAL_F1 = "tuned_val_f1"  # the F1 that search reached on validation data
 WALL_SECONDS = "wall_seconds"  # a sweep run's wall-clock time
+CELLS_OK, CELLS_FAILED, CELLS_SKIPPED = "cells_ok", "cells_failed", "cells_skipped"  # a sweep run's counts
 TRIAL_SECONDS = "trial_seconds"  # a trial's fit and score
+
+# MLflow's own keys bench writes: a run's name and parent; an experiment's kind (the UI's
+# model-training view, not GenAI traces), its description (markdown on its page), its shared views.
+RUN_NAME, PARENT_RUN = "mlflow.runName", "mlflow.parentRunId"
+EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
+DESCRIPTION = "mlflow.note.content"
+SHARED_VIEW_PREFIX = "mlflow.sharedViewState."  # + a share key: the view ?viewStateShareKey= loads
+MLFLOW_PREFIX = "mlflow."  # every key of MLflow's own
 
 # The values of KIND.
 KIND_CELL, KIND_SWEEP, KIND_TUNE, KIND_TRIAL = "cell", "sweep", "tune", "trial"

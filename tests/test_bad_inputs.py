@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from bench.cli.main import main
+from tests.conftest import free_port
 
 RNG = np.random.default_rng(0)
 
@@ -206,3 +207,20 @@ def test_ui_on_a_port_it_cannot_have(tmp_path, capsys, taken):
     expect = f"127.0.0.1:{port} is taken" if taken else "--port takes a port from 1 to 65535, not 99999"
     assert expect in line
     assert not (tmp_path / "out").exists()
+
+
+def test_ui_on_a_store_it_has_nothing_to_show_of(tmp_path, capsys):
+    """No store, a store without cell runs, an experiment it does not hold: one line each, and no
+    experiment made."""
+    from mlflow.tracking import MlflowClient
+
+    from bench.tracking.tracker import Tracker, default_uri
+
+    out = str(tmp_path / "out")
+    ui = ["ui", "--results", out, "--port", str(free_port())]
+    assert "no MLflow store at" in one_line(capsys, ui)
+    Tracker(default_uri(tmp_path / "out"), "empty")  # a store and an experiment, no runs
+    assert "no cell runs in" in one_line(capsys, ui)
+    assert "no experiment 'nope' in" in one_line(capsys, [*ui, "--experiment", "nope"])
+    names = {e.name for e in MlflowClient(default_uri(tmp_path / "out")).search_experiments()}
+    assert names == {"empty", "Default"}

@@ -12,8 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from mlflow.tracking import MlflowClient
 from rich.console import Console
 
+from bench.cli.ui import leaderboard_link
 from bench.config import RunConfig
 from bench.plugins import load_user_plugin
 from bench.report.board import publish
@@ -117,7 +119,9 @@ def test_export_then_import_gives_the_same_leaderboard_and_twice_adds_nothing(so
     assert "0 cell runs added, 6 already here" in home.stdout, "the runs it was made from are here"
 
     imported = {r.data.tags["bench.source_run"]: r.info.run_id for r in new.runs.runs_of_kind("cell")}
+    times = {r.info.run_id: (r.info.start_time, r.info.end_time) for r in new.runs.runs_of_kind("cell")}
     for run in tracker.runs.runs_of_kind("cell"):
+        assert times[imported[run.info.run_id]] == (run.info.start_time, run.info.end_time), "its own times"
         if run.info.status == "FINISHED":  # the scores came along: curves can be drawn again
             mine = tracker.runs.cell_scores(run.info.run_id, tmp_path / "a")
             theirs = new.runs.cell_scores(imported[run.info.run_id], tmp_path / "b")
@@ -232,6 +236,14 @@ def test_the_shipped_bundle_is_the_readmes_table_and_a_new_method_ranks_against_
 ):
     experiment = ["--results", "out", "--experiment", "fmnist-one-class"]
     assert bench_main("import", str(SHIPPED), "--results", "out").returncode == 0
+    # `bench ui` on a store holding only the imported experiment: its link opens that experiment
+    # (on the leaderboard view saved on it now), and no experiment is made.
+    uri, url = leaderboard_link(tmp_path / "out", None, None, "http://ui")
+    client = MlflowClient(uri)
+    shipped = client.get_experiment_by_name("fmnist-one-class")
+    assert url.startswith(f"http://ui/#/experiments/{shipped.experiment_id}/runs?viewStateShareKey=")
+    assert "mlflow.sharedViewState.bench-leaderboard" in shipped.tags
+    assert [e.name for e in client.search_experiments()] == ["fmnist-one-class", "Default"]
     assert bench_main("leaderboard", *experiment, "--no-roc").returncode == 0
     table = (tmp_path / "out" / "leaderboard_by_class.md").read_text().splitlines()
     prefix = "| fashion-mnist | one-class | "

@@ -387,3 +387,20 @@ def test_a_cell_s_runs_are_found_through_the_cell_key_index(tmp_path):
         where = {"experiment": 0, "kind": "cell", "status": None, "cell_key": "k"}
         plan = " ".join(str(row) for row in db.execute(f"EXPLAIN QUERY PLAN {_runs_sql(None, 'k')}", where))
     assert "bench_cell_keys" in plan, plan
+
+
+def test_a_cell_run_lasts_as_long_as_its_cell(tmp_path, bench_main):
+    """A cell that fits for 2 s: its run starts when its fit began and ends when its scoring ended,
+    so the UI's duration is the cell's compute (not the moment it was logged); the sweep's run lasts
+    the sweep."""
+    plugin = str(ROOT / "tests" / "plugins" / "slow_fit.py")
+    said = bench_main("--plugin", plugin, "run", "--methods", "sleeps-2s", "--classes", "0")
+    assert said.returncode == 0, said.stderr
+    tracker = Tracker(default_uri(tmp_path / "results"), "bench")
+    (cell,) = tracker.runs.runs_of_kind("cell")
+    (sweep,) = tracker.runs.runs_of_kind("sweep")
+    lasted = (cell.info.end_time - cell.info.start_time) / 1000
+    metrics = cell.data.metrics
+    assert lasted >= 2.0
+    assert lasted == pytest.approx(metrics["fit_seconds"] + metrics["score_seconds"], abs=0.2)
+    assert sweep.info.start_time <= cell.info.start_time and sweep.info.end_time >= cell.info.end_time

@@ -75,7 +75,7 @@ def parser() -> argparse.ArgumentParser:
     imports.add_argument("bundle", metavar="DIR", help="the bundle's folder (it holds manifest.json)")
     add_tracking(imports, experiment="the bundle's")
     ui = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the results store")
-    add_tracking(ui)
+    add_tracking(ui, experiment="the one whose cell run is newest")
     ui.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
     return top
 
@@ -227,15 +227,11 @@ def cmd_published(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from bench.cli.ui import check_port, serve
-    from bench.tracking.tracker import Tracker, default_uri
+    from bench.cli.ui import check_port, leaderboard_link, serve
 
-    check_port(args.port)  # before a store is made for nothing
+    check_port(args.port)
     results = Path(args.results)
-    uri = args.tracking_uri or default_uri(results)
-    if not args.tracking_uri:
-        results.mkdir(parents=True, exist_ok=True)
-    url = Tracker(uri, args.experiment, results / "artifacts").ui_url(f"http://127.0.0.1:{args.port}")
+    uri, url = leaderboard_link(results, args.tracking_uri, args.experiment, f"http://127.0.0.1:{args.port}")
     return serve(uri, url, args.port, results / "artifacts")
 
 

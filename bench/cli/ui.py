@@ -1,5 +1,6 @@
-"""``bench ui``: the MLflow UI on 127.0.0.1 against the results store, with its link printed only once
-it answers, and stopped whole (server and workers) by Ctrl-C or SIGTERM."""
+"""``bench ui``: the MLflow UI on 127.0.0.1 against the results store, with its link (to the
+leaderboard view of the experiment meant) printed only once it answers, and stopped whole (server
+and workers) by Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.tracking.sqlite import remove_stray_folders
+from bench.tracking.tracker import Tracker, default_uri
 
 START_TIMEOUT_S = 120
 
@@ -34,6 +36,23 @@ def check_port(port: int) -> None:
                 f"--port {port}: 127.0.0.1:{port} is taken ({exc.strerror}), by another program or "
                 "another `bench ui`; pick another port"
             ) from None
+
+
+def leaderboard_link(
+    results: Path, tracking_uri: str | None, experiment: str | None, base: str
+) -> tuple[str, str]:
+    """The store's URI and the link to print: the runs page of ``experiment`` (else the one whose
+    cell run is newest) on the leaderboard view, saved on it now (an imported experiment had none).
+    No experiment is made: a store without cell runs, or without ``experiment``, is one line."""
+    from bench.report.experiment_page import view_metrics
+    from bench.tracking.experiment import experiment_to_show, runs_url
+
+    if not tracking_uri and not (results / "mlflow.db").is_file():
+        raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
+    uri = tracking_uri or default_uri(results)
+    tracker = Tracker(uri, experiment_to_show(uri, experiment), results / "artifacts")
+    tracker.show_leaderboard(view_metrics(tracker.runs.cell_table()))
+    return uri, runs_url(base, tracker.experiment_id)
 
 
 def serve(uri: str, url: str, port: int, artifacts: Path) -> int:

@@ -9,6 +9,7 @@ also as an MLflow table artifact that the UI shows), so the UI and the files agr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import re
@@ -23,6 +24,7 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.report import leaderboard, plots, stats
 from bench.report.by_class import by_class, current_copies, older_copies_note
+from bench.report.experiment_page import FOLDER, description, view_metrics
 from bench.report.provenance_note import provenance_note
 from bench.tracking.tags import KIND_SWEEP
 from bench.tracking.tracker import Tracker
@@ -80,17 +82,26 @@ def compute(tracker: Tracker, roc_curves: bool = True) -> Leaderboard:
     return Leaderboard(board, mean, std, cells, tests, note, tracker, roc_curves)
 
 
-def publish(tracker: Tracker, results: Path, roc_curves: bool = True) -> tuple[Leaderboard, list[Path]]:
-    """Compute the leaderboard, write its files under ``results`` and attach them to the newest
-    sweep run; the leaderboard and every path written."""
+def publish(
+    tracker: Tracker, results: Path | None, roc_curves: bool = True
+) -> tuple[Leaderboard, list[Path]]:
+    """Compute the leaderboard, write its files under ``results`` (None: nowhere but MLflow), attach
+    them to the newest sweep run and put the table on the experiment's page in the UI, whose runs
+    page opens on the leaderboard view; the leaderboard and every path written."""
     board = compute(tracker, roc_curves)
-    paths = board.write(results)
-    sweep = tracker.runs.find_run(KIND_SWEEP)
-    if sweep is not None:
-        table = board.board
-        table = table.assign(**{c: table[c].astype(str) for c in table.columns if table[c].dtype == object})
-        tracker.attach(sweep, paths, {"leaderboard.json": table}, "leaderboard")
-    return board, paths
+    with contextlib.ExitStack() as stack:
+        folder = results or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-board-")))
+        paths = board.write(folder)
+        sweep = tracker.runs.find_run(KIND_SWEEP)
+        if sweep is not None:
+            table = board.board
+            table = table.assign(
+                **{c: table[c].astype(str) for c in table.columns if table[c].dtype == object}
+            )
+            tracker.attach(sweep, paths, {"leaderboard.json": table}, FOLDER)
+    page = description(board.board, board.note, len(board.cells), tracker.experiment_id, sweep, paths)
+    tracker.show_leaderboard(view_metrics(board.cells), page)
+    return board, paths if results else []
 
 
 def published_report(tracker: Tracker) -> str:

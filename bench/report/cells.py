@@ -31,7 +31,14 @@ BACK = [
     "started",
 ]
 # Tags that only restate a column above, or bench's own bookkeeping.
-DROPPED = (schema.KIND, schema.STATUS, schema.OWNER, schema.METHOD_LABEL, schema.PROTOCOL_LABEL, "mlflow.")
+DROPPED = (
+    schema.KIND,
+    schema.STATUS,
+    schema.OWNER,
+    schema.METHOD_LABEL,
+    schema.PROTOCOL_LABEL,
+    schema.MLFLOW_PREFIX,
+)
 
 
 def cell_frame(records: Iterable[RunRecord], na: Iterable[dict[str, Any]] = ()) -> pd.DataFrame:

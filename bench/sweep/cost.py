@@ -49,6 +49,11 @@ class PeakMemory:
             self.peak_mb = self._peak / 2**20
 
 
+def epoch_ms() -> int:
+    """Now, in milliseconds since the epoch (MLflow's run times)."""
+    return time.time_ns() // 1_000_000
+
+
 class Stopwatch:
     def __enter__(self) -> Stopwatch:
         self.start = time.perf_counter()

@@ -93,13 +93,24 @@ def execute_plan(
         view.say(f"  {len(figures.lost)} runs could not store their figures (disk full); they will rerun")
     report.seconds = time.perf_counter() - started
     view.finish(report)
+    _close(tracker, cfg.to_json(), report, view)
+    return report
+
+
+def _close(tracker: Tracker, config: str, report: SweepReport, view: SweepView) -> None:
+    """The sweep's own run, then the experiment's leaderboard on its page in the MLflow UI with its
+    files on that run (``bench leaderboard`` also writes them under results/, with ROC overlays)."""
+    from bench.report.board import publish
+
     try:
-        tracker.log_sweep(report.sweep_id, cfg.to_json(), report.na, _counts(report))
+        tracker.log_sweep(report.sweep_id, config, report.na, _counts(report))
+        if report.ok or report.failed:
+            with contextlib.suppress(BenchError):  # no finished cell in the experiment: nothing to rank
+                publish(tracker, None, roc_curves=False)
     except Exception as exc:
         if not is_full_disk(exc):
             raise
         view.say(f"  the sweep's own run was not logged: {first_line(exc)}")
-    return report
 
 
 def _shipped(swept: SweepPlan) -> bytes:
@@ -188,14 +199,15 @@ def _draw_figures(figures: FigureWorker, run_id: str, cell: Cell, outcome: Outco
     when they are attached."""
     result = outcome.result
     auroc = result.metrics["auroc"]
-    figures.submit(run_id, outcome.test.anomaly, result.scores, cell.title, auroc, result.threshold)
+    labels, title = outcome.test.anomaly, cell.title
+    figures.submit(run_id, labels, result.scores, title, auroc, result.threshold, result.ended)
     figures.drain(wait=False)
 
 
 def _counts(report: SweepReport) -> dict[str, float]:
     return {
-        "cells_ok": len(report.ok),
-        "cells_failed": len(report.failed),
-        "cells_skipped": report.skipped,
+        schema.CELLS_OK: len(report.ok),
+        schema.CELLS_FAILED: len(report.failed),
+        schema.CELLS_SKIPPED: report.skipped,
         schema.WALL_SECONDS: report.seconds,
     }

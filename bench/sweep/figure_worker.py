@@ -56,7 +56,7 @@ class FigureWorker:
         self.tracker = tracker
         self.scratch = scratch
         self.pool = pool  # started on the first figure where none was started before
-        self.pending: list[tuple[str, Future, Path, tuple]] = []
+        self.pending: list[tuple[str, Future, Path, tuple, int | None]] = []
         self.lost: list[str] = []  # runs whose figures the store could not take (left RUNNING: rerun)
 
     def submit(
@@ -67,7 +67,10 @@ class FigureWorker:
         title: str,
         auroc: float,
         threshold: float | None,
+        ended: int | None = None,
     ) -> None:
+        """Draw a cell's figures in the figure process; its run ends (at ``ended``, the cell's own
+        end) once they are attached."""
         folder = Path(tempfile.mkdtemp(dir=self.scratch))
         args = (labels, scores, title, auroc, threshold, str(folder))
         try:
@@ -75,7 +78,7 @@ class FigureWorker:
         except BrokenProcessPool:  # the worker died (killed from outside): start another
             self.pool = None
             future = self._pool().submit(plots.render_cell_figures, *args)
-        self.pending.append((run_id, future, folder, args))
+        self.pending.append((run_id, future, folder, args, ended))
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
@@ -85,21 +88,21 @@ class FigureWorker:
     def drain(self, wait: bool) -> None:
         """Finish the runs whose figures are ready (all of them when ``wait``)."""
         still = []
-        for run_id, future, folder, args in self.pending:
+        for run_id, future, folder, args, ended in self.pending:
             if wait or future.done():
                 try:
                     files = future.result()
                 except BrokenProcessPool:  # the worker died with this job: draw it here instead
                     files = plots.render_cell_figures(*args)
                 try:
-                    self.tracker.finish_run(run_id, files)
+                    self.tracker.finish_run(run_id, files, end_time=ended)
                 except Exception as exc:
                     if not is_full_disk(exc):
                         raise
                     self.lost.append(run_id)
                 shutil.rmtree(folder, ignore_errors=True)
             else:
-                still.append((run_id, future, folder, args))
+                still.append((run_id, future, folder, args, ended))
         self.pending = still
 
     def close(self) -> None:

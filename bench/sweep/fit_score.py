@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import signal
 import traceback
@@ -19,7 +20,7 @@ from bench.registry import ANOMALY_LABELS, CLASS_LABELS, LABELED_SET
 from bench.scoring.metrics import detection_metrics
 from bench.scoring.open_set_scores import classify as classify_open_set
 from bench.scoring.thresholds import TunedThreshold, tune_threshold
-from bench.sweep.cost import PeakMemory, Stopwatch
+from bench.sweep.cost import PeakMemory, Stopwatch, epoch_ms
 
 
 def seed_everything(seed: int) -> None:
@@ -67,13 +68,12 @@ def run_cell(
 ) -> CellResult:
     """Fit on train, score test, compute metrics; any exception becomes a failed result.
 
-    With ``threshold_mode="tuned"`` a second threshold (and the method's score
-    parameters) is chosen from the validation split alone, before any test
-    score exists, and reported as the ``tuned_*`` metrics. With ``classify``
-    (open-set protocols) a head is trained on the method's encoder features of
-    the labeled validation images and the classification metrics are added.
-    """
+    With ``threshold_mode="tuned"`` a second threshold (and the method's score parameters) is chosen
+    from the validation split alone, before any test score exists, and reported as the ``tuned_*``
+    metrics. With ``classify`` (open-set protocols) a head is trained on the method's encoder
+    features of the labeled validation images and the classification metrics are added."""
     train = train_data(split, needs)
+    began = epoch_ms()
     try:
         seed_everything(env.seed)
         with PeakMemory(env.device) as memory:
@@ -94,7 +94,8 @@ def run_cell(
                 tuned_scores = check_scores(test_scores(**tuned.params), len(split.test))
             answer = classify_open_set(method, split, scores, threshold, env) if classify else None
     except (Exception, SystemExit, KeyboardInterrupt) as exc:  # isolate the cell: report it, go on
-        return _failed(exc)
+        return dataclasses.replace(_failed(exc), began=began, ended=epoch_ms())
+    ended = epoch_ms()
     metrics = detection_metrics(split.test.anomaly, scores, threshold)
     if tuned is not None:
         metrics.update(_tuned_metrics(split.test.anomaly, tuned_scores, tuned, tune_time.seconds))
@@ -103,10 +104,7 @@ def run_cell(
         class_metrics, report = answer
         metrics.update(class_metrics)
     metrics.update(method.fit_metrics())
-    metrics.update({schema.FIT_SECONDS: fit_time.seconds, schema.SCORE_SECONDS: score_time.seconds})
-    metrics.update(
-        images_per_second=len(split.test) / max(score_time.seconds, 1e-9), peak_memory_mb=memory.peak_mb
-    )
+    metrics.update(_cost(fit_time.seconds, score_time.seconds, len(split.test), memory.peak_mb))
     source = "none" if threshold is None else ("val-tuned" if method.calibrates() else "method-rule")
     return CellResult(
         ok=True,
@@ -116,7 +114,19 @@ def run_cell(
         threshold_source=source,
         tuned=tuned,
         report=report,
+        began=began,
+        ended=ended,
     )
+
+
+def _cost(fit_seconds: float, score_seconds: float, test_images: int, peak_mb: float) -> dict[str, float]:
+    """What the cell cost: its fit and scoring times, its scoring speed and its peak memory."""
+    return {
+        schema.FIT_SECONDS: fit_seconds,
+        schema.SCORE_SECONDS: score_seconds,
+        "images_per_second": test_images / max(score_seconds, 1e-9),
+        "peak_memory_mb": peak_mb,
+    }
 
 
 def _failed(exc: BaseException) -> CellResult:

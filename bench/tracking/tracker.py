@@ -1,4 +1,5 @@
-"""The one place that talks to MLflow: experiments, cell runs, sweep runs, queries.
+"""The one place that talks to MLflow: cell runs, sweep runs and tune runs written (the
+experiment opened in ``bench.tracking.experiment``, the reads in ``bench.tracking.queries``).
 
 Only the driver process calls this module. It uses ``MlflowClient`` with
 explicit run ids (the fluent ``mlflow.*`` API keeps global state and is not
@@ -10,11 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
-import os
-import sys
 import tempfile
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,26 +20,15 @@ import pandas as pd
 
 from bench import schema
 from bench.data.protocol import protocol_settings
-from bench.errors import BenchError, TrackingError, first_line
+from bench.errors import BenchError
 from bench.tracking import owner
+from bench.tracking.experiment import open_experiment, show
 from bench.tracking.queries import Runs
-from bench.tracking.sqlite import (
-    prepare_sqlite_store,
-    quiet_probe,
-    remove_stray_folders,
-    retrying,
-    sqlite_uri,
-    store_lock,
-)
-from bench.tracking.tables import index_cell_keys
+from bench.tracking.sqlite import retrying, sqlite_uri, store_lock
 from bench.tracking.tags import KIND_CELL, KIND_SWEEP, cell_tags, param_value
 
 if TYPE_CHECKING:
     from bench.cell import Cell, Outcome
-
-
-# MLflow's experiment kind: bench's experiments hold model-development runs, not GenAI traces.
-EXPERIMENT_KIND, MODEL_DEVELOPMENT = "mlflow.experimentKind", "custom_model_development"
 
 
 def default_uri(results: Path) -> str:
@@ -54,40 +40,9 @@ class Tracker:
     reads in ``runs`` (``bench.tracking.queries``)."""
 
     def __init__(self, uri: str, experiment: str, artifact_root: Path | None = None) -> None:
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        warnings.filterwarnings("ignore", module="mlflow")
-        from mlflow.tracking import MlflowClient
-
-        logging.getLogger("mlflow").setLevel(logging.ERROR)  # again: importing MLflow resets it
-        # It logs each SQLAlchemy error with its traceback, then raises it: bench says it in one line.
-        logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
         self.uri = uri
         self.experiment_name = experiment
-        try:
-            with store_lock(uri), quiet_probe():  # one process creates and migrates a fresh store
-                repaired = prepare_sqlite_store(uri, artifact_root)
-                if repaired:
-                    print(f"bench: {repaired}", file=sys.stderr)
-                index_cell_keys(uri)
-                self.client = MlflowClient(tracking_uri=uri)
-                exp = self.client.get_experiment_by_name(experiment)
-                remove_stray_folders(uri)
-                if exp is None:
-                    # A local store keeps artifacts beside it; a server keeps them where it was told to
-                    # (e.g. --artifacts-destination), so that every client of a shared server sees them.
-                    local = not uri.startswith(("http://", "https://", "databricks"))
-                    location = artifact_root.resolve().as_uri() if artifact_root and local else None
-                    self.experiment_id = self.client.create_experiment(
-                        experiment, artifact_location=location, tags={EXPERIMENT_KIND: MODEL_DEVELOPMENT}
-                    )
-                else:
-                    self.experiment_id = exp.experiment_id
-                    if EXPERIMENT_KIND not in exp.tags:  # a store from before the tag; a user's choice stays
-                        self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND, MODEL_DEVELOPMENT)
-        except Exception as exc:
-            first = first_line(exc) or type(exc).__name__
-            raise TrackingError(f"cannot use MLflow tracking store {uri}: {first[:300]}") from None
+        self.client, self.experiment_id = open_experiment(uri, experiment, artifact_root)
         self.runs = Runs(self.client, self.experiment_id, uri)
 
     @classmethod
@@ -98,10 +53,6 @@ class Tracker:
         if not tracking_uri and not (results / "mlflow.db").is_file():
             raise BenchError(f"no MLflow store at {results / 'mlflow.db'}: run `python -m bench run` first")
         return cls(tracking_uri or default_uri(results), experiment, results / "artifacts")
-
-    def ui_url(self, base: str) -> str:
-        """The experiment's runs table in the UI's model-training view, which needs no click."""
-        return f"{base}/#/experiments/{self.experiment_id}/runs?workflowType=machine_learning"
 
     # ---- writing -------------------------------------------------------------
 
@@ -215,6 +166,8 @@ class Tracker:
                 metrics={},
                 status="FAILED",
                 texts=texts,
+                start_time=result.began,
+                end_time=result.ended,
             )
         return self.log_run(
             name=cell.label,
@@ -224,12 +177,18 @@ class Tracker:
             terminate=not figures_to_come,
             texts={"scores.csv": outcome.test.scores_csv(result.scores), **(outcome.figures or {})},
             tables={"open_set_report.json": result.report} if result.report is not None else None,
+            start_time=result.began,
+            end_time=result.ended,
         )
 
     def log_sweep(
         self, sweep_id: str, config_json: str, na: tuple[Any, ...], counts: dict[str, float]
     ) -> str:
-        """The sweep's own run: its config, its n/a pairs (for leaderboards) and its cell counts."""
+        """The sweep's own run: its config, its n/a pairs (for leaderboards) and its cell counts; it
+        starts when the sweep did (``counts``' wall seconds ago), so its duration is the sweep's."""
+        from mlflow.utils.time import get_current_time_millis
+
+        began = get_current_time_millis() - round(1000 * counts.get(schema.WALL_SECONDS, 0.0))
         return self.log_run(
             name=f"sweep {sweep_id}",
             tags={
@@ -241,15 +200,18 @@ class Tracker:
             },
             params={schema.CONFIG: config_json},
             metrics=counts,
-            status="FAILED" if counts.get("cells_failed") else "FINISHED",
+            status="FAILED" if counts.get(schema.CELLS_FAILED) else "FINISHED",
             texts={"config.json": config_json},
+            start_time=began,
         )
 
-    def finish_run(self, run_id: str, files: dict[str, str], status: str = "FINISHED") -> None:
-        """Upload local files as top-level artifacts, then terminate the run."""
+    def finish_run(
+        self, run_id: str, files: dict[str, str], status: str = "FINISHED", end_time: int | None = None
+    ) -> None:
+        """Upload local files as top-level artifacts, then end the run (at ``end_time``, ms; else now)."""
         for path in files.values():
             retrying(self.client.log_artifact, run_id, path)
-        retrying(self.client.set_terminated, run_id, status=status)
+        retrying(self.client.set_terminated, run_id, status=status, end_time=end_time)
 
     def finish_tune(
         self, run_id: str, best: dict[str, Any], metrics: dict[str, float], files: dict[str, str]
@@ -279,6 +241,11 @@ class Tracker:
         for name, table in tables.items():
             self.client.log_table(run_id, data=table, artifact_file=f"{folder}/{name}")
 
+    def show_leaderboard(self, metrics: list[str], description: str | None = None) -> None:
+        """The UI's leaderboard view of ``metrics`` and the experiment page's ``description``
+        (``bench.tracking.experiment``)."""
+        show(self.client, self.experiment_id, metrics, description)
+
     def close_dead_runs(self) -> int:
         """Mark KILLED the cell runs left RUNNING by sweeps that died (on this host); how many."""
         runs = self.runs.search(f"tags.`{schema.KIND}` = '{KIND_CELL}' and attributes.status = 'RUNNING'")
@@ -295,6 +262,6 @@ class Tracker:
         from mlflow.entities import RunTag
 
         named = name if name.startswith(f"{status} · ") else f"{status} · {name}"
-        tags = {schema.STATUS: status, schema.ERROR: why, "mlflow.runName": named}
+        tags = {schema.STATUS: status, schema.ERROR: why, schema.RUN_NAME: named}
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         self.client.set_terminated(run_id, status=status)

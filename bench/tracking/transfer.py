@@ -29,7 +29,7 @@ from bench.tracking.tracker import Tracker
 
 STATUSES = ("FINISHED", "FAILED")  # what a cell ended as; RUNNING and KILLED runs are not results
 SOURCE_RUN, BUNDLE = schema.SOURCE_RUN, schema.BUNDLE  # where an imported run came from
-LOCAL = (schema.OWNER, "mlflow.", SOURCE_RUN, BUNDLE)  # tags of the process or store, not the cell
+LOCAL = (schema.OWNER, schema.MLFLOW_PREFIX, SOURCE_RUN, BUNDLE)  # tags of the process or store, not the cell
 SCORE_TYPES = {"index": "int64", "source": "string", "anomaly": "int8", "class": "int64", "score": "float64"}
 
 

@@ -39,7 +39,7 @@ class TrialLogger:
                 tags={
                     schema.KIND: KIND_TRIAL,
                     schema.STUDY: self.name,
-                    "mlflow.parentRunId": self.parent,
+                    schema.PARENT_RUN: self.parent,
                     schema.TRIAL: str(trial.number),
                     schema.TRIAL_STATE: state,
                     schema.WORKER: str(trial.user_attrs.get(schema.WORKER, "")),

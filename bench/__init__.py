@@ -14,7 +14,8 @@ authors import from ``bench.api``; the command line is ``python -m bench``.
 __version__ = "0.1.0"
 
 # The Python API (bench.engine), imported when first used.
-_ENGINE = {"run", "tune", "cells", "leaderboard", "import_bundle", "export_bundle", "RunResult"}
+_ENGINE = {"run", "tune", "cells", "leaderboard", "RunResult"}
+_EXCHANGE = {"import_bundle", "export_bundle", "reproduce"}  # bench.exchange: bundles
 # Names a plugin imported from ``bench`` before ``bench.api`` held them: one line that says where.
 _MOVED_TO_API = {
     "DeepMethod",
@@ -25,7 +26,7 @@ _MOVED_TO_API = {
     "register_dataset",
     "register_method",
 }
-__all__ = ["RunResult", "cells", "export_bundle", "import_bundle", "leaderboard", "run", "tune"]
+__all__ = ["RunResult", "cells", "export_bundle", "import_bundle", "leaderboard", "reproduce", "run", "tune"]
 
 
 def __getattr__(name: str) -> object:
@@ -33,10 +34,14 @@ def __getattr__(name: str) -> object:
         from bench import engine
 
         return getattr(engine, name)
+    if name in _EXCHANGE:
+        from bench import exchange
+
+        return getattr(exchange, name)
     if name in _MOVED_TO_API:
         raise ImportError(f"bench.{name} moved to bench.api: write `from bench.api import {name}`")
     raise AttributeError(f"module 'bench' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_ENGINE])
+    return sorted([*globals(), *_ENGINE, *_EXCHANGE])

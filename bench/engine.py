@@ -1,4 +1,5 @@
-"""bench from Python: ``bench.run``, ``bench.tune``, ``bench.cells`` and ``bench.leaderboard``.
+"""bench from Python: ``bench.run``, ``bench.tune``, ``bench.cells`` and ``bench.leaderboard``
+(bundles: ``bench.exchange``).
 
 The command line is a thin layer over these functions (``bench.cli.main`` turns
 its flags into their keyword arguments), so a notebook and a terminal take one
@@ -34,13 +35,11 @@ if TYPE_CHECKING:
     from bench.report.board import Leaderboard
     from bench.sweep.plan import SweepPlan
     from bench.sweep.progress import SweepReport
-    from bench.tracking.bundle import Bundle
     from bench.tracking.tables import RunRecord
     from bench.tracking.tracker import Tracker
-    from bench.tracking.transfer import Imported
     from bench.tuning.study import Best
 
-__all__ = ["RunResult", "cells", "export_bundle", "import_bundle", "leaderboard", "run", "tune"]
+__all__ = ["RunResult", "cells", "leaderboard", "run", "tune"]
 
 
 @dataclass
@@ -135,47 +134,6 @@ def leaderboard(
 
     tracker = Tracker.existing(results, tracking_uri, experiment)
     return publish(tracker, Path(results), roc_curves)[0] if write else compute(tracker, roc_curves)
-
-
-def import_bundle(
-    bundle: str | Path,
-    results: str | Path = "results",
-    experiment: str | None = None,
-    tracking_uri: str | None = None,
-) -> Imported:
-    """Verify a bundle (``bench export``'s folder) and add its cells to a store, each once: into
-    ``experiment``, by default the one it was exported from. What was added, present, or kept apart."""
-    from bench.tracking.bundle import read_bundle
-    from bench.tracking.tracker import Tracker, default_uri
-    from bench.tracking.transfer import import_bundle as add
-
-    read = read_bundle(Path(bundle))  # verified before any store is opened or made
-    results = Path(results)
-    experiment = experiment or read.manifest.get("experiment") or "bench"
-    if not tracking_uri:
-        results.mkdir(parents=True, exist_ok=True)
-    tracker = Tracker(tracking_uri or default_uri(results), experiment, results / "artifacts")
-    return dataclasses.replace(add(tracker, read), bundle=read.id, experiment=experiment, uri=tracker.uri)
-
-
-def export_bundle(
-    to: str | Path | None = None,
-    results: str | Path = "results",
-    experiment: str = "bench",
-    tracking_uri: str | None = None,
-    scores: bool = False,
-) -> Bundle:
-    """An experiment's cells as a bundle (Parquet and a manifest) in ``to`` (by default
-    RESULTS/bundles/EXPERIMENT); with ``scores``, every test image's score and labels too."""
-    from bench.errors import BenchError
-    from bench.tracking.tracker import Tracker
-    from bench.tracking.transfer import export_experiment
-
-    tracker = Tracker.existing(results, tracking_uri, experiment)
-    if not tracker.runs.cell_records(None):
-        raise BenchError(f"experiment {experiment!r} of {tracker.uri} has no cell runs to export")
-    folder = Path(to) if to else Path(results) / "bundles" / experiment
-    return export_experiment(tracker, folder, scores=scores)
 
 
 def _ended(tracker: Tracker) -> list[RunRecord]:

@@ -265,3 +265,40 @@ def test_the_shipped_bundle_is_the_readmes_table_and_a_new_method_ranks_against_
     tracker = Tracker(default_uri(tmp_path / "out"), "fmnist-one-class")
     board = publish(tracker, tmp_path / "out", False)[0].board
     assert len(board) == len(readme_rows()) + 1 and board["rank"].notna().all()
+
+
+def test_reproduce_reruns_a_bundle_and_reports_what_differs(source, tmp_path, bench_main):
+    """`bench reproduce`: every cell of the digits bundle rerun here is identical (the failed cell
+    fails again, the n/a entry travels), exit 0; a bundle with one metric edited (its manifest
+    re-hashed) reports that cell outside the tolerance and exits 1, rerunning only the failed cells (as
+    every sweep does); a subset
+    reruns only its cells. The Python API returns the same comparison."""
+    _, _, bundle, _ = source
+    again = ["--plugin", BROKEN, "reproduce", str(bundle), "--results", "out"]
+    said = bench_main(*again)
+    assert said.returncode == 0, said.stdout + said.stderr
+    assert "6 cells ok" not in said.stdout and "4 cells ok, 2 failed" in said.stdout
+    assert "6 cells: 6 identical, 0 within 0.005, 0 outside" in said.stdout
+    assert "| FAILED | FAILED |" in said.stdout and "n/a in the bundle: cnn-weighted" in said.stdout
+    rows = pd.read_csv(tmp_path / "out" / "reproduce-bundle.csv")
+    assert (rows["verdict"] == "identical").all() and len(rows) == 6
+
+    def edited(cells: pd.DataFrame) -> pd.DataFrame:
+        first = cells.index[(cells["status"] == "FINISHED") & (cells["tags.method"] == "pyod-knn")][0]
+        cells.loc[first, "metrics.auroc"] += 0.01
+        return cells
+
+    changed = rewritten(bundle, tmp_path / "edited", edited)
+    said = bench_main(*again[:3], str(changed), "--results", "out", "--experiment", "reproduce:bundle")
+    assert said.returncode == 1 and "4 already done (skipped)" in said.stdout, said.stdout + said.stderr
+    assert "5 identical, 0 within 0.005, 1 outside" in said.stdout
+    assert "| pyod-knn | digits | one-class | 0 | 0 | FINISHED | FINISHED |" in said.stdout
+    assert "-1.00e-02 | OUTSIDE tolerance |" in said.stdout
+
+    import bench
+
+    subset = bench.reproduce(bundle, methods=["pyod-pca"], classes=[1], results=str(tmp_path / "sub"),
+                             plugins=(BROKEN,))  # fmt: skip
+    assert subset.ok and len(subset.cells) == 1 and subset.summary()["identical"] == 1
+    ran = Tracker(default_uri(tmp_path / "sub"), "reproduce:bundle").runs.runs_of_kind("cell")
+    assert [r.data.tags["method"] for r in ran] == ["pyod-pca"] and ran[0].data.tags["class"] == "1"

@@ -1,5 +1,5 @@
-"""``python -m bench run | tune | list | check | new-method | leaderboard | published | export |
-import | ui``."""
+"""``python -m bench run | tune | list | check | new-method | leaderboard | published | ui``, and the
+bundle commands ``export | import | reproduce`` (``bench.cli.bundles``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bench import variables
+from bench.cli import bundles
 from bench.cli.flags import (
     Flags,
     add_cell_settings,
@@ -63,17 +64,7 @@ def parser() -> argparse.ArgumentParser:
     figures.add_argument(
         "--into", metavar="FILE", help="also write the table into FILE's published block (docs/results.md)"
     )
-    export = sub.add_parser("export", help="write an experiment's cells as a bundle (Parquet + manifest)")
-    add_tracking(export)
-    export.add_argument(
-        "--to", metavar="DIR", help="the bundle's folder (default: RESULTS/bundles/EXPERIMENT)"
-    )
-    export.add_argument(
-        "--scores", action="store_true", help="also every test image's score and labels, for curves later"
-    )
-    imports = sub.add_parser("import", help="verify a bundle and add its cells to a store, once each")
-    imports.add_argument("bundle", metavar="DIR", help="the bundle's folder (it holds manifest.json)")
-    add_tracking(imports, experiment="the bundle's")
+    bundles.add_parsers(sub)
     ui = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 against the results store")
     add_tracking(ui, experiment="the one whose cell run is newest")
     ui.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
@@ -235,18 +226,6 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return serve(uri, url, args.port, results / "artifacts")
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from bench.cli.export_import import export
-
-    return export(args)
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from bench.cli.export_import import import_
-
-    return import_(args)
-
-
 COMMANDS = {
     "run": cmd_run,
     "tune": cmd_tune,
@@ -255,9 +234,8 @@ COMMANDS = {
     "new-method": cmd_new_method,
     "leaderboard": cmd_leaderboard,
     "published": cmd_published,
-    "export": cmd_export,
-    "import": cmd_import,
     "ui": cmd_ui,
+    **bundles.COMMANDS,
 }
 
 

@@ -48,5 +48,8 @@ def description(
         links += [link("leaderboard.md", "the tables with the Friedman tests")] * ("leaderboard.md" in names)
         parts.append(" · ".join(links))
     else:
-        parts.append("`python -m bench leaderboard` writes the per-class table and the diagrams.")
+        parts.append(
+            "The per-class table and the diagrams are in the files `python -m bench leaderboard` writes "
+            "(this experiment has no sweep run to attach them to: its cells were imported)."
+        )
     return "\n\n".join(p for p in parts if p) + "\n"

@@ -16,6 +16,7 @@ from bench.scoring.metrics import LEADERBOARD, PRIMARY, shown_in
 from bench.tracking.experiment import artifact_url, runs_link
 
 FOLDER = "leaderboard"  # where ``publish`` attaches the files on the sweep run
+PAGE = 100  # the runs the UI's runs page loads at a time (more on "Load more")
 
 
 def view_metrics(cells: pd.DataFrame) -> list[str]:
@@ -31,8 +32,10 @@ def description(
     sweep run ``run_id`` (none where the experiment has no sweep run to attach them to)."""
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     runs = runs_link(experiment_id)
+    paged = f" (the runs page loads {PAGE} runs at a time: its group means cover those loaded)"
+    paged = paged if cells > PAGE else ""
     parts = [
-        f"**bench leaderboard**: {cells} cells, as of {when} · [the cell runs by row]({runs})",
+        f"**bench leaderboard**: {cells} cells, as of {when} · [the cell runs by row]({runs}){paged}",
         to_markdown(board),
         note,
     ]

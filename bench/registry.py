@@ -187,10 +187,20 @@ def register_method(
             space = getattr(cls, which, {})
             if space:
                 setattr(cls, which, resolve_space(name, cls.hyperparameters(), space))
+        check_reproducibility(name, getattr(cls, "reproducibility", ""))
         METHODS.add(info, cls)
         return cls
 
     return decorate
+
+
+def check_reproducibility(name: str, declared: str) -> None:
+    """A method's ``reproducibility``: "", "exact", "tolerance" or "chaotic: WHY" (ValueError if not)."""
+    from bench.contract.method import CHAOTIC, EXACT, TOLERANCE
+
+    if declared not in ("", EXACT, TOLERANCE) and not declared.startswith(f"{CHAOTIC}: "):
+        allowed = f"'', {EXACT!r}, {TOLERANCE!r} or '{CHAOTIC}: WHY'"
+        raise ValueError(f"{name}: reproducibility is {allowed}, not {declared!r}")
 
 
 def register_dataset(name: str, *, summary: str = "") -> Callable[[type], type]:

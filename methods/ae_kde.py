@@ -72,6 +72,7 @@ class ConvAE(nn.Module):
 
 @register_method("ae-kde", family="autoencoder", paper="seed 003 baseline 1")
 class KdeAE(DeepMethod):
+    reproducibility: ClassVar[str] = "exact"  # measured: docs/leaderboards.md, "Reproducibility"
     published: ClassVar[tuple[Published, ...]] = (
         Published("fashion-mnist", "leave-one-out", "auroc", 0.99, "seed 003, baseline 1", unit=5),
         Published("fashion-mnist", "leave-one-out", "f1", 0.49, "seed 003, baseline 1", unit=5),

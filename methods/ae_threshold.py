@@ -42,6 +42,7 @@ from bench.api import (
 
 @register_method("ae-threshold", family="autoencoder", paper="seed 001")
 class ThresholdAE(MeanKStdThreshold, DeepMethod):
+    reproducibility: ClassVar[str] = "exact"  # measured: docs/leaderboards.md, "Reproducibility"
     published: ClassVar[tuple[Published, ...]] = (
         Published(
             "fashion-mnist", "open-set", "accuracy", 0.96, "seed 001 (outlier accuracy, both test sets)"

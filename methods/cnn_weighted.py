@@ -62,6 +62,7 @@ class SmallCNN(nn.Module):
 
 @register_method("cnn-weighted", needs={ANOMALY_LABELS}, family="classifier", paper="seed 002")
 class WeightedCNN(DeepMethod):
+    reproducibility: ClassVar[str] = "exact"  # measured: docs/leaderboards.md, "Reproducibility"
     published: ClassVar[tuple[Published, ...]] = (
         Published(
             "mnist",

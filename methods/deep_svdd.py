@@ -143,6 +143,7 @@ CIFAR_NET = "Ruff et al. 2018, Table 1 (their CIFAR-10 net: 3 conv layers, 128-d
 
 @register_method("deep-svdd", family="one-class", paper="Ruff et al. 2018 (Deep SVDD)")
 class DeepSVDD(_Schedule, DeepMethod):
+    reproducibility: ClassVar[str] = "tolerance"  # measured: docs/leaderboards.md, "Reproducibility"
     published: ClassVar[tuple[Published, ...]] = (
         Published(
             "mnist", "one-class", "auroc", 0.948, "Ruff et al. 2018, Table 1 (mean)", stand_ins=STAND_IN

@@ -43,6 +43,7 @@ from bench.api import (
 
 @register_method("dn2", family="pretrained", paper="Bergman et al. 2020 (DN2)", pretrained="ImageNet")
 class DN2(Method):
+    reproducibility: ClassVar[str] = "tolerance"  # measured: docs/leaderboards.md, "Reproducibility"
     published: ClassVar[tuple[Published, ...]] = (
         Published("fashion-mnist", "one-class", "auroc", 0.944, "Bergman et al. 2020 (ResNet, 224 px)"),
     )

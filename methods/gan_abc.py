@@ -99,6 +99,7 @@ def score_of(d: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 @register_method("gan-abc", needs={ANOMALY_LABELS}, family="gan", paper="seed 003 SOTA; Kim et al. 2020")
 class GanABC(DeepMethod):
+    reproducibility: ClassVar[str] = "exact"  # measured: docs/leaderboards.md, "Reproducibility"
     published: ClassVar[tuple[Published, ...]] = tuple(
         Published("fashion-mnist", "balanced", metric, value, "seed 003 (GAN-ABC)", unit=0)
         for metric, value in (("auroc", 0.95), ("f1", 0.947), ("accuracy", 0.949))

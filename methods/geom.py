@@ -155,6 +155,7 @@ def _inv_psi(y: np.ndarray, iters: int = 5) -> np.ndarray:
 
 @register_method("geom", family="self-supervised", paper="Golan & El-Yaniv 2018 (GEOM)")
 class Geom(Method):
+    reproducibility: ClassVar[str] = "exact"  # measured: docs/leaderboards.md, "Reproducibility"
     published: ClassVar[tuple[Published, ...]] = (
         Published(
             "fashion-mnist",

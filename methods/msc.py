@@ -76,6 +76,7 @@ def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float = TEMPERATURE) 
     "msc", family="pretrained", paper="Reiss & Hoshen 2023 (Mean-Shifted Contrastive)", pretrained="ImageNet"
 )
 class MeanShifted(FineTunedKNN):
+    reproducibility: ClassVar[str] = "exact"  # measured: docs/leaderboards.md, "Reproducibility"
     frozen_input: ClassVar[bool] = False  # its augmentations reach the stem: nothing frozen to cache
     published: ClassVar[tuple[Published, ...]] = (
         Published("cifar10", "one-class", "auroc", 0.986, "Reiss & Hoshen 2023, abstract (best setting)"),

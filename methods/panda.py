@@ -57,6 +57,7 @@ from bench.api import (
 
 @register_method("panda", family="pretrained", paper="Reiss et al. 2021 (PANDA)", pretrained="ImageNet")
 class Panda(FineTunedKNN):
+    reproducibility: ClassVar[str] = "exact"  # measured: docs/leaderboards.md, "Reproducibility"
     published: ClassVar[tuple[Published, ...]] = (
         Published("fashion-mnist", "one-class", "auroc", 0.956, "Reiss et al. 2021 (ResNet-152, 224 px)"),
         Published("cifar10", "one-class", "auroc", 0.962, "Reiss et al. 2021, abstract (ResNet-152, 224 px)"),

@@ -95,6 +95,7 @@ class ConvVAE(nn.Module):
 
 @register_method("vae-elbo", family="autoencoder", paper="seed 000; seed 003 baseline 2")
 class ElboVAE(MeanKStdThreshold, DeepMethod):
+    reproducibility: ClassVar[str] = "exact"  # measured: docs/leaderboards.md, "Reproducibility"
     published: ClassVar[tuple[Published, ...]] = (
         Published(
             "fashion-mnist",

@@ -271,3 +271,25 @@ def test_a_declared_column_with_its_own_aggregation_is_one_line(monkeypatch):
     assert board.loc["a", "fit_seconds_median"] == 2.0 and board.loc["b", "fit_seconds_median"] == 5.0
     assert list(board.columns[-2:]) == ["fit_seconds_median", "note"]
     assert "fit_seconds_median" not in leaderboard(cells()).columns, "a column no cell can fill is left out"
+
+
+def test_a_chaotic_method_s_row_says_which_figure_to_read():
+    """A method that declares itself chaotic (vae-cluster: k-means) has a note on its row; one that
+    repeats exactly has none; a declaration outside the four kinds is refused at registration."""
+    import pytest
+
+    from bench.registry import register_method
+
+    table = cells().replace({"method": {"a": "vae-cluster[k=3]", "b": "pyod-knn"}})
+    notes = leaderboard(table).set_index("method")["note"]
+    assert (
+        notes["vae-cluster[k=3]"].startswith("chaotic (k-means")
+        and "leaderboard_by_class_std" in notes["vae-cluster[k=3]"]
+    )
+    assert notes["pyod-knn"] == ""
+
+    class Unsure:
+        reproducibility = "mostly"
+
+    with pytest.raises(ValueError, match="reproducibility is '', 'exact', 'tolerance' or 'chaotic: WHY'"):
+        register_method("unsure")(Unsure)

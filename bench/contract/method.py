@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from bench.nets.features import Extractor
 
 
+EXACT, TOLERANCE, CHAOTIC = "exact", "tolerance", "chaotic"  # how a method's results repeat
+
+
 class NotFittedError(RuntimeError):
     """``score`` or ``threshold`` was called before ``fit``."""
 
@@ -58,6 +61,11 @@ class Method:
     fast_params: ClassVar[dict[str, Any]] = {}
     head: ClassVar[str] = "seed001"  # the classification head (bench.scoring.heads) put on ``features``
     published: ClassVar[tuple[Published, ...]] = ()  # figures its paper or seed report published
+    # How its results repeat with the same seed (docs/leaderboards.md, "Reproducibility"): "exact"
+    # (bit-identical whatever the threads), "tolerance" (sums over threads round differently: far
+    # below 1e-3), "chaotic: WHY" (a rounding can flip a discrete choice: read the spread over seeds);
+    # "" where nobody has measured it.
+    reproducibility: ClassVar[str] = ""
     # contract checks (bench.contract.checks) this method may fail, each with the reason: shown, never hidden
     allowed_failures: ClassVar[dict[str, str]] = {}
 

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from bench import schema
+from bench.contract.method import CHAOTIC
+from bench.registry import METHODS
 from bench.report import stats
 from bench.report.by_class import by_class, by_class_markdown, class_means, latest_per_cell, uneven_note
 from bench.report.columns import BLOCK_COLUMNS, COLUMNS
@@ -50,7 +52,7 @@ def leaderboard(
         ascending=not PRIMARY.higher_is_better, method="min"
     )
     board = board.merge(block_statistics(cells), on=KEYS, how="left")
-    board["note"] = ""
+    board["note"] = board["method"].map(chaotic_note)
     extra = na_rows(board, na)
     extra += failed_rows(failed, cells)
     board = pd.concat([board, pd.DataFrame(extra)], ignore_index=True) if extra else board
@@ -66,6 +68,17 @@ def leaderboard(
             "note",
         ]
     ]
+
+
+def chaotic_note(label: str) -> str:
+    """A row of a method whose results a rounding can change (it declares itself chaotic): which
+    figure to read."""
+    name = label.split("[", 1)[0]
+    declared = METHODS.get(name)[1].reproducibility if name in METHODS.names() else ""
+    if not declared.startswith(CHAOTIC):
+        return ""
+    why = declared.removeprefix(CHAOTIC).strip(": ")
+    return f"chaotic ({why}): read the spread over seeds (leaderboard_by_class_std), not one seed"
 
 
 def block_statistics(cells: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,7 @@ imports)::
 
 from typing import Annotated
 
-from bench.contract.method import Env, Method, NotFittedError, flatten, mean_plus_k_std
+from bench.contract.method import Env, MeanKStdThreshold, Method, NotFittedError, flatten, mean_plus_k_std
 from bench.contract.params import Count, Fraction, Hyper, NonNegative, Positive, Range, Widths
 from bench.contract.published import Published
 from bench.contract.space import Choice, Float, Int, Space
@@ -35,7 +35,7 @@ from bench.nets.backbones import BACKBONES, BackboneName
 from bench.nets.features import Extractor, extract, knn_score
 from bench.nets.finetune import EvalMode, FineTunedKNN
 from bench.nets.layers import check_square, conv_autoencoder, dense, down_size, gaussian_kl, up_padding
-from bench.nets.training import Batch, DeepMethod, MeanKStdThreshold, Plan, in_batches
+from bench.nets.training import Batch, DeepMethod, Plan, in_batches
 from bench.registry import (
     ANOMALY_LABELS,
     CLASS_LABELS,

@@ -111,6 +111,7 @@ class CellResult:
     report: pd.DataFrame | None = None  # open-set: per-class report of known classes + "unknown"
     error: str = ""
     detail: str = ""
+    curves: dict[str, dict[int, float]] = field(default_factory=dict)  # the fit's series, by step
     # When the cell's fit began and its scoring ended (ms since the epoch): its run's start and end,
     # so that the UI's duration is the cell's compute, not the moment it was logged.
     began: int | None = None

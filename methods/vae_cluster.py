@@ -103,8 +103,9 @@ def elbow(inertias: list[float]) -> int:
 
 @register_method("vae-cluster", needs={LABELED_SET}, family="autoencoder", paper="seed 004")
 class VaeCluster(MeanKStdThreshold, DeepMethod):
+    # measured: docs/leaderboards.md, "Reproducibility"
     reproducibility: ClassVar[str] = (
-        "chaotic: k-means over the codes, where a rounding can move an image to another cluster"  # docs/leaderboards.md, "Reproducibility"
+        "chaotic: k-means over the codes, where a rounding can move an image to another cluster"
     )
     search_space: ClassVar[Space] = {
         "latent_dim": Int(4, 32, log=True),

@@ -143,6 +143,11 @@ class Method:
         """Extra per-cell figures a method reports about its fit (epochs run, ...)."""
         return {}
 
+    def fit_curves(self) -> dict[str, dict[int, float]]:
+        """Series over the fit, by name then step (the epoch; 0 before training): the loss, a
+        collapse measure. Each is logged as its metric's history, its last step as the value."""
+        return getattr(self, "curves_", {})
+
     @classmethod
     def calibrates(cls) -> bool:
         return cls.calibrate is not Method.calibrate
@@ -160,3 +165,17 @@ def flatten(x: np.ndarray) -> np.ndarray:
 def mean_plus_k_std(scores: np.ndarray, k: float) -> float:
     """The rule ``mean + k * std`` (population std) over training scores."""
     return float(np.mean(scores) + k * np.std(scores))
+
+
+class MeanKStdThreshold:
+    """The rule of seeds 000/001: anomalous iff the score exceeds mean + ``k_std`` std of the training
+    images' scores (population std), set once training ends. Mix in before the method's base class."""
+
+    k_std: float
+
+    def after_fit(self, train: TrainData) -> None:
+        self.threshold_ = mean_plus_k_std(self.score(train.x), self.k_std)
+
+    def threshold(self) -> float:
+        self._check_fitted("threshold_")
+        return self.threshold_

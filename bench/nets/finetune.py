@@ -29,6 +29,7 @@ from bench.nets.features import Extractor, extract, knn_score
 from bench.nets.training import Batch, DeepMethod, Plan, in_batches
 
 FEATURE_BATCH = 256  # images per forward pass when taking features: bounded memory at any resolution
+PROBE = 1024  # the normal training images whose features the collapse measures follow
 
 
 class EvalMode(nn.Module):
@@ -98,6 +99,19 @@ class FineTunedKNN(DeepMethod):
     @torch.no_grad()
     def mean_feature(self, model: nn.Module, data: Batch) -> torch.Tensor:
         return in_batches(model, data.x, FEATURE_BATCH).mean(dim=0)
+
+    @torch.no_grad()
+    def measures(self, model: nn.Module, data: Batch) -> dict[str, float]:
+        """Collapse, followed over the epochs on the first ``PROBE`` normal training images: the
+        features' variance (mean over dimensions; the loss falls with it) and their effective rank,
+        (sum of the covariance's eigenvalues)^2 / (sum of their squares). A uniform shrink keeps the
+        rank and leaves the kNN ranking as it was; a collapse onto a few directions lowers it."""
+        features = in_batches(model, data.x[:PROBE], FEATURE_BATCH).double()
+        eigen = torch.linalg.svdvals(features - features.mean(dim=0)).pow(2) / max(len(features) - 1, 1)
+        return {
+            "feature_variance": float(eigen.sum() / features.shape[1]),
+            "feature_rank": float(eigen.sum().pow(2) / eigen.pow(2).sum().clamp_min(1e-300)),
+        }
 
     def after_fit(self, train: TrainData) -> None:
         self.train_features_ = self._features(train.x)

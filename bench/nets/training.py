@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.contract.method import Env, Method, mean_plus_k_std
+from bench.contract.method import Env, Method
 from bench.data.dataset import TrainData
 
 SCORE_BATCH = 4096
@@ -138,6 +138,16 @@ class DeepMethod(Method):
     def after_fit(self, train: TrainData) -> None:
         """Runs once training ends (e.g. to score the training data for a threshold rule)."""
 
+    def measures(self, model: nn.Module, data: Batch) -> dict[str, float]:
+        """Figures to follow over training (e.g. a collapse measure), taken on the fit data before the
+        first epoch and after each; they must draw no random numbers. Logged with the loss as curves."""
+        return {}
+
+    def _record(self, model: nn.Module, data: Batch, step: int, loss: float | None = None) -> None:
+        figures = ({"loss": loss} if loss is not None else {}) | self.measures(model, data)
+        for name, value in figures.items():
+            self.curves_.setdefault(name, {})[step] = float(value)
+
     # ---- the loop ------------------------------------------------------------------
 
     def _split(
@@ -178,7 +188,10 @@ class DeepMethod(Method):
         self.precision_ = "bf16" if env.precision == "bf16" and self.bf16 else "fp32"
         model = self.build_model(tuple(data.x.shape[1:])).to(device)
         self.optimizer_ = _prefer_foreach(self.make_optimizer(model))
-        self.before_training(model, data.take(fit_idx.to(device)))
+        fit_data = data.take(fit_idx.to(device))
+        self.before_training(model, fit_data)
+        self.curves_: dict[str, dict[int, float]] = {}
+        self._record(model, fit_data, 0)
         best, best_state, stale = float("inf"), None, 0
         self.epochs_run_, self.epochs_planned_ = 0, plan.epochs_for(len(fit_idx))
         for epoch in range(1, self.epochs_planned_ + 1):
@@ -197,6 +210,7 @@ class DeepMethod(Method):
                     best, best_state, stale = loss, copy.deepcopy(model.state_dict()), 0
                 else:
                     stale += 1
+            self._record(model, fit_data, epoch, loss)
             env.report_epoch(epoch, self.epochs_planned_, loss)
             if held is not None and stale >= plan.patience:
                 break
@@ -253,20 +267,6 @@ def in_batches(fn: Callable[[torch.Tensor], Any], x: torch.Tensor, size: int = S
     if isinstance(parts[0], tuple):
         return tuple(torch.cat(column) for column in zip(*parts, strict=True))
     return torch.cat(parts)
-
-
-class MeanKStdThreshold:
-    """The rule of seeds 000/001: anomalous iff the score exceeds mean + ``k_std`` std of the training
-    images' scores (population std), set once training ends. Mix in before ``DeepMethod``."""
-
-    k_std: float
-
-    def after_fit(self, train: TrainData) -> None:
-        self.threshold_ = mean_plus_k_std(self.score(train.x), self.k_std)
-
-    def threshold(self) -> float:
-        self._check_fitted("threshold_")
-        return self.threshold_
 
 
 def _prefer_foreach(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:

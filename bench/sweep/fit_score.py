@@ -114,6 +114,7 @@ def run_cell(
         threshold_source=source,
         tuned=tuned,
         report=report,
+        curves=method.fit_curves(),
         began=began,
         ended=ended,
     )

@@ -63,6 +63,7 @@ class Tracker:
         tags: dict[str, str],
         params: dict[str, Any],
         metrics: dict[str, float],
+        curves: dict[str, dict[int, float]] | None = None,
         status: str = "FINISHED",
         texts: dict[str, str | bytes] | None = None,
         tables: dict[str, pd.DataFrame] | None = None,
@@ -73,9 +74,10 @@ class Tracker:
         """Create a flat run with everything it holds, then terminate it with ``status``.
 
         ``texts`` are top-level artifacts by name (text, or bytes such as PNGs), uploaded
-        together in one call. With ``terminate=False`` the run stays RUNNING (and so does not
-        count as finished) until ``finish_run`` adds its last files. ``start_time`` and
-        ``end_time`` (ms since the epoch) copy a run made elsewhere; by default, now.
+        together in one call; ``curves`` are metrics' histories by step. With ``terminate=False``
+        the run stays RUNNING (and so does not count as finished) until ``finish_run`` adds its
+        last files. ``start_time`` and ``end_time`` (ms since the epoch) copy a run made
+        elsewhere; by default, now.
         """
         from mlflow.entities import Metric, Param
         from mlflow.utils.time import get_current_time_millis
@@ -86,10 +88,16 @@ class Tracker:
         try:
             now = end_time or get_current_time_millis()
             finite = {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+            history = [
+                Metric(k, float(v), now, step)
+                for k, series in (curves or {}).items()
+                for step, v in series.items()
+                if np.isfinite(v)
+            ]
             retrying(
                 c.log_batch,
                 run_id,
-                metrics=[Metric(k, v, now, 0) for k, v in finite.items()],
+                metrics=[Metric(k, v, now, 0) for k, v in finite.items()] + history,
                 params=[Param(k, param_value(v)) for k, v in params.items()],
             )  # the run's name is a tag already: create_run set it
             if texts:
@@ -174,6 +182,7 @@ class Tracker:
             tags=tags,
             params=params,
             metrics=result.metrics,
+            curves=result.curves,
             terminate=not figures_to_come,
             texts={"scores.csv": outcome.test.scores_csv(result.scores), **(outcome.figures or {})},
             tables={"open_set_report.json": result.report} if result.report is not None else None,

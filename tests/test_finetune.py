@@ -91,6 +91,22 @@ def test_panda_pulls_the_normal_class_towards_its_centre(panda_fit, digits_split
     assert np.isfinite(scores).all() and len(scores) == len(digits_split.test.x)
 
 
+def test_panda_follows_collapse_over_its_epochs(panda_fit, digits_split):
+    """Its curves: the loss after each epoch; the probe's feature variance and effective rank before
+    training (the pretrained features, a known answer) and after each epoch."""
+    method, _ = panda_fit
+    curves = method.fit_curves()
+    assert list(curves["loss"]) == [1, 2, 3]
+    assert list(curves["feature_variance"]) == list(curves["feature_rank"]) == [0, 1, 2, 3]
+    pretrained = backbones.build("efficientnet-lite0", 32, "cpu")
+    with torch.no_grad():
+        features = pretrained(torch.as_tensor(digits_split.train.x[:1024])).double()
+    eigen = torch.linalg.eigvalsh(torch.cov(features.T))
+    assert curves["feature_variance"][0] == pytest.approx(float(features.var(dim=0).mean()), rel=1e-5)
+    assert curves["feature_rank"][0] == pytest.approx(float(eigen.sum() ** 2 / (eigen**2).sum()), rel=1e-4)
+    assert curves["feature_variance"][3] < curves["feature_variance"][0], "pulled towards the centre"
+
+
 def test_panda_on_cached_stem_maps_scores_as_the_whole_network_does(digits, digits_split, tmp_path):
     """The frozen stages run once per image, from the harness's cache: bit for bit the scores of
     running the whole network in every step (and of a direct call with images)."""

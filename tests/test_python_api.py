@@ -193,6 +193,23 @@ def test_run_returns_its_cells_and_the_leaderboard_of_its_files(api_run, tmp_pat
     assert {name: (tmp_path / "cli" / name).read_bytes() for name in CSVS} == written
 
 
+@pytest.mark.slow
+def test_a_torch_cell_logs_its_loss_by_epoch_from_the_worker_that_fitted_it(api_run):
+    from mlflow import MlflowClient
+
+    from bench.tracking.tracker import default_uri
+
+    result, results = api_run
+    client = MlflowClient(default_uri(results))
+    for cell in result.cells[result.cells["method"] == "ae-threshold"].itertuples():
+        history = client.get_metric_history(cell.run_id, "loss")
+        assert [m.step for m in history] == list(range(1, int(cell.epochs_run) + 1))
+        assert client.get_run(cell.run_id).data.metrics["loss"] == history[-1].value
+        assert history[-1].value < history[0].value, "the autoencoder learned"
+    knn = result.cells[result.cells["method"] == "pyod-knn"]
+    assert not client.get_metric_history(knn["run_id"].iloc[0], "loss"), "no curve where nothing trains"
+
+
 def test_a_dry_run_plans_and_runs_nothing(tmp_path):
     result = bench.run(**GRID, protocols="one-class,supervised", results=tmp_path / "out", dry_run=True)
     assert result.report is None and not (tmp_path / "out").exists()

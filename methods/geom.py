@@ -153,6 +153,9 @@ def _inv_psi(y: np.ndarray, iters: int = 5) -> np.ndarray:
     return x
 
 
+PAPER, NET = "Golan & El-Yaniv 2018 (GEOM, NeurIPS)", "WRN-10-4 over 72 transformations, 32x32"
+
+
 @register_method("geom", family="self-supervised", paper="Golan & El-Yaniv 2018 (GEOM)")
 class Geom(Method):
     reproducibility: ClassVar[str] = "exact"  # measured: docs/leaderboards.md, "Reproducibility"
@@ -162,7 +165,9 @@ class Geom(Method):
             "one-class",
             "auroc",
             0.935,
-            "Golan & El-Yaniv 2018, Table 2 (mean)",
+            PAPER,
+            "Table 1, mean over the 10 classes",
+            NET,
             setting=(("arch", "wrn10-4"), ("transforms", "geom72")),
         ),
         *(
@@ -171,7 +176,9 @@ class Geom(Method):
                 "one-class",
                 "auroc",
                 value,
-                f"Golan & El-Yaniv 2018 (mean over the {what})",
+                PAPER,
+                f"Table 1, mean over the {what}",
+                NET,
                 setting=(("arch", "wrn10-4"), ("transforms", "geom72")),
             )
             for dataset, value, what in (

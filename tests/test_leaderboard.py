@@ -157,8 +157,8 @@ def test_by_class_says_cost_device_and_the_papers_figure_for_its_setting():
     assert table.loc["deep-svdd", "published"] == "0.948"  # Ruff et al.'s MNIST mean, beside mnist-5k
     md = by_class_markdown(mean, by_class(df, stat="std"))
     assert "| geom | 0.900 | 0.900 | 0.900 | 5.0 | cpu | 0.935 at arch=wrn10-4, transforms=geom72 |" in md
-    cited = "Published: dn2: Bergman et al. 2020 (ResNet, 224 px); geom: Golan & El-Yaniv 2018, Table 2"
-    assert cited in md  # each method's source once, not once per label
+    cited = "Published: dn2: Bergman et al. 2020 (DN2, arXiv 2002.10445), one-class results"
+    assert cited in md and md.count("Golan & El-Yaniv 2018 (GEOM, NeurIPS), Table 1") == 1  # once per method
     assert "| geom[arch=wrn10-4,transforms=geom72] | 0.900 |  | 0.900 |" in md  # class 1 not run: blank
     assert PARTIAL_NOTE in md
 

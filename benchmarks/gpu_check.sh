@@ -15,6 +15,9 @@
 # finished are still counted and shown.
 # Everything printed also goes to OUT/gpu_check.log; OUT/summary.txt has one line per part.
 # GPU_CHECK_PARTS="sweep precision" runs only those parts (and install): a second try after a fix.
+# GPU_CHECK_PARTS="panda-gap" (a second call; never in the first) runs panda at 112 and 224 px on
+# FashionMNIST's classes 0 and 6 with its collapse curves, the settings the CPU could not afford
+# (docs/results.md, "PANDA's gap, measured"), and exports them to OUT/panda-gap.
 set -uo pipefail
 OUT=${1:?usage: gpu_check.sh OUT [--device cuda|cpu] [--quick]}
 shift
@@ -164,6 +167,18 @@ cost() {  # seconds a cell, bench's overhead, the bare loop and the FLOPs bound,
     python3 "$REPO/benchmarks/cost.py" "${args[@]}" && cp "$RUNS"/cost/cost-*.md "$OUT/cost.md"
 }
 
+panda_gap() {  # panda on Lite0 at 112 and 224 px, classes 0 and 6, curves logged; exported as a bundle
+    local res=(112 224) epochs=15
+    (( QUICK )) && res=(32) epochs=1
+    for r in "${res[@]}"; do
+        python3 -m bench run --methods panda --set panda.resolution="$r" --set panda.epochs=$epochs \
+            --datasets fashion-mnist --protocols one-class --classes 0,6 --precision fp32 --jobs auto \
+            --device "$DEVICE" --experiment panda-gap --results "$RUNS/panda-gap" || return
+    done
+    python3 -m bench export --results "$RUNS/panda-gap" --experiment panda-gap --to "$OUT/panda-gap" &&
+        cp "$RUNS/panda-gap/mlflow.db" "$OUT/panda-gap.db"  # the curves: metric histories, not in bundles
+}
+
 geom_faithful() {
     local set=(--set geom.arch=wrn10-4 --set geom.transforms=geom72)
     (( QUICK )) && set+=(--set geom.epochs=1 --set geom.batch_size=512)
@@ -172,7 +187,7 @@ geom_faithful() {
 }
 
 export REPO RUNS OUT DEVICE QUICK
-export -f install versions until_s sweep pretrained precision speed cost geom_faithful
+export -f install versions until_s sweep pretrained precision speed cost geom_faithful panda_gap
 scale=1
 (( QUICK )) && scale=3  # a CPU rehearsal is slower per step, though it runs far fewer
 part install 60 install
@@ -184,5 +199,6 @@ part sweep $((230 * scale)) sweep $((205 * scale))
 part pretrained $((90 * scale)) pretrained $((70 * scale))
 part precision $((60 * scale)) precision
 part geom-faithful $((40 * scale)) geom_faithful
+[[ " ${GPU_CHECK_PARTS:-} " == *" panda-gap "* ]] && part panda-gap $((300 * scale)) panda_gap
 echo "== done in $((SECONDS - START))s; summary:"
 cat "$OUT/summary.txt"

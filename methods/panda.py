@@ -15,7 +15,10 @@ the squared Euclidean distance to the 2 nearest training images' features
 the fine-tuned network.
 
 Collapse: the paper's guard by default is early stopping; the authors' code
-stops after a fixed 15 epochs, and so does bench (``epochs``). Its other
+stops after a fixed 15 epochs, and so does bench (``epochs``). Each cell logs
+the loss by epoch and two collapse measures on 1,024 normal training images,
+before training and after each epoch: the features' variance and their
+effective rank (``FineTunedKNN.measures``; docs/results.md, "PANDA's gap"). Its other
 guard, EWC, weighs each weight's change by the diagonal Fisher information
 of the pretrained network on ImageNet, which the authors ship for their
 ResNet-152 only: it cannot be computed here without ImageNet, so EWC is not

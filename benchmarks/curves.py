@@ -24,21 +24,13 @@ from bench.tracking.tracker import Tracker
 CURVES = ("loss", "feature_variance", "feature_rank")
 
 
-def curves(tracker: Tracker, run_id: str) -> dict[str, list[tuple[int, float]]]:
-    """Each curve of a run as (step, value) pairs, by step."""
-    client = tracker.client
-    return {
-        name: sorted((m.step, m.value) for m in client.get_metric_history(run_id, name)) for name in CURVES
-    }
-
-
 def table(results: Path, methods: list[str], experiment: str) -> pd.DataFrame:
     cells = bench.cells(results, experiment=experiment)
     cells = cells[(cells["status"] == "FINISHED") & cells["method"].str.split("[").str[0].isin(methods)]
     tracker = Tracker.existing(results, None, experiment)
     rows = []
     for cell in cells.to_dict("records"):
-        c = curves(tracker, cell["run_id"])
+        c = {name: tracker.runs.curve(cell["run_id"], name) for name in CURVES}
         if not c["feature_variance"]:
             continue
         var, rank, loss = c["feature_variance"], c["feature_rank"], c["loss"]

@@ -195,19 +195,17 @@ def test_run_returns_its_cells_and_the_leaderboard_of_its_files(api_run, tmp_pat
 
 @pytest.mark.slow
 def test_a_torch_cell_logs_its_loss_by_epoch_from_the_worker_that_fitted_it(api_run):
-    from mlflow import MlflowClient
-
-    from bench.tracking.tracker import default_uri
+    from bench.tracking.tracker import Tracker
 
     result, results = api_run
-    client = MlflowClient(default_uri(results))
+    runs = Tracker.existing(results, None, "bench").runs
     for cell in result.cells[result.cells["method"] == "ae-threshold"].itertuples():
-        history = client.get_metric_history(cell.run_id, "loss")
-        assert [m.step for m in history] == list(range(1, int(cell.epochs_run) + 1))
-        assert client.get_run(cell.run_id).data.metrics["loss"] == history[-1].value
-        assert history[-1].value < history[0].value, "the autoencoder learned"
+        history = runs.curve(cell.run_id, "loss")
+        assert [step for step, _ in history] == list(range(1, int(cell.epochs_run) + 1))
+        assert cell.loss == history[-1][1], "the run's value is the last epoch's"
+        assert history[-1][1] < history[0][1], "the autoencoder learned"
     knn = result.cells[result.cells["method"] == "pyod-knn"]
-    assert not client.get_metric_history(knn["run_id"].iloc[0], "loss"), "no curve where nothing trains"
+    assert not runs.curve(knn["run_id"].iloc[0], "loss"), "no curve where nothing trains"
 
 
 def test_a_dry_run_plans_and_runs_nothing(tmp_path):

@@ -39,6 +39,10 @@ class Runs:
         path = self.client.download_artifacts(run_id, "scores.csv", str(scratch))
         return pd.read_csv(path)
 
+    def curve(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        """A metric's history on a run (a fit's curve) as (step, value) pairs, by step."""
+        return sorted((m.step, m.value) for m in self.client.get_metric_history(run_id, key))
+
     def runs_of_kind(self, kind: str) -> list[Any]:
         """Every run of ``kind`` (cell, sweep, ...) in the experiment, whatever its status."""
         return self.search(f"tags.`{schema.KIND}` = '{kind}'")

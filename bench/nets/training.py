@@ -144,6 +144,7 @@ class DeepMethod(Method):
         return {}
 
     def _record(self, model: nn.Module, data: Batch, step: int, loss: float | None = None) -> None:
+        model.eval()  # measures draw no random numbers (dropout); the next epoch sets train mode again
         figures = ({"loss": loss} if loss is not None else {}) | self.measures(model, data)
         for name, value in figures.items():
             self.curves_.setdefault(name, {})[step] = float(value)

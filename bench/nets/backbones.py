@@ -101,10 +101,50 @@ class _LiteFeatures(nn.Module):
         x = net._swish(net._bn1(net._conv_head(x)))
         return x.mean(dim=(2, 3))
 
+    def levels(self, x: torch.Tensor) -> torch.Tensor:
+        """Images to every level's activations averaged over space, side by side: the stem's output,
+        each stage's last block's and the head's (the nine levels of Rippel et al. 2020), widths
+        ``level_widths()``."""
+        x = self.stem(x, 0)
+        pooled = [x.mean(dim=(2, 3))]
+        blocks = self.net._blocks
+        for idx, block in enumerate(blocks):
+            x = block(x, drop_connect_rate=self._drop_connect(idx))
+            if idx + 1 == len(blocks) or _width(blocks[idx + 1]) != _width(block):  # a stage ends
+                pooled.append(x.mean(dim=(2, 3)))
+        pooled.append(self.net._swish(self.net._bn1(self.net._conv_head(x))).mean(dim=(2, 3)))
+        return torch.cat(pooled, dim=1)
+
+    def level_widths(self) -> tuple[int, ...]:
+        """How many features each of ``levels``' levels has, in order."""
+        blocks = self.net._blocks
+        stages = [
+            _width(b)
+            for i, b in enumerate(blocks)
+            if i + 1 == len(blocks) or _width(blocks[i + 1]) != _width(b)
+        ]
+        return (self.net._bn0.num_features, *stages, self.net._bn1.num_features)
+
     def _drop_connect(self, idx: int) -> float:
         """The package's own per-block rate (its ``extract_features``); it acts in train mode only."""
         rate = self.net._global_params.drop_connect_rate
         return rate * float(idx) / len(self.net._blocks) if rate else rate
+
+
+def _width(block: nn.Module) -> int:
+    """A block's output channels: a stage is the run of blocks of one width."""
+    return block._block_args.output_filters
+
+
+class Levels(nn.Module):
+    """A backbone seen at every level: images to ``features.levels(x)``."""
+
+    def __init__(self, features: _LiteFeatures) -> None:
+        super().__init__()
+        self.features = features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features.levels(x)
 
 
 class Stem(nn.Module):

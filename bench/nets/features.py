@@ -41,12 +41,18 @@ BATCH = 256
 class Extractor:
     """A frozen network: the whole backbone (pooled features ``(n, d)``), or with ``until_stride`` its
     stem, the blocks whose outputs are finer than that stride (activation maps ``(n, c, h, w)``),
+    or with ``levels`` every level's pooled features side by side (``(n, sum of level widths)``),
     stored as ``dtype`` ("float32", or "float16" for half the disk at rounded values)."""
 
     backbone: str
     resolution: int
     until_stride: int | None = None
     dtype: str = "float32"
+    levels: bool = False
+
+    def __post_init__(self) -> None:
+        if self.levels and self.until_stride is not None:
+            raise ValueError("an extractor gives every level's pooled features or a stem's maps, not both")
 
     def identity(self) -> dict[str, object]:
         spec = backbones.BACKBONES[self.backbone]
@@ -56,9 +62,15 @@ class Extractor:
             "weights_sha256": backbones.weights_sha256(self.backbone),
             "preprocess": spec.preprocess,
         }
+        if self.levels:
+            return {**whole, "levels": True, "dtype": self.dtype}
         if self.until_stride is None and self.dtype == "float32":  # whole-network keys as they always were
             return whole
         return {**whole, "until_stride": self.until_stride, "dtype": self.dtype}
+
+    def widths(self) -> tuple[int, ...]:
+        """With ``levels``, each level's number of features, in the order they come."""
+        return _network(dataclasses.replace(self, levels=False), "cpu").level_widths()
 
     def network(self, device: str = "cpu") -> torch.nn.Module:
         """The frozen network itself, in eval mode on ``device``: built once per process (its weights
@@ -73,6 +85,8 @@ class Extractor:
 @functools.lru_cache(maxsize=4)
 def _network(extractor: Extractor, device: str) -> torch.nn.Module:
     features = backbones.build(extractor.backbone, extractor.resolution, device)
+    if extractor.levels:
+        return backbones.Levels(features)
     if extractor.until_stride is None:
         return features
     return backbones.Stem(features, backbones.blocks_before_stride(features, extractor.until_stride))

@@ -56,6 +56,7 @@ NOT_HYPERPARAMETER_PREFIXES = ("data.", PROTOCOL_PREFIX, TUNED_PREFIX, FEATURES)
 FIT_SECONDS, SCORE_SECONDS = "fit_seconds", "score_seconds"  # a cell's fit; its scoring of the test split
 TUNE_SECONDS = "tune_seconds"  # --threshold tuned's search
 TUNED_VAL_F1 = "tuned_val_f1"  # the F1 that search reached on validation data
+VAL_AUROC = "val_auroc"  # AUROC of the method's scores on validation data: what to choose a row by
 WALL_SECONDS = "wall_seconds"  # a sweep run's wall-clock time
 CELLS_OK, CELLS_FAILED, CELLS_SKIPPED = "cells_ok", "cells_failed", "cells_skipped"  # a sweep run's counts
 TRIAL_SECONDS = "trial_seconds"  # a trial's fit and score

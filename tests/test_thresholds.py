@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from bench.contract.method import Env
 from bench.contract.space import Float
@@ -39,6 +40,7 @@ def test_lone_threshold_comes_from_the_validation_pr_curve():
     tuned = tune_threshold(lambda: s, y)
     assert tuned.source == "val-pr-curve" and tuned.params == {}
     assert np.isclose(tuned.val_f1, brute_force_best_f1(y, s))
+    assert np.isclose(tuned.val_auroc, roc_auc_score(y, s)), "validation's AUROC, to choose rows by"
 
 
 def test_no_validation_anomalies_falls_back_to_a_normal_rule_not_the_minimum():
@@ -47,6 +49,7 @@ def test_no_validation_anomalies_falls_back_to_a_normal_rule_not_the_minimum():
     assert tuned.source == "val-normal-rule"
     assert np.isclose(tuned.threshold, s.mean() + NORMAL_RULE_K * s.std())
     assert (s > tuned.threshold).mean() < 0.01  # flags almost nothing, never everything
+    assert np.isnan(tuned.val_auroc)
 
 
 def test_optuna_searches_score_parameters_jointly_and_is_seeded():
@@ -63,6 +66,7 @@ def test_optuna_searches_score_parameters_jointly_and_is_seeded():
     assert a == b and a.source == "val-optuna"
     assert a.params["w"] > 0.7  # the informative signal wins
     assert a.val_f1 > tune_threshold(lambda: scorer(), y).val_f1
+    assert np.isclose(a.val_auroc, roc_auc_score(y, scorer())), "the method's own scores, as the row's AUROC"
 
 
 @pytest.mark.slow

@@ -100,12 +100,15 @@ def test_threshold_tuned_run_reports_own_tuned_and_oracle_f1(tmp_path, bench_mai
     for run in cells:
         m, tags = run.data.metrics, run.data.tags
         assert tags["threshold_source"] == "method-rule" and tags["tuned_threshold_source"] == "val-pr-curve"
-        assert {"f1", "tuned_f1", "tuned_threshold", "oracle_f1"} <= set(m)
+        assert {"f1", "tuned_f1", "tuned_threshold", "oracle_f1", "val_auroc"} <= set(m)
         assert m["oracle_f1"] >= max(m["f1"], m["tuned_f1"]) - 1e-9
     res = bench_main("leaderboard", "--results", "out")
     assert res.returncode == 0, res.stderr
     board = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
     assert board["tuned_f1_mean"].notna().all() and board["oracle_f1_mean"].notna().all()
+    by_method = {run.data.tags["method"]: run.data.metrics["val_auroc"] for run in cells}
+    shown = dict(zip(board["method"], board["val_auroc"], strict=True))
+    assert shown == pytest.approx(by_method), "a row's validation AUROC, to choose rows by"
     figures = {p.name for p in (tmp_path / "out" / "figures").iterdir()}
     assert {"heatmap_digits_one-class.png", "roc_digits_one-class_class3.png"} <= figures
 

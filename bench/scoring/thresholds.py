@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from bench.contract.space import Dim, decode, suggest_all
-from bench.scoring.metrics import best_f1
+from bench.scoring.metrics import auroc, best_f1
 
 
 def max_accuracy_threshold(scores: np.ndarray, anomaly: np.ndarray) -> float:
@@ -54,6 +54,7 @@ class TunedThreshold:
     source: str  # val-pr-curve | val-optuna | val-normal-rule
     val_f1: float
     trials: int = 0
+    val_auroc: float = float("nan")  # the method's own scores (default score parameters) on validation
 
 
 NORMAL_RULE_K = 3.0
@@ -79,14 +80,14 @@ def tune_threshold(
     rule mean + 3 std of the validation scores, never to the minimum score.
     """
     y = np.asarray(val_anomaly).astype(bool)
+    scores = val_scorer()
     if not y.any():
-        scores = val_scorer()
         return TunedThreshold(
             float(np.mean(scores) + NORMAL_RULE_K * np.std(scores)), {}, "val-normal-rule", float("nan")
         )
     if not space:
-        f1, threshold = best_f1(y, val_scorer())
-        return TunedThreshold(threshold, {}, "val-pr-curve", f1)
+        f1, threshold = best_f1(y, scores)
+        return TunedThreshold(threshold, {}, "val-pr-curve", f1, val_auroc=auroc(y, scores))
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -94,4 +95,4 @@ def tune_threshold(
     study.optimize(lambda trial: best_f1(y, val_scorer(**suggest_all(trial, space)))[0], n_trials=trials)
     params = decode(space, study.best_params)
     f1, threshold = best_f1(y, val_scorer(**params))
-    return TunedThreshold(threshold, params, "val-optuna", f1, trials)
+    return TunedThreshold(threshold, params, "val-optuna", f1, trials, auroc(y, scores))

@@ -152,7 +152,8 @@ def _tuned_metrics(
     """Test metrics at the threshold (and score parameters) chosen on validation, as ``tuned_*``."""
     at = detection_metrics(anomaly, scores, tuned.threshold)
     named = {f"tuned_{k}": at[k] for k in ("f1", "precision", "recall", "accuracy", "threshold")}
-    return {**named, schema.TUNED_VAL_F1: tuned.val_f1, schema.TUNE_SECONDS: seconds}
+    found = {schema.TUNED_VAL_F1: tuned.val_f1, schema.VAL_AUROC: tuned.val_auroc}
+    return {**named, **found, schema.TUNE_SECONDS: seconds}
 
 
 def tune_on_validation(method: Method, x: np.ndarray, anomaly: np.ndarray, seed: int) -> TunedThreshold:

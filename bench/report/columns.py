@@ -31,6 +31,5 @@ COLUMNS: tuple[Column, ...] = (
     Column("cells", schema.CELL_KEY, "size", before_metrics=True),
     Column("tuned_from", "tuned_from", "first"),  # the study a tuned variant's parameters came from
     Column(schema.PRETRAINED, schema.PRETRAINED, "first"),  # the outside data a method's weights saw
-    Column(schema.VAL_AUROC, schema.VAL_AUROC, "mean"),  # with --threshold tuned: what to choose rows by
 )
 BLOCK_COLUMNS = ("mean_rank", "auroc_ci_low", "auroc_ci_high")  # ``block_statistics``, per row

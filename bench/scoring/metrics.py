@@ -170,6 +170,7 @@ METRICS = (
     Metric("f1", "F1 (own rule)", (LEADERBOARD, SUMMARY), undefined=NO_OWN_RULE),
     Metric("tuned_f1", "F1 (val-tuned)", (LEADERBOARD, SUMMARY)),
     Metric("oracle_f1", "oracle F1", (LEADERBOARD,), score=oracle_f1),
+    Metric(schema.VAL_AUROC, "val AUROC", (LEADERBOARD,)),  # with --threshold tuned: what to choose rows by
     Metric("class_accuracy", "class accuracy", (OPEN_SET,)),
     Metric("class_macro_f1", "class macro F1", (OPEN_SET,)),
     Metric("class_accuracy_accepted", "class accuracy accepted", (OPEN_SET,)),

@@ -47,7 +47,7 @@ class TrialLogger:
                 },
                 params={**self.setup.spec.settings, **decode(self.setup.space, trial.params)},
                 metrics={
-                    "val_auroc": float(np.mean(list(per_class.values()))) if per_class else float("nan"),
+                    schema.VAL_AUROC: float(np.mean(list(per_class.values()))) if per_class else float("nan"),
                     **per_class,
                     schema.TRIAL_SECONDS: trial.user_attrs.get("seconds", float("nan")),
                 },

@@ -97,5 +97,6 @@ class GaussianAD(Method):
         total = np.zeros(len(x))
         for level, mean, precision in zip(self._levels(x), self.means_, self.precisions_, strict=True):
             centred = level - mean
-            total += np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", centred, precision, centred), 0.0))
+            squared = ((centred @ precision) * centred).sum(axis=1)  # by BLAS: einsum's loop took 30 s a cell
+            total += np.sqrt(np.maximum(squared, 0.0))
         return total

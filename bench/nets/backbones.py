@@ -107,10 +107,10 @@ class _LiteFeatures(nn.Module):
         ``level_widths()``."""
         x = self.stem(x, 0)
         pooled = [x.mean(dim=(2, 3))]
-        blocks = self.net._blocks
-        for idx, block in enumerate(blocks):
+        ends = _stage_ends(self.net._blocks)
+        for idx, block in enumerate(self.net._blocks):
             x = block(x, drop_connect_rate=self._drop_connect(idx))
-            if idx + 1 == len(blocks) or _width(blocks[idx + 1]) != _width(block):  # a stage ends
+            if idx in ends:
                 pooled.append(x.mean(dim=(2, 3)))
         pooled.append(self.net._swish(self.net._bn1(self.net._conv_head(x))).mean(dim=(2, 3)))
         return torch.cat(pooled, dim=1)
@@ -118,11 +118,7 @@ class _LiteFeatures(nn.Module):
     def level_widths(self) -> tuple[int, ...]:
         """How many features each of ``levels``' levels has, in order."""
         blocks = self.net._blocks
-        stages = [
-            _width(b)
-            for i, b in enumerate(blocks)
-            if i + 1 == len(blocks) or _width(blocks[i + 1]) != _width(b)
-        ]
+        stages = [blocks[i]._block_args.output_filters for i in sorted(_stage_ends(blocks))]
         return (self.net._bn0.num_features, *stages, self.net._bn1.num_features)
 
     def _drop_connect(self, idx: int) -> float:
@@ -131,9 +127,10 @@ class _LiteFeatures(nn.Module):
         return rate * float(idx) / len(self.net._blocks) if rate else rate
 
 
-def _width(block: nn.Module) -> int:
-    """A block's output channels: a stage is the run of blocks of one width."""
-    return block._block_args.output_filters
+def _stage_ends(blocks: nn.ModuleList) -> set[int]:
+    """The index of each stage's last block: a stage is a run of blocks of one output width."""
+    widths = [block._block_args.output_filters for block in blocks]
+    return {i for i in range(len(widths)) if i + 1 == len(widths) or widths[i + 1] != widths[i]}
 
 
 class Levels(nn.Module):

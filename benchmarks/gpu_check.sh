@@ -192,7 +192,7 @@ scale=1
 (( QUICK )) && scale=3  # a CPU rehearsal is slower per step, though it runs far fewer
 part install 60 install
 part versions 15 versions
-part gpu-tests $((60 * scale)) python3 -m pytest -p no:cacheprovider --import-mode=importlib -q -m gpu "$REPO/tests/test_gpu.py"
+part gpu-tests $((60 * scale)) python3 -m pytest -p no:cacheprovider -o addopts=-ra --import-mode=importlib -q -m gpu "$REPO/tests/test_gpu.py"
 part cost $((60 * scale)) cost
 part speed $((75 * scale)) speed
 part sweep $((230 * scale)) sweep $((205 * scale))

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench.plugins import load_plugins
 from bench.registry import DATASETS
@@ -22,6 +23,31 @@ FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "bench-tests-numba"))
 
 load_plugins()
+
+
+def share_the_cores() -> None:
+    """Under pytest-xdist, each worker (and every process it starts) keeps to its own cores, as in a
+    container of that size: bench sizes its threads from the cores it may use, so two workers
+    do not each start a thread per core of the machine and spin against each other."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not worker or not count or not hasattr(os, "sched_setaffinity"):
+        return
+    mine = sorted(os.sched_getaffinity(0))[int(worker.removeprefix("gw")) :: int(count)]
+    if mine:
+        os.sched_setaffinity(0, mine)
+        os.environ["OMP_NUM_THREADS"] = str(len(mine))
+        torch.set_num_threads(len(mine))
+
+
+share_the_cores()
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto``: a worker per core this process may use (as bench counts them), not per core of the
+    host, which a container or a CPU set may narrow."""
+    from bench.runtime.processes import cores
+
+    return cores()
 
 
 @pytest.fixture(scope="session", autouse=True)

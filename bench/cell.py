@@ -141,5 +141,5 @@ class Outcome:
     sizes: dict[str, float] = field(default_factory=dict)
     data: dict[str, str] = field(default_factory=dict)  # where the images came from, what verified them
     test: TestLabels | None = None
-    figures: dict[str, bytes] | None = None  # drawn by the worker; None: the driver has them drawn
+    figures: dict[str, str] | None = None  # drawn where the cell ran (SVG text); None: none asked for
     provenance: dict[str, str] = field(default_factory=dict)  # versions, machine, determinism where it ran

@@ -29,10 +29,10 @@ from bench.options import config_of
 from bench.plugins import load_user_plugin
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
     from rich.console import Console
 
     from bench.report.board import Leaderboard
+    from bench.report.cell_figures import Svg
     from bench.sweep.plan import SweepPlan
     from bench.sweep.progress import SweepReport
     from bench.tracking.tables import RunRecord
@@ -74,9 +74,9 @@ class RunResult:
             write=write,
         )
 
-    def figures(self, row: int | str) -> dict[str, Figure]:
-        """A cell's ROC curve and score histogram (``row``: a position in ``cells`` or a run id), drawn
-        from the scores its run logged."""
+    def figures(self, row: int | str) -> dict[str, Svg]:
+        """A cell's ROC curve and score histogram as SVG (``row``: a position in ``cells`` or a run id),
+        drawn from the scores its run logged: the figures its run holds."""
         return cell_figures(self.config, self.cells, row)
 
     def _repr_html_(self) -> str:
@@ -189,12 +189,13 @@ def _planned(swept: SweepPlan) -> pd.DataFrame:
     )
 
 
-def cell_figures(cfg: RunConfig, table: pd.DataFrame, row: int | str) -> dict[str, Figure]:
-    """The ROC curve and score histogram of one finished cell of ``table``, from its logged scores."""
+def cell_figures(cfg: RunConfig, table: pd.DataFrame, row: int | str) -> dict[str, Svg]:
+    """The ROC curve and score histogram of one finished cell of ``table``, from its logged scores
+    (SVG, which a notebook shows)."""
     import tempfile
 
     from bench.errors import BenchError
-    from bench.report import plots
+    from bench.report.cell_figures import cell_figures as draw
     from bench.tracking.tracker import Tracker
 
     found = table[table["run_id"] == row] if isinstance(row, str) else table.iloc[[row]]
@@ -207,12 +208,7 @@ def cell_figures(cfg: RunConfig, table: pd.DataFrame, row: int | str) -> dict[st
     labels, values = scores["anomaly"].to_numpy(), scores["score"].to_numpy(float)
     title = f"{cell['method']} · {cell['dataset']} · {cell['protocol']} {cell['class']}"
     threshold = cell.get("threshold")
-    return {
-        "roc.png": plots.roc_figure(labels, values, title, float(cell["auroc"])),
-        "score_histogram.png": plots.histogram_figure(
-            labels, values, title, None if pd.isna(threshold) else float(threshold)
-        ),
-    }
+    return draw(labels, values, title, float(cell["auroc"]), None if pd.isna(threshold) else float(threshold))
 
 
 def _signature(cls: type[SweepConfig], *extra: inspect.Parameter) -> inspect.Signature:

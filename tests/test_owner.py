@@ -62,7 +62,8 @@ def test_runs_of_dead_sweeps_are_marked_killed_and_live_ones_kept(tmp_path):
 def test_scratch_folders_of_dead_owners_are_removed(tmp_path):
     _, pid, start = dead_owner().split(":")
     dead = tmp_path / f".figures-{pid}-{start}-abc"
-    mine = tmp_path / f"{owner.scratch_prefix('cells')}def"
+    _, pid, start = owner.me().split(":")
+    mine = tmp_path / f".cells-{pid}-{start}-def"
     other = tmp_path / ".figures-notapid"
     for folder in (dead, mine, other):
         folder.mkdir()

@@ -173,8 +173,8 @@ def test_run_returns_its_cells_and_the_leaderboard_of_its_files(api_run, tmp_pat
         "heatmap_digits_one-class.png", "roc_digits_one-class_class0.png", "roc_digits_one-class_class1.png"
     }  # fmt: skip
     figures = result.figures(0)
-    assert sorted(figures) == ["roc.png", "score_histogram.png"]
-    assert figures["roc.png"].axes[0].get_title().startswith("ae-threshold · digits")
+    assert sorted(figures) == ["roc.svg", "score_histogram.svg"]
+    assert ">ae-threshold · digits · one-class 0</text>" in figures["roc.svg"]._repr_svg_()
 
     # The command line with the same options: the same table, but for the seconds each cell took.
     argv = ["--methods", "pyod-knn,ae-threshold", "--classes", "0,1", "--jobs", "2", "--results", "cli"]

@@ -169,8 +169,8 @@ def test_ray_cells_log_to_a_shared_tracking_server(tmp_path, bench_main):
         runs = [r for r in runs if r.info.status != "FAILED"]
         assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
         artifacts = {f.path for f in client.list_artifacts(runs[0].info.run_id)}
-        assert {"roc.png", "score_histogram.png", "scores.csv"} <= artifacts
-        assert list((tmp_path / "server-artifacts").rglob("roc.png")), "artifacts stored by the server"
+        assert {"roc.svg", "score_histogram.svg", "scores.csv"} <= artifacts
+        assert list((tmp_path / "server-artifacts").rglob("roc.svg")), "artifacts stored by the server"
         assert not (tmp_path / "out" / "artifacts").exists(), "nothing written beside a remote store"
         board = bench_main("leaderboard", "--tracking-uri", uri, "--results", "out", "--no-roc")
         assert board.returncode == 0, board.stderr

@@ -336,7 +336,7 @@ def test_a_sweep_killed_while_it_logs_a_cell_loses_and_duplicates_nothing(tmp_pa
     runs = {r.info.status: r for r in tracker.runs.runs_of_kind("cell")}
     assert sorted(runs) == ["FINISHED", "KILLED"]
     names = {f.path for f in tracker.client.list_artifacts(runs["FINISHED"].info.run_id)}
-    assert {"roc.png", "score_histogram.png", "scores.csv"} <= names
+    assert {"roc.svg", "score_histogram.svg", "scores.csv"} <= names
     assert runs["FINISHED"].data.tags["cell_key"] == half.data.tags["cell_key"]
 
 

@@ -9,7 +9,6 @@ skip what finished before, run the rest, attach figures, log the sweep.
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -18,17 +17,16 @@ from pathlib import Path
 from rich.console import Console
 
 from bench import schema
-from bench.cell import Cell, Outcome
+from bench.cell import Outcome
 from bench.config import RunConfig
 from bench.errors import BenchError, first_line
 from bench.plugins import shipment
 from bench.sweep.executors import auto_jobs, make_executor
-from bench.sweep.figure_worker import FigureWorker, start_worker
 from bench.sweep.job import Job
 from bench.sweep.local_workers import warm_up
 from bench.sweep.plan import SweepPlan, plan
 from bench.sweep.progress import SweepReport, SweepView
-from bench.tracking.owner import scratch_prefix, sweep_dead_scratch
+from bench.tracking.owner import sweep_dead_scratch
 from bench.tracking.sqlite import is_full_disk, writable_folder
 from bench.tracking.tracker import Tracker, default_uri
 
@@ -51,15 +49,7 @@ def execute_plan(
     if swept.cells and cfg.executor == "local" and not cfg.in_process:
         warm_up()  # the workers' imports overlap the store's opening
     results = writable_folder(Path(cfg.results))
-    # A new store: every cell will run, and those run here send their figures to the figure process.
-    fresh = swept.cells and not cfg.tracking_uri and not (results / "mlflow.db").exists()
-    pool = start_worker() if fresh and cfg.in_process and cfg.figures else None  # workers draw their own
-    try:
-        tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
-    except BaseException:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        raise
+    tracker = Tracker(cfg.tracking_uri or default_uri(results), cfg.experiment, results / "artifacts")
     report = SweepReport(sweep_id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], na=swept.na)
     cfg.save(results / f"config-{report.sweep_id}.json")
     cleaned = tracker.close_dead_runs(), sweep_dead_scratch(results)  # what killed sweeps left behind
@@ -77,20 +67,16 @@ def execute_plan(
     n_jobs = cfg.jobs or auto_jobs(swept.device, len(jobs))
     for line in _headline(swept, report.sweep_id, tracker.uri, len(jobs), n_jobs):
         view.say(line)
-    scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix("figures"), dir=results))
-    figures = FigureWorker(tracker, scratch, pool)
     executor = make_executor(
         cfg.executor, n_jobs, swept.datasets, cfg.plugins, view.on_epoch, in_process=cfg.in_process,
         ray_address=cfg.ray_address, cpus_per_cell=cfg.cpus_per_cell, gpus_per_cell=cfg.gpus_per_cell,
         shipped=shipped,
     )  # fmt: skip
-    with view, contextlib.closing(figures), contextlib.closing(executor):
+    with view, contextlib.closing(executor):
         view.advance(report.skipped)
         for outcome in executor.run(jobs):
             with _stop_on_full_disk(cfg.tracking_uri or results, report):
-                _log(tracker, figures, view, report, jobs[outcome.job_id], outcome, once=not cfg.rerun)
-    if figures.lost:
-        view.say(f"  {len(figures.lost)} runs could not store their figures (disk full); they will rerun")
+                _log(tracker, view, report, jobs[outcome.job_id], outcome, once=not cfg.rerun)
     report.seconds = time.perf_counter() - started
     view.finish(report)
     _close(tracker, cfg.to_json(), report, view)
@@ -172,7 +158,6 @@ def changed_data(swept: SweepPlan, finished: Iterable[tuple[str, str]], todo: li
 
 def _log(
     tracker: Tracker,
-    figures: FigureWorker,
     view: SweepView,
     report: SweepReport,
     job: Job,
@@ -181,10 +166,7 @@ def _log(
 ) -> None:
     """One outcome into the store (a store that cannot take it raises: a full disk stops the sweep)."""
     cell = job.cell
-    draw_here = job.figures and outcome.result.ok and outcome.figures is None  # a cell run in this process
-    run_id = tracker.log_cell(cell, outcome, report.sweep_id, once=once, figures_to_come=draw_here)
-    if run_id is not None and draw_here:
-        _draw_figures(figures, run_id, cell, outcome)
+    run_id = tracker.log_cell(cell, outcome, report.sweep_id, once=once)
     if run_id is None:  # a sweep beside this one logged the cell meanwhile
         report.skipped += 1
         view.say(f"  done by another sweep  {cell.label}")
@@ -192,16 +174,6 @@ def _log(
         return
     report.add(cell, outcome.result)
     view.cell_done(cell, outcome.result)
-
-
-def _draw_figures(figures: FigureWorker, run_id: str, cell: Cell, outcome: Outcome) -> None:
-    """The figures of a cell run in this process, drawn in the figure process; its run finishes
-    when they are attached."""
-    result = outcome.result
-    auroc = result.metrics["auroc"]
-    labels, title = outcome.test.anomaly, cell.title
-    figures.submit(run_id, labels, result.scores, title, auroc, result.threshold, result.ended)
-    figures.drain(wait=False)
 
 
 def _counts(report: SweepReport) -> dict[str, float]:

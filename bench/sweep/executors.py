@@ -18,7 +18,7 @@ from bench.cell import Outcome
 from bench.data.dataset import Dataset
 from bench.errors import BenchError
 from bench.runtime.processes import cores
-from bench.sweep.job import Job, clear_splits, execute
+from bench.sweep.job import Job, clear_splits, execute, with_figures
 from bench.sweep.local_workers import PoolExecutor
 
 EXECUTORS = ("local", "ray")
@@ -42,7 +42,7 @@ class InProcessExecutor:
 
     def run(self, jobs: list[Job]) -> Iterator[Outcome]:
         for job in jobs:
-            yield execute(job, self.datasets, self.on_epoch)
+            yield with_figures(execute(job, self.datasets, self.on_epoch), job)
 
     def close(self) -> None:
         clear_splits()

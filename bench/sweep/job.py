@@ -22,7 +22,7 @@ from bench.data.protocol import make_split, protocol_info
 from bench.nets.device import apply_determinism, resolve_device, resolve_precision
 from bench.nets.features import FeatureCache, frozen_split
 from bench.registry import METHODS
-from bench.report import plots
+from bench.report.cell_figures import cell_figures
 from bench.runtime.processes import DATASETS
 from bench.sweep.cost import Stopwatch
 from bench.sweep.fit_score import run_cell
@@ -41,11 +41,10 @@ class Job:
 
 
 def with_figures(outcome: Outcome, job: Job) -> Outcome:
-    """Draw the cell's figures where it ran, if its job asks: workers share the drawing, no process
-    lags behind."""
+    """Draw the cell's figures where it ran (a millisecond of SVG text), if its job asks."""
     result, cell = outcome.result, job.cell
     if job.figures and result.ok and outcome.test is not None:
-        outcome.figures = plots.cell_figures(
+        outcome.figures = cell_figures(
             outcome.test.anomaly, result.scores, cell.title, result.metrics["auroc"], result.threshold
         )
     return outcome

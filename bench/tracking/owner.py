@@ -16,7 +16,9 @@ from pathlib import Path
 
 import psutil
 
-SCRATCH_KINDS = ("figures", "cells")  # "cells": left by sweeps of bench before its worker pool
+# Scratch folders that sweeps of earlier bench made ("figures": before each cell drew its own SVG
+# figures; "cells": before its worker pool), removed once their owner is dead.
+SCRATCH_KINDS = ("figures", "cells")
 
 
 @cache
@@ -47,12 +49,6 @@ def alive(owner: str) -> bool | None:
         return started(int(pid)) == int(start)
     except psutil.Error:
         return False
-
-
-def scratch_prefix(kind: str) -> str:
-    """``.figures-PID-START-``: a scratch folder's name says who made it."""
-    _, pid, start = me().split(":")
-    return f".{kind}-{pid}-{start}-"
 
 
 def sweep_dead_scratch(results: Path) -> int:

@@ -75,9 +75,8 @@ class Tracker:
 
         ``texts`` are top-level artifacts by name (text, or bytes such as PNGs), uploaded
         together in one call; ``curves`` are metrics' histories by step. With ``terminate=False``
-        the run stays RUNNING (and so does not count as finished) until ``finish_run`` adds its
-        last files. ``start_time`` and ``end_time`` (ms since the epoch) copy a run made
-        elsewhere; by default, now.
+        the run stays RUNNING (a tune run, finished by ``finish_tune``). ``start_time`` and
+        ``end_time`` (ms since the epoch) copy a run made elsewhere; by default, now.
         """
         from mlflow.entities import Metric, Param
         from mlflow.utils.time import get_current_time_millis
@@ -128,21 +127,16 @@ class Tracker:
                     path.write_text(content, encoding="utf-8")
             retrying(repository.log_artifacts, folder)
 
-    def log_cell(
-        self, cell: Cell, outcome: Outcome, sweep_id: str, once: bool = True, figures_to_come: bool = False
-    ) -> str | None:
+    def log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str, once: bool = True) -> str | None:
         """A finished cell as one flat run: tags, hyperparameters as used, split sizes, the protocol's
-        settings, metrics, per-sample scores and the figures its worker drew, then FINISHED. With
-        ``figures_to_come`` (a cell run in the sweep's process, its figures drawn after) the run stays
-        RUNNING until they are attached (``finish_run``), so a sweep killed in between does not
-        count it as done.
+        settings, metrics, per-sample scores and the figures drawn where it ran, then FINISHED.
 
         With ``once``, a cell another sweep has logged meanwhile (finished, or running in a live
         process) is not logged again: None. The check and the new run share the store's lock."""
         with store_lock(self.uri):
             if once and self._logged_elsewhere(cell.key):
                 return None
-            return self._log_cell(cell, outcome, sweep_id, figures_to_come)
+            return self._log_cell(cell, outcome, sweep_id)
 
     def _logged_elsewhere(self, key: str) -> bool:
         return any(
@@ -151,7 +145,7 @@ class Tracker:
             for r in self.runs.cell_records(status=None, cell_key=key)
         )
 
-    def _log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str, figures_to_come: bool) -> str:
+    def _log_cell(self, cell: Cell, outcome: Outcome, sweep_id: str) -> str:
         result = outcome.result
         # Prefixed: a method may have a hyperparameter of the same name (PyOD's contamination).
         settings = {
@@ -183,7 +177,6 @@ class Tracker:
             params=params,
             metrics=result.metrics,
             curves=result.curves,
-            terminate=not figures_to_come,
             texts={"scores.csv": outcome.test.scores_csv(result.scores), **(outcome.figures or {})},
             tables={"open_set_report.json": result.report} if result.report is not None else None,
             start_time=result.began,
@@ -213,14 +206,6 @@ class Tracker:
             texts={"config.json": config_json},
             start_time=began,
         )
-
-    def finish_run(
-        self, run_id: str, files: dict[str, str], status: str = "FINISHED", end_time: int | None = None
-    ) -> None:
-        """Upload local files as top-level artifacts, then end the run (at ``end_time``, ms; else now)."""
-        for path in files.values():
-            retrying(self.client.log_artifact, run_id, path)
-        retrying(self.client.set_terminated, run_id, status=status, end_time=end_time)
 
     def finish_tune(
         self, run_id: str, best: dict[str, Any], metrics: dict[str, float], files: dict[str, str]

@@ -32,7 +32,8 @@ def share_the_cores() -> None:
     worker, count = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if not worker or not count or not hasattr(os, "sched_setaffinity"):
         return
-    mine = sorted(os.sched_getaffinity(0))[int(worker.removeprefix("gw")) :: int(count)]
+    cores, index = sorted(os.sched_getaffinity(0)), int(worker.removeprefix("gw"))
+    mine = cores[index :: int(count)] or [cores[index % len(cores)]]  # more workers than cores: one each
     if mine:
         os.sched_setaffinity(0, mine)
         os.environ["OMP_NUM_THREADS"] = str(len(mine))
@@ -40,6 +41,18 @@ def share_the_cores() -> None:
 
 
 share_the_cores()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """For pytest-xdist's ``loadgroup``: the tests of a module with a module-scoped fixture (a fit
+    shared by its checks) run in one worker, which makes it once; every other test goes to the
+    next free worker on its own."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else ()
+        if any(d.scope == "module" for chain in defs for d in chain):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
 def pytest_xdist_auto_num_workers(config) -> int:

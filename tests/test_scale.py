@@ -47,6 +47,7 @@ def assert_same_results(a: pd.DataFrame, b: pd.DataFrame) -> None:
     np.testing.assert_allclose(board_b["auroc_mean"], board_a["auroc_mean"], atol=1e-6)
 
 
+@pytest.mark.xdist_group("ray")  # one local Ray instance at a time
 def test_jobs_and_ray_give_the_serial_leaderboard(tmp_path, bench_main):
     serial = bench_main("run", *GRID, "--experiment", "serial", "--in-process")
     assert serial.returncode == 0, serial.stderr
@@ -100,7 +101,7 @@ def test_a_cell_that_kills_its_process_fails_alone(tmp_path):
     assert sorted(ok["method"]) == ["ae-threshold"] * 2 + ["pyod-pca"] * 2
 
 
-@pytest.mark.parametrize("executor", ["local", "ray"])
+@pytest.mark.parametrize("executor", ["local", pytest.param("ray", marks=pytest.mark.xdist_group("ray"))])
 def test_tune_workers_share_one_stored_study(tmp_path, bench_main, executor):
     """Two workers (processes or Ray tasks) run trials of one Optuna study in the RDB storage."""
     import optuna
@@ -128,6 +129,7 @@ def test_tune_workers_share_one_stored_study(tmp_path, bench_main, executor):
     assert (tmp_path / "out" / "tuned" / "pyod-knn.digits.one-class.c0-1.s0.json").is_file()
 
 
+@pytest.mark.xdist_group("ray")
 def test_ray_cells_log_to_a_shared_tracking_server(tmp_path, bench_main):
     """``--executor ray --tracking-uri http://...``: runs, metrics and figures land on the server; a
     task whose process its cell kills fails that cell alone (Ray retries it once, then reports it)."""
@@ -210,6 +212,7 @@ def test_workers_that_cannot_start_end_the_sweep_in_one_line(tmp_path):
     ], "one line, with the worker's own reason"
 
 
+@pytest.mark.xdist_group("ray")
 def test_asking_a_gpu_less_ray_cluster_for_gpus_is_one_line(tmp_path):
     require("ray", has_ray())
     res = run_cli("run", "--methods", "pyod-pca", "--classes", "0", "--executor", "ray", "--gpus-per-cell",

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -105,13 +106,18 @@ def test_rerun_skips_finished_cells_and_rerun_flag_forces(tmp_path, bench_main):
     assert pd.read_csv(tmp_path / "out" / "leaderboard.csv")["cells"].tolist() == [2], board.stdout
 
 
+def wait_until(done: Callable[[], bool], proc: subprocess.Popen, what: str, timeout: float = 300) -> None:
+    """Until ``done()`` holds; fail if ``proc`` ends first."""
+    deadline = time.time() + timeout
+    while not done():
+        assert proc.poll() is None, f"the sweep ended before {what}"
+        assert time.time() < deadline, f"{what}: not in {timeout} s"
+        time.sleep(0.05)
+
+
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300) -> None:
     """Until ``path`` exists; fail if ``proc`` ends first. The gate holds the sweep there, so no race."""
-    deadline = time.time() + timeout
-    while not path.exists():
-        assert proc.poll() is None, "the sweep ended before it reached the gate"
-        assert time.time() < deadline, f"{path} did not appear"
-        time.sleep(0.05)
+    wait_until(path.exists, proc, f"{path} appeared", timeout)
 
 
 def test_interrupted_sweep_resumes_without_duplicates(tmp_path):
@@ -128,7 +134,9 @@ def test_interrupted_sweep_resumes_without_duplicates(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(gate / "started", proc)  # class 0's ae-threshold cell has been logged; test-gate holds
+        wait_for(gate / "started", proc)  # class 0's ae-threshold cell is done; test-gate holds
+        # the sweep logs a cell while its worker runs the next one: wait for the run to be whole
+        wait_until(lambda: len(cell_runs(tmp_path / "out")) == 1, proc, "the first cell was logged")
         workers = psutil.Process(proc.pid).children(recursive=True)
         cell_worker = int((gate / "started").read_text())
         assert cell_worker != proc.pid and cell_worker in {p.pid for p in workers}, "cells run in workers"

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from tests.conftest import ROOT, ctrl_c_as_at_a_terminal, run_cli
-from tests.test_cli import cell_runs, wait_for
+from tests.test_cli import cell_runs, wait_for, wait_until
 
 BROKEN = str(ROOT / "tests" / "plugins" / "broken_methods.py")
 pytestmark = pytest.mark.slow
@@ -67,6 +67,7 @@ def test_a_killed_worker_fails_its_cell_and_ctrl_c_stops_the_sweep_whole(tmp_pat
         (gate / "started").unlink()
         worker.kill()
         wait_for(gate / "started", proc)  # a fresh worker ran pyod-pca and holds class 1's gate cell
+        wait_until(lambda: len(cell_runs(tmp_path / "out")) == 1, proc, "pyod-pca's cell was logged")
         family = psutil.Process(proc.pid).children(recursive=True)
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)

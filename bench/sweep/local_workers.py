@@ -194,11 +194,13 @@ class PoolExecutor:
             elif kind == "done":
                 _, outcome, leaving = message
                 worker.job = None
-                yield outcome
                 if leaving:  # its CUDA context is poisoned: a fresh process for the next cell
                     self._retire(worker)
                     if todo:
                         self._start()
+                elif todo:  # its next cell runs while the sweep logs this one
+                    self._give(worker, todo)
+                yield outcome
                 return
         if not ended and worker.process.is_alive():
             return

@@ -34,10 +34,9 @@ def share_the_cores() -> None:
         return
     cores, index = sorted(os.sched_getaffinity(0)), int(worker.removeprefix("gw"))
     mine = cores[index :: int(count)] or [cores[index % len(cores)]]  # more workers than cores: one each
-    if mine:
-        os.sched_setaffinity(0, mine)
-        os.environ["OMP_NUM_THREADS"] = str(len(mine))
-        torch.set_num_threads(len(mine))
+    os.sched_setaffinity(0, mine)
+    os.environ["OMP_NUM_THREADS"] = str(len(mine))
+    torch.set_num_threads(len(mine))
 
 
 share_the_cores()
@@ -55,6 +54,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: a run without it (the GPU check) has no such hook
 def pytest_xdist_auto_num_workers(config) -> int:
     """``-n auto``: a worker per core this process may use (as bench counts them), not per core of the
     host, which a container or a CPU set may narrow."""

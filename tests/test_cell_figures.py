@@ -83,8 +83,10 @@ def test_one_class_only_and_no_threshold_still_draw():
     scores = np.linspace(0, 1, 50)
     figures = cell_figures(np.zeros(50, int), scores, "t", float("nan"), None)
     assert len(polylines(figures["score_histogram.svg"])) == 1  # the normal scores, no threshold line
-    same = cell_figures(np.array([0, 1] * 5), np.ones(10), "t", 0.5, None)
-    assert all(ET.fromstring(svg) is not None for svg in same.values())
+    same = cell_figures(np.array([0, 1] * 5), np.ones(10), "t", 0.5, None)  # every score alike
+    (_, curve) = polylines(same["roc.svg"])
+    assert to_data(curve, (320, 320), (0, 1), (0, 1)).tolist() == [[0, 0], [1, 1]]  # one tie: chance
+    assert len(polylines(same["score_histogram.svg"])) == 2
     assert not re.search(r"nan|inf", same["score_histogram.svg"])
 
 

@@ -59,7 +59,7 @@ class _Axes:
     def line(self, x: np.ndarray, y: np.ndarray, style: str, fill: str = 'fill="none"') -> None:
         px, py = self.px(x, y)
         points = [f"{u:.1f},{v:.1f}" for u, v in zip(px, py, strict=True)]
-        points = " ".join(p for i, p in enumerate(points) if i == 0 or p != points[i - 1])  # one per pixel
+        points = " ".join(p for i, p in enumerate(points) if i == 0 or p != points[i - 1])  # no repeats
         self.parts.append(f'<polyline points="{points}" {fill} {style}/>')
 
     def text(self, x: float, y: float, words: str, anchor: str = "middle", extra: str = "") -> None:

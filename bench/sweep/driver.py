@@ -3,7 +3,7 @@
 ``plan`` (``bench.sweep.plan``) has checked and resolved everything before this
 module starts any work; the tracker turns each outcome into a run; the
 executor decides where cells run. What is left here is the order of things:
-skip what finished before, run the rest, attach figures, log the sweep.
+skip what finished before, run the rest (each cell with the figures drawn where it ran), log the sweep.
 """
 
 from __future__ import annotations

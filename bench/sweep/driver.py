@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from bench.plugins import shipment
 from bench.sweep.executors import auto_jobs, make_executor
 from bench.sweep.job import Job
 from bench.sweep.local_workers import warm_up
+from bench.sweep.order import CellQueue, row_of
 from bench.sweep.plan import SweepPlan, plan
 from bench.sweep.progress import SweepReport, SweepView
 from bench.tracking.owner import sweep_dead_scratch
@@ -74,9 +76,14 @@ def execute_plan(
     )  # fmt: skip
     with view, contextlib.closing(executor):
         view.advance(report.skipped)
-        for outcome in executor.run(jobs):
+        rows_left = Counter(row_of(job.cell) for job in jobs)
+        for outcome in executor.run(CellQueue(jobs, tracker.runs.row_seconds() if jobs else None)):
+            job = jobs[outcome.job_id]
             with _stop_on_full_disk(cfg.tracking_uri or results, report):
-                _log(tracker, view, report, jobs[outcome.job_id], outcome, once=not cfg.rerun)
+                _log(tracker, view, report, job, outcome, once=not cfg.rerun)
+            rows_left[row_of(job.cell)] -= 1
+            if not rows_left[row_of(job.cell)]:  # readable now, before the sweep ends
+                view.row_done(row_of(job.cell), report)
     report.seconds = time.perf_counter() - started
     view.finish(report)
     _close(tracker, cfg.to_json(), report, view)

@@ -2,9 +2,10 @@
 ``bench.sweep.local_workers``), or, for debugging only, in the sweep's own process (``--in-process``).
 
 Executors turn jobs into outcomes and nothing else; the driver alone logs to
-MLflow and checks resume keys, so every executor gives the same runs (worker
-processes and Ray tasks also draw their cells' figures, returned as PNG
-bytes). A job carries what a fresh process needs to rebuild its cell (method
+MLflow and checks resume keys, so every executor gives the same runs (each
+draws its cells' figures where they ran, as SVG text). Each takes its jobs
+from the sweep's ``CellQueue`` (``bench.sweep.order``), which picks the next
+cell from what the finished ones cost. A job carries what a fresh process needs to rebuild its cell (method
 settings, split recipe); datasets travel once per worker (local processes) or
 once per sweep (Ray's object store, ``bench.sweep.ray_tasks``).
 """
@@ -18,16 +19,18 @@ from bench.cell import Outcome
 from bench.data.dataset import Dataset
 from bench.errors import BenchError
 from bench.runtime.processes import cores
-from bench.sweep.job import Job, clear_splits, execute, with_figures
+from bench.sweep.job import clear_splits, execute, with_figures
 from bench.sweep.local_workers import PoolExecutor
+from bench.sweep.order import CellQueue
 
 EXECUTORS = ("local", "ray")
 
 
 class Executor(Protocol):
-    """Runs jobs, yielding each outcome as it finishes (in any order); ``close`` frees its workers."""
+    """Runs the queue's jobs, yielding each outcome as it finishes (in any order), telling the queue
+    what each cost; ``close`` frees its workers."""
 
-    def run(self, jobs: list[Job]) -> Iterator[Outcome]: ...
+    def run(self, todo: CellQueue) -> Iterator[Outcome]: ...
 
     def close(self) -> None: ...
 
@@ -40,9 +43,12 @@ class InProcessExecutor:
         self.datasets = datasets
         self.on_epoch = on_epoch
 
-    def run(self, jobs: list[Job]) -> Iterator[Outcome]:
-        for job in jobs:
-            yield with_figures(execute(job, self.datasets, self.on_epoch), job)
+    def run(self, todo: CellQueue) -> Iterator[Outcome]:
+        while todo:
+            job = todo.take()
+            outcome = with_figures(execute(job, self.datasets, self.on_epoch), job)
+            todo.ran(job.id, outcome.result)
+            yield outcome
 
     def close(self) -> None:
         clear_splits()

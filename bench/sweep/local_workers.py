@@ -22,7 +22,6 @@ import contextlib
 import multiprocessing
 import signal
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -33,6 +32,7 @@ from bench.errors import BenchError
 from bench.registry import builtin_modules
 from bench.runtime.processes import how_it_ended, init_worker, main_left_out, watch_driver
 from bench.sweep.job import Job, crashed, execute, poisons_process, with_figures
+from bench.sweep.order import CellQueue
 from bench.tracking import owner
 
 # What each worker would import anyway (the built-in methods among it); the forkserver imports it
@@ -149,8 +149,7 @@ class PoolExecutor:
         self.workers.append(worker)
         return worker
 
-    def run(self, jobs: list[Job]) -> Iterator[Outcome]:
-        todo = deque(jobs)
+    def run(self, todo: CellQueue) -> Iterator[Outcome]:
         while len(self.workers) < min(self.jobs, len(todo)):
             self._start()
         while todo or any(w.job is not None for w in self.workers):
@@ -163,17 +162,17 @@ class PoolExecutor:
                 if worker.conn in ready or worker.process.sentinel in ready:
                     yield from self._hear(worker, todo)
 
-    def _give(self, worker: Worker, todo: deque[Job]) -> None:
-        job = todo.popleft()
+    def _give(self, worker: Worker, todo: CellQueue) -> None:
+        job = todo.take()
         try:
             worker.conn.send(job)
             worker.job = job
         except OSError:  # it died while idle (killed from outside): the job waits for its replacement
-            todo.appendleft(job)
+            todo.put_back(job)
             for _ in self._hear(worker, todo):  # its last words ("ready", or why it could not start)
                 pass
 
-    def _hear(self, worker: Worker, todo: deque[Job]) -> Iterator[Outcome]:
+    def _hear(self, worker: Worker, todo: CellQueue) -> Iterator[Outcome]:
         """Everything ``worker`` said: its progress, its cell's outcome, or its death."""
         ended = False
         while True:
@@ -194,6 +193,7 @@ class PoolExecutor:
             elif kind == "done":
                 _, outcome, leaving = message
                 worker.job = None
+                todo.ran(outcome.job_id, outcome.result)  # before the next cell is chosen
                 if leaving:  # its CUDA context is poisoned: a fresh process for the next cell
                     self._retire(worker)
                     if todo:
@@ -209,7 +209,7 @@ class PoolExecutor:
         if job is not None:
             yield crashed(job, how_it_ended(worker.process.exitcode))
 
-    def _bury(self, worker: Worker, todo: deque[Job]) -> None:
+    def _bury(self, worker: Worker, todo: CellQueue) -> None:
         """A dead worker: gone, and replaced while there is work; one that never got ready stops all."""
         self._retire(worker)
         if not worker.ready:

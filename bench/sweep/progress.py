@@ -15,6 +15,7 @@ from rich.table import Table
 from bench import schema
 from bench.cell import Cell, CellResult
 from bench.scoring.metrics import PRIMARY, SUMMARY, UNDEFINED, shown_in
+from bench.sweep.order import Row, row_of
 from bench.sweep.plan import NotApplicable, na_lines
 
 EPOCH_LINE_EVERY_S = 30
@@ -108,6 +109,15 @@ class SweepView:
                 f"  FAILED  {cell.label}: {result.error}", style="red", soft_wrap=True, markup=False
             )
 
+    def row_done(self, row: Row, report: SweepReport) -> None:
+        """Every cell this sweep had for ``row`` is in: its mean, while the dearer rows still run."""
+        ok = [metrics for cell, metrics in report.ok if row_of(cell) == row]
+        failed = sum(row_of(cell) == row for cell, _ in report.failed)
+        values = [m[PRIMARY.key] for m in ok if PRIMARY.key in m]
+        mean = f"{PRIMARY.label} {np.mean(values):{PRIMARY.fmt}}, mean of {len(values)}" if values else "no"
+        lost = f", {failed} failed" if failed else ""
+        self.say(f"  row     {' | '.join(row)}  {mean} cells run now{lost}")
+
     def finish(self, report: SweepReport) -> None:
         self.console.print(summary_table(report))
         for line in na_lines(report.na):
@@ -127,9 +137,9 @@ def summary_table(report: SweepReport) -> Table:
     table = Table(title=f"sweep {report.sweep_id}: mean test metrics of the cells run now")
     for col in ("method", "dataset", "protocol", "cells", *(m.label for m in columns)):
         table.add_column(col, justify="left" if col in ("method", "dataset", "protocol") else "right")
-    groups: dict[tuple[str, str, str], list[dict[str, float]]] = {}
+    groups: dict[Row, list[dict[str, float]]] = {}
     for cell, metrics in report.ok:
-        groups.setdefault((cell.label_name, cell.dataset, cell.protocol_label), []).append(metrics)
+        groups.setdefault(row_of(cell), []).append(metrics)
     notes: dict[str, None] = {}
     sign = 1 if PRIMARY.higher_is_better else -1
     for (m, d, p), rows in sorted(

@@ -10,6 +10,7 @@ from bench.errors import BenchError, first_line
 from bench.runtime.processes import init_worker
 from bench.runtime.ray_cluster import connect_ray, gpus_per_task
 from bench.sweep.job import Job, crashed, execute, with_figures
+from bench.sweep.order import CellQueue
 
 
 class RayExecutor:
@@ -42,7 +43,10 @@ class RayExecutor:
         self.shipped = ray.put(shipped)
         self.datasets = {name: ray.put(ds) for name, ds in datasets.items()}
 
-    def run(self, jobs: list[Job]) -> Iterator[Outcome]:
+    def run(self, todo: CellQueue) -> Iterator[Outcome]:
+        """Every job submitted at once, in the queue's order before any has run (each row's first
+        cell, then the rows whole in plan order): Ray's scheduler hands them out from there."""
+        jobs = [todo.take() for _ in range(len(todo))]
         ray = self.ray
         task = ray.remote(_ray_execute).options(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=1)
         refs = {

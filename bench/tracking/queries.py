@@ -7,6 +7,7 @@ A ``Tracker`` (``bench.tracking.tracker``, the writes) holds them as ``tracker.r
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,24 @@ class Runs:
             for r in self.cell_records()
             if schema.CELL_KEY in r.tags
         }
+
+    def row_seconds(self) -> dict[tuple[str, str, str], float]:
+        """What a cell of each row (method label, dataset, protocol label) took in this experiment
+        before: the median of its finished cells' fit and scoring seconds, where a sweep's order
+        starts (``bench.sweep.order``)."""
+        took: dict[tuple[str, str, str], list[float]] = {}
+        for r in self.cell_records():
+            tags, metrics = r.tags, r.metrics
+            if schema.FIT_SECONDS in metrics:
+                row = (
+                    tags.get(schema.METHOD_LABEL, ""),
+                    tags.get(schema.DATASET, ""),
+                    tags.get(schema.PROTOCOL_LABEL, ""),
+                )
+                took.setdefault(row, []).append(
+                    metrics[schema.FIT_SECONDS] + metrics.get(schema.SCORE_SECONDS, 0.0)
+                )
+        return {row: statistics.median(seconds) for row, seconds in took.items()}
 
     def cell_records(
         self, status: str | None = "FINISHED", cell_key: str | None = None, params: bool = False

@@ -72,6 +72,25 @@ def test_a_row_still_unmeasured_waits_behind_the_measured_ones(jobs):
     assert names([queue.take(), queue.take(), queue.take()]) == ["pyod-hbos 1", "pyod-hbos 2", "pyod-knn 2"]
 
 
+def test_a_row_new_here_is_ranked_by_what_its_method_took_on_another_dataset(jobs):
+    """Known elsewhere in the experiment, a row is ranked by that until a cell of it is measured
+    here; a method never run anywhere still gets its first cell out before any other."""
+    elsewhere = {
+        ("ae-threshold", "fashion-mnist", "one-class"): 5.0,
+        ("pyod-hbos", "fashion-mnist", "one-class"): 0.1,
+    }
+    queue = CellQueue(jobs, elsewhere)
+    knn = queue.take()
+    assert names([knn]) == ["pyod-knn 0"], "nothing known of it: its first cell first"
+    assert names([queue.take() for _ in range(3)]) == ["pyod-hbos 0", "pyod-hbos 1", "pyod-hbos 2"]
+    queue.ran(knn.id, cost(0.3))
+    assert names([queue.take() for _ in range(3)]) == ["pyod-knn 1", "pyod-knn 2", "ae-threshold 0"]
+    here = {row_of(job.cell): 0.3 for job in jobs if job.cell.method == "pyod-knn"}
+    queue = CellQueue(jobs, here)
+    assert names([queue.take() for _ in range(2)]) == ["pyod-hbos 0", "ae-threshold 0"], "knn needs none"
+    assert names([queue.take() for _ in range(3)]) == ["pyod-knn 0", "pyod-knn 1", "pyod-knn 2"]
+
+
 def test_a_job_that_could_not_start_goes_next(jobs):
     queue = CellQueue(jobs)
     first = queue.take()

@@ -3,8 +3,8 @@
 A row is what a leaderboard ranks: one method's settings on one dataset under
 one protocol, over its classes and seeds, and it can be read only once every
 cell of it has run. The plan lists cells class by class, so in that order
-every row was whole only near the sweep's end: the default run's 20 cheap
-methods waited minutes for the two that fine-tune networks. Here each row
+every row was whole only near the sweep's end: the default run's 18 cheap
+rows waited minutes for the two methods that fine-tune networks. Here each row
 first runs one cell, which measures what its cells cost on this machine; then
 the row with the cheapest measured cell goes next, whole, so the rows come in
 order of cost and the cheap ones are readable long before the dear ones. A
@@ -67,7 +67,7 @@ class CellQueue:
         return len(self.back) + sum(len(jobs) for jobs in self.rows.values())
 
     def take(self) -> Job:
-        """The next job: the first cell of a row not yet measured, else one of the cheapest row."""
+        """The next job: the first cell of a row nothing is known of, else a cell of the cheapest row."""
         if self.back:
             job = self.back.popleft()
             self.handed[job.id] = row_of(job.cell)

@@ -15,6 +15,7 @@ from bench.data.protocol import make_split
 from bench.errors import BenchError
 from bench.nets import backbones
 from bench.nets.features import Extractor, FeatureCache, extract, frozen_split
+from bench.sweep.job import Job, extracts_first
 from bench.sweep.plan import plan
 
 
@@ -131,7 +132,11 @@ def test_a_sweep_marks_dn2_pretrained_and_its_second_run_reads_the_cache(tmp_pat
         "--results",
         str(tmp_path),
     ]
+    swept = plan(RunConfig(methods=("dn2",), classes=(0,), overrides=("dn2.resolution=32",)))
+    job = Job(0, swept.cells[0], "cpu", str(tmp_path / "features"))
+    assert extracts_first(job, swept.datasets), "nothing cached: its first cell computes the features"
     assert main(argv) == 0 and main([*argv, "--rerun"]) == 0
+    assert not extracts_first(job, swept.datasets), "the sweep's features folder holds them now"
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("bench").experiment_id], "tags.method = 'dn2'")
     assert sorted(r.data.params["features"] for r in runs) == ["cached", "computed"]

@@ -91,6 +91,25 @@ def test_a_row_new_here_is_ranked_by_what_its_method_took_on_another_dataset(job
     assert names([queue.take() for _ in range(3)]) == ["pyod-knn 0", "pyod-knn 1", "pyod-knn 2"]
 
 
+def test_a_row_that_must_compute_a_datasets_features_counts_it_as_the_dearest_cell(jobs):
+    """Its first cell holds a worker for the whole dataset's extraction, which no cell's seconds
+    count: no first cell of its own ahead of the others; its work guessed as the dearest measured
+    cell plus its cells at the median; its later cells held back until that first one reports (no
+    second worker waits on the lock)."""
+    knn = {row_of(job.cell) for job in jobs if job.cell.method == "pyod-knn"}
+    queue = CellQueue(jobs, extracting=knn)
+    hbos, ae = queue.take(), queue.take()
+    assert names([hbos, ae]) == ["pyod-hbos 0", "ae-threshold 0"]
+    queue.ran(hbos.id, cost(0.1))
+    queue.ran(ae.id, cost(2.0))  # knn's guess: 2.0 + 3 x 1.05 = 5.15 s; ae-threshold's 2 x 2.0 = 4.0
+    taken = [queue.take() for _ in range(4)]
+    assert names(taken) == ["pyod-hbos 1", "pyod-hbos 2", "ae-threshold 1", "ae-threshold 2"]
+    first = queue.take()
+    assert names([first]) == ["pyod-knn 0"] and queue.held == knn
+    queue.ran(first.id, cost(0.01))
+    assert names([queue.take(), queue.take()]) == ["pyod-knn 1", "pyod-knn 2"] and not queue
+
+
 def test_a_job_that_could_not_start_goes_next(jobs):
     queue = CellQueue(jobs)
     first = queue.take()

@@ -159,6 +159,12 @@ class FeatureCache:
             self.computed += 1
             return array
 
+    def holds(self, extractor: Extractor, dataset: Dataset, part: str) -> bool:
+        """Whether the features of ``dataset``'s ``part`` are on disk (not checked: a damaged file is
+        found, and computed again, when it is read)."""
+        key = self.key(extractor, dataset, part)
+        return (self.folder / f"{key}.json").is_file() and (self.folder / f"{key}.npy").is_file()
+
     def _read(self, key: str) -> np.ndarray | None:
         record, data = self.folder / f"{key}.json", self.folder / f"{key}.npy"
         if not (record.is_file() and data.is_file()):

@@ -23,7 +23,7 @@ from bench.config import RunConfig
 from bench.errors import BenchError, first_line
 from bench.plugins import shipment
 from bench.sweep.executors import auto_jobs, make_executor
-from bench.sweep.job import Job
+from bench.sweep.job import Job, extracts_first
 from bench.sweep.local_workers import warm_up
 from bench.sweep.order import CellQueue, row_of
 from bench.sweep.plan import SweepPlan, plan
@@ -77,7 +77,7 @@ def execute_plan(
     with view, contextlib.closing(executor):
         view.advance(report.skipped)
         rows_left = Counter(row_of(job.cell) for job in jobs)
-        for outcome in executor.run(CellQueue(jobs, tracker.runs.row_seconds() if jobs else None)):
+        for outcome in executor.run(_queue(jobs, tracker, swept)):
             job = jobs[outcome.job_id]
             with _stop_on_full_disk(cfg.tracking_uri or results, report):
                 _log(tracker, view, report, job, outcome, once=not cfg.rerun)
@@ -88,6 +88,16 @@ def execute_plan(
     view.finish(report)
     _close(tracker, cfg.to_json(), report, view)
     return report
+
+
+def _queue(jobs: list[Job], tracker: Tracker, swept: SweepPlan) -> CellQueue:
+    """The jobs in the order they go out: what their rows took before in the experiment, and which
+    must first compute a dataset's frozen features (``bench.sweep.order``)."""
+    if not jobs:
+        return CellQueue(jobs)
+    first = {row_of(job.cell): job for job in reversed(jobs)}  # each row's first job
+    extracting = {row for row, job in first.items() if extracts_first(job, swept.datasets)}
+    return CellQueue(jobs, tracker.runs.row_seconds(), extracting)
 
 
 def _close(tracker: Tracker, config: str, report: SweepReport, view: SweepView) -> None:

@@ -86,7 +86,7 @@ def execute(
     provenance = {schema.DATA_SOURCE: dataset.source, schema.DATA_CHECKSUMS: dataset.checksums}
     extractor = method.extractor()
     if extractor is not None:  # the images' cached features stand in for them
-        cache = FeatureCache(job.features or Path(tempfile.gettempdir()) / "bench-features")
+        cache = FeatureCache(features_folder(job))
         with Stopwatch() as took:
             split = frozen_split(split, dataset, extractor, cache, device)
         provenance[schema.FEATURES] = "computed" if cache.computed else "cached"
@@ -96,6 +96,21 @@ def execute(
     labels = TestLabels(test.index, test.source, test.anomaly, test.classes)
     sizes = split.sizes().params()
     return Outcome(job.id, result, device, sizes=sizes, data=provenance, test=labels, provenance=environment)
+
+
+def features_folder(job: Job) -> Path:
+    return Path(job.features) if job.features else Path(tempfile.gettempdir()) / "bench-features"
+
+
+def extracts_first(job: Job, datasets: Mapping[str, Dataset]) -> bool:
+    """Whether the job's cell must first compute frozen features that are not cached yet (the whole
+    dataset's, shared by the cells after it: not in the cell's own seconds)."""
+    method = METHODS.get(job.cell.method)[1](**job.cell.settings)
+    extractor, dataset = method.extractor(), datasets[job.cell.dataset]
+    if extractor is None:
+        return False
+    cache = FeatureCache(features_folder(job))
+    return not all(cache.holds(extractor, dataset, part) for part in ("train", "test"))
 
 
 def crashed(job: Job, how: str) -> Outcome:

@@ -6,7 +6,7 @@ cell of it has run. The plan lists cells class by class, so in that order
 every row was whole only near the sweep's end: the default run's 18 cheap
 rows waited minutes for the two methods that fine-tune networks. Here each row
 first runs one cell, which measures what its cells cost on this machine; then
-the row with the cheapest measured cell goes next, whole, so the rows come in
+the row with the least measured work left goes next, whole, so the rows come in
 order of cost and the cheap ones are readable long before the dear ones. A
 row whose cells ran in the experiment before (other seeds, classes, an
 earlier version of the data) starts from their median seconds and needs no
@@ -14,7 +14,14 @@ first cell: with every row known, the cheapest go first from the start. A
 row new to the experiment whose method ran there on another dataset or
 protocol is ranked by what it took there until one of its cells is measured
 here, so the PyOD rows of a FashionMNIST sweep after a digits one are not
-queued behind a 25-minute first cell of a network that fine-tunes.
+queued behind a 25-minute first cell of a network that fine-tunes. A row
+whose first cell must compute a dataset's frozen features (shared by its
+later cells, and in no cell's own seconds) is not among those first cells:
+it counts that extraction as long as the dearest cell measured and its cells
+as the median one until its first cell is out, then waits for that cell to
+report, so the cheap rows come first and no second worker waits on the same
+extraction. Rows are ranked by the work they have left (cells left times
+their cost a cell), so a row once started is finished before a like one.
 
 Nothing in a cell depends on when it runs (each one seeds itself and shares
 only content-keyed caches), so the order changes when results arrive, not
@@ -24,8 +31,9 @@ what they are.
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from bench.cell import Cell, CellResult
 from bench.sweep.job import Job
@@ -41,8 +49,14 @@ def row_of(cell: Cell) -> Row:
 class CellQueue:
     """Jobs waiting to run; ``take`` hands out the next, ``ran`` tells it what a finished one cost."""
 
-    def __init__(self, jobs: Iterable[Job], known: Mapping[Row, float] | None = None) -> None:
-        """``known``: seconds a cell of a row took before (``Runs.row_seconds``)."""
+    def __init__(
+        self,
+        jobs: Iterable[Job],
+        known: Mapping[Row, float] | None = None,
+        extracting: Collection[Row] = (),
+    ) -> None:
+        """``known``: seconds a cell of a row took before (``Runs.row_seconds``); ``extracting``: rows
+        whose first cell must first compute frozen features for the whole dataset."""
         self.rows: dict[Row, deque[Job]] = {}
         for job in jobs:
             self.rows.setdefault(row_of(job.cell), deque()).append(job)
@@ -58,8 +72,14 @@ class CellQueue:
         self.guess = {
             row: elsewhere[row[0]] for row in self.rows if row not in self.cost and row[0] in elsewhere
         }
+        # rows whose first cell must compute a dataset's frozen features (shared by the later cells, in
+        # no cell's seconds): ranked as a typical measured row until that cell is out, then held back
+        # until it reports, so that no second worker waits on the same extraction
+        self.extracting = {row for row in extracting if row in self.rows and row not in self.cost}
+        self.held: set[Row] = set()
         # rows nothing is known of: their first cells go out before any other cell
-        self.unmeasured = deque(row for row in self.rows if row not in self.cost and row not in self.guess)
+        ranked = {*self.cost, *self.guess, *self.extracting}
+        self.unmeasured = deque(row for row in self.rows if row not in ranked)
         self.handed: dict[int, Row] = {}
         self.back: deque[Job] = deque()  # handed out but could not start: they go first
 
@@ -72,7 +92,16 @@ class CellQueue:
             job = self.back.popleft()
             self.handed[job.id] = row_of(job.cell)
             return job
-        row = self.unmeasured.popleft() if self.unmeasured else min(self.rows, key=self._rank)
+        if self.unmeasured:
+            row = self.unmeasured.popleft()
+        else:
+            measured = list(self.cost.values())
+            typical = statistics.median(measured) if measured else math.inf
+            extraction = max(measured, default=math.inf)  # a guess: as long as the dearest cell
+            row = min(self.rows, key=lambda row: self._rank(row, typical, extraction))
+        if row in self.extracting:
+            self.extracting.discard(row)
+            self.held.add(row)
         job = self.rows[row].popleft()
         if not self.rows[row]:
             del self.rows[row]
@@ -92,7 +121,15 @@ class CellQueue:
         seconds = (result.ended - result.began) / 1000
         self.cost[row] = min(seconds, self.cost.get(row, math.inf))
 
-    def _rank(self, row: Row) -> tuple[float, int]:
-        """Cheapest measured (or guessed) first; a row whose first cell is still running after every
-        measured one (it is the dearer so far), in plan order."""
-        return self.cost.get(row, self.guess.get(row, math.inf)), self.position[row]
+    def _rank(self, row: Row, typical: float, extraction: float) -> tuple[bool, float, int]:
+        """The row with the least work left first (its cells left times its cost a cell), so rows
+        finish whole and in order of cost; a row whose first cell is still running after every
+        measured one (it is the dearer so far), in plan order; one whose first cell is extracting
+        features, last. A row yet to extract counts that extraction as long as the dearest cell
+        measured, and its cells as the median one."""
+        left = len(self.rows[row])
+        if row in self.cost:
+            return False, left * self.cost[row], self.position[row]
+        if row in self.extracting:
+            return False, extraction + left * typical, self.position[row]
+        return row in self.held, left * self.guess.get(row, math.inf), self.position[row]

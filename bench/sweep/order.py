@@ -1,27 +1,26 @@
-"""The order a sweep hands its cells out in: a first cell of every row, then the cheapest rows whole.
+"""The order a sweep hands its cells out in: a first cell of every unknown row, then rows by work left.
 
 A row is what a leaderboard ranks: one method's settings on one dataset under
 one protocol, over its classes and seeds, and it can be read only once every
 cell of it has run. The plan lists cells class by class, so in that order
 every row was whole only near the sweep's end: the default run's 18 cheap
-rows waited minutes for the two methods that fine-tune networks. Here each row
-first runs one cell, which measures what its cells cost on this machine; then
-the row with the least measured work left goes next, whole, so the rows come in
-order of cost and the cheap ones are readable long before the dear ones. A
-row whose cells ran in the experiment before (other seeds, classes, an
-earlier version of the data) starts from their median seconds and needs no
-first cell: with every row known, the cheapest go first from the start. A
-row new to the experiment whose method ran there on another dataset or
-protocol is ranked by what it took there until one of its cells is measured
-here, so the PyOD rows of a FashionMNIST sweep after a digits one are not
-queued behind a 25-minute first cell of a network that fine-tunes. A row
+rows waited minutes for the two methods that fine-tune networks. Here a row
+nothing is known of first runs one cell, which measures what its cells cost
+on this machine; then the row with the least work left (cells left times its
+cost a cell) goes next, so rows finish whole and the cheap ones are readable
+long before the dear ones.
+
+What is known before a cell runs: a row whose cells ran in the experiment
+before (other seeds, classes, an earlier copy of the data) starts from their
+median seconds; a row new to the experiment whose method ran there on another
+dataset or protocol is ranked by what it took there until one of its cells is
+measured here (a FashionMNIST sweep after a digits one does not queue its
+PyOD rows behind a 25-minute first cell of a network that fine-tunes); a row
 whose first cell must compute a dataset's frozen features (shared by its
-later cells, and in no cell's own seconds) is not among those first cells:
-it counts that extraction as long as the dearest cell measured and its cells
-as the median one until its first cell is out, then waits for that cell to
-report, so the cheap rows come first and no second worker waits on the same
-extraction. Rows are ranked by the work they have left (cells left times
-their cost a cell), so a row once started is finished before a like one.
+later cells, in no cell's own seconds) counts that extraction as long as the
+dearest cell measured and its cells as the median one, and once that first
+cell is out its later cells wait for it to report, so no second worker
+blocks on the same extraction.
 
 Nothing in a cell depends on when it runs (each one seeds itself and shares
 only content-keyed caches), so the order changes when results arrive, not

@@ -162,11 +162,14 @@ class FeatureCache:
     def holds(self, extractor: Extractor, dataset: Dataset, part: str) -> bool:
         """Whether the features of ``dataset``'s ``part`` are on disk (not checked: a damaged file is
         found, and computed again, when it is read)."""
-        key = self.key(extractor, dataset, part)
-        return (self.folder / f"{key}.json").is_file() and (self.folder / f"{key}.npy").is_file()
+        return all(path.is_file() for path in self._files(self.key(extractor, dataset, part)))
+
+    def _files(self, key: str) -> tuple[Path, Path]:
+        """An entry's JSON record and its array."""
+        return self.folder / f"{key}.json", self.folder / f"{key}.npy"
 
     def _read(self, key: str) -> np.ndarray | None:
-        record, data = self.folder / f"{key}.json", self.folder / f"{key}.npy"
+        record, data = self._files(key)
         if not (record.is_file() and data.is_file()):
             return None
         try:

@@ -25,7 +25,7 @@ from bench.plugins import shipment
 from bench.sweep.executors import auto_jobs, make_executor
 from bench.sweep.job import Job, extracts_first
 from bench.sweep.local_workers import warm_up
-from bench.sweep.order import CellQueue, row_of
+from bench.sweep.order import CellQueue, Row, row_of
 from bench.sweep.plan import SweepPlan, plan
 from bench.sweep.progress import SweepReport, SweepView
 from bench.tracking.owner import sweep_dead_scratch
@@ -55,7 +55,8 @@ def execute_plan(
     report = SweepReport(sweep_id=time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6], na=swept.na)
     cfg.save(results / f"config-{report.sweep_id}.json")
     cleaned = tracker.close_dead_runs(), sweep_dead_scratch(results)  # what killed sweeps left behind
-    finished = tracker.runs.finished_cells()
+    finished_runs = tracker.runs.cell_records()  # read once: what to skip, and what rows cost before
+    finished = tracker.runs.finished_cells(finished_runs)
     done = set() if cfg.rerun else set(finished)
     todo = (c for c in swept.cells if c.key not in done)
     features = str(results / "features")
@@ -77,7 +78,7 @@ def execute_plan(
     with view, contextlib.closing(executor):
         view.advance(report.skipped)
         rows_left = Counter(row_of(job.cell) for job in jobs)
-        for outcome in executor.run(_queue(jobs, tracker, swept)):
+        for outcome in executor.run(_queue(jobs, tracker.runs.row_seconds(finished_runs), swept)):
             job = jobs[outcome.job_id]
             with _stop_on_full_disk(cfg.tracking_uri or results, report):
                 _log(tracker, view, report, job, outcome, once=not cfg.rerun)
@@ -90,14 +91,12 @@ def execute_plan(
     return report
 
 
-def _queue(jobs: list[Job], tracker: Tracker, swept: SweepPlan) -> CellQueue:
-    """The jobs in the order they go out: what their rows took before in the experiment, and which
-    must first compute a dataset's frozen features (``bench.sweep.order``)."""
-    if not jobs:
-        return CellQueue(jobs)
+def _queue(jobs: list[Job], known: dict[Row, float], swept: SweepPlan) -> CellQueue:
+    """The jobs in the order they go out: ``known``, what their rows took before in the experiment,
+    and which must first compute a dataset's frozen features (``bench.sweep.order``)."""
     first = {row_of(job.cell): job for job in reversed(jobs)}  # each row's first job
     extracting = {row for row, job in first.items() if extracts_first(job, swept.datasets)}
-    return CellQueue(jobs, tracker.runs.row_seconds(), extracting)
+    return CellQueue(jobs, known, extracting)
 
 
 def _close(tracker: Tracker, config: str, report: SweepReport, view: SweepView) -> None:

@@ -5,9 +5,10 @@ Executors turn jobs into outcomes and nothing else; the driver alone logs to
 MLflow and checks resume keys, so every executor gives the same runs (each
 draws its cells' figures where they ran, as SVG text). Each takes its jobs
 from the sweep's ``CellQueue`` (``bench.sweep.order``), which picks the next
-cell from what the finished ones cost. A job carries what a fresh process needs to rebuild its cell (method
-settings, split recipe); datasets travel once per worker (local processes) or
-once per sweep (Ray's object store, ``bench.sweep.ray_tasks``).
+cell from what the finished ones cost. A job carries what a fresh process
+needs to rebuild its cell (method settings, split recipe); datasets travel
+once per worker (local processes) or once per sweep (Ray's object store,
+``bench.sweep.ray_tasks``).
 """
 
 from __future__ import annotations

@@ -69,20 +69,21 @@ class Runs:
     def finished_cell_keys(self) -> set[str]:
         return set(self.finished_cells())
 
-    def finished_cells(self) -> dict[str, tuple[str, str]]:
-        """Every finished cell's key, with its dataset and that dataset's content digest."""
+    def finished_cells(self, records: list[RunRecord] | None = None) -> dict[str, tuple[str, str]]:
+        """Every finished cell's key, with its dataset and that dataset's content digest (from
+        ``records``, the finished cell runs, where the caller has read them already)."""
         return {
             r.tags[schema.CELL_KEY]: (r.tags.get("dataset", ""), r.tags.get(schema.DATA_DIGEST, ""))
-            for r in self.cell_records()
+            for r in (self.cell_records() if records is None else records)
             if schema.CELL_KEY in r.tags
         }
 
-    def row_seconds(self) -> dict[tuple[str, str, str], float]:
+    def row_seconds(self, records: list[RunRecord] | None = None) -> dict[tuple[str, str, str], float]:
         """What a cell of each row (method label, dataset, protocol label) took in this experiment
         before: the median of its finished cells' fit and scoring seconds, where a sweep's order
-        starts (``bench.sweep.order``)."""
+        starts (``bench.sweep.order``; ``records`` as for ``finished_cells``)."""
         took: dict[tuple[str, str, str], list[float]] = {}
-        for r in self.cell_records():
+        for r in self.cell_records() if records is None else records:
             tags, metrics = r.tags, r.metrics
             if schema.FIT_SECONDS in metrics:
                 row = (

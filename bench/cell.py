@@ -41,6 +41,7 @@ class Cell:
     precision: str = "auto"  # keyed only when asked for explicitly (auto is fp32 on CPU, bf16 on CUDA)
     data: str = ""  # the dataset's content digest: edited or swapped data makes new cells
     deterministic: bool = False  # torch's deterministic algorithms only (keyed only when asked for)
+    fast_kernels: bool = False  # bench's own CPU kernels, other float rounding (keyed only when asked for)
     # The keyword arguments that rebuild the method in any process; ``params`` is what they mean.
     settings: dict[str, Any] = field(default_factory=dict, compare=False)
     pretrained: str = field(default="", compare=False)  # the outside data a method's weights come from
@@ -66,6 +67,7 @@ class Cell:
             **({"threshold": self.threshold} if self.threshold != "own" else {}),
             **({"precision": self.precision} if self.precision != "auto" else {}),
             **({"deterministic": True} if self.deterministic else {}),
+            **({"fast_kernels": True} if self.fast_kernels else {}),
         }
 
     @property

@@ -35,6 +35,7 @@ class SweepConfig(ProtocolOptions):
     device: str = "auto"
     precision: str = "auto"  # "fp32", "bf16", or auto: bf16 on CUDA where a method allows it
     deterministic: bool = False  # torch.use_deterministic_algorithms (cuDNN's flags are always set)
+    fast_kernels: bool = False  # bench's own CPU kernels where torch's are slow (bench.nets.kernels)
     plugins: tuple[str, ...] = ()
     jobs: int = 0  # workers at once; 0 = auto (run: per core on CPU; tune: 1)
     executor: str = "local"  # or "ray"

@@ -13,6 +13,7 @@ OWNER = "bench.tracking.owner"  # host:pid:start of the process that logged the 
 NA = "bench.na"  # a sweep's n/a entries, JSON
 STUDY = "bench.tune.study"  # a tune or trial run's study
 TUNED_FROM = "bench.tuned_from"  # the study a tuned variant's parameters came from
+FAST_KERNELS = "bench.fast_kernels"  # "true" where the cell asked for bench's own CPU kernels
 SOURCE_RUN = "bench.source_run"  # an imported run's id in the store it was exported from
 BUNDLE = "bench.bundle"  # the bundle an imported run came in
 CELL_KEY = "cell_key"  # the cell's resume key: the hash of its identity

@@ -86,6 +86,7 @@ def sweep(methods: list[str], args: argparse.Namespace, folder: Path) -> tuple[f
         jobs=args.jobs,
         device=args.device,
         figures=not args.no_figures,
+        fast_kernels=args.fast_kernels,
         results=str(folder),
         experiment="cost",
         data_dir=args.data_dir,
@@ -181,6 +182,7 @@ def main() -> None:
     ap.add_argument("--bare", default=",".join(DEFAULT_BARE), help="methods timed in a bare loop too")
     ap.add_argument("--no-flops", action="store_true", help="skip the FLOPs count (a fit more each)")
     ap.add_argument("--no-figures", action="store_true", help="sweeps as `bench run --no-figures`")
+    ap.add_argument("--fast-kernels", action="store_true", help="sweeps as `bench run --fast-kernels`")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--results", default="results")

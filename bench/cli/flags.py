@@ -109,6 +109,13 @@ def add_cell_settings(f: Flags, set_help: str) -> None:
         shown="off; cuDNN's deterministic flags are set on CUDA anyway",
         help="torch.use_deterministic_algorithms: a cell using an op with no deterministic kernel fails",
     )
+    f.add(
+        "--fast-kernels",
+        dest="fast_kernels",
+        action="store_true",
+        shown="off",
+        help="bench's CPU kernel for 5x5 depthwise weight gradients: faster, other float rounding (keyed)",
+    )
 
 
 def add_scale(f: Flags, unit: str, auto: str) -> None:

@@ -37,6 +37,7 @@ class Env:
     seed: int = 0
     on_epoch: Callable[[int, int, float], None] | None = None
     precision: str = "fp32"  # "bf16": mixed-precision training where the method allows it
+    fast_kernels: bool = False  # bench's own CPU kernels where torch's are slow (bench.nets.kernels)
 
     def report_epoch(self, epoch: int, epochs: int, loss: float) -> None:
         if self.on_epoch is not None:

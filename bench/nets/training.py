@@ -20,6 +20,7 @@ from torch import nn
 
 from bench.contract.method import Env, Method
 from bench.data.dataset import TrainData
+from bench.nets.kernels import use_fast_kernels
 
 SCORE_BATCH = 4096
 
@@ -188,6 +189,7 @@ class DeepMethod(Method):
         self.device_ = device
         self.precision_ = "bf16" if env.precision == "bf16" and self.bf16 else "fp32"
         model = self.build_model(tuple(data.x.shape[1:])).to(device)
+        self.fast_kernels_ = use_fast_kernels(model) if env.fast_kernels and device.type == "cpu" else 0
         self.optimizer_ = _prefer_foreach(self.make_optimizer(model))
         fit_data = data.take(fit_idx.to(device))
         self.before_training(model, fit_data)
@@ -255,10 +257,13 @@ class DeepMethod(Method):
         return _Encoder(self, copy.deepcopy(self.model_))
 
     def fit_metrics(self) -> dict[str, float]:
-        return {
+        metrics = {
             "epochs_run": float(getattr(self, "epochs_run_", 0)),
             "bf16": float(getattr(self, "precision_", "fp32") == "bf16"),
         }
+        if getattr(self, "fast_kernels_", 0):  # --fast-kernels: how many layers ran on bench's kernel
+            metrics["fast_kernels"] = float(self.fast_kernels_)
+        return metrics
 
 
 def in_batches(fn: Callable[[torch.Tensor], Any], x: torch.Tensor, size: int = SCORE_BATCH) -> Any:

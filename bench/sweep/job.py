@@ -80,7 +80,13 @@ def execute(
     device = resolve_device(job.device)
     precision = resolve_precision(job.cell.precision, device)
     environment = cell_environment(device, apply_determinism(device, job.cell.deterministic))
-    env = Env(device=device, seed=job.cell.seed, on_epoch=on_epoch, precision=precision)
+    env = Env(
+        device=device,
+        seed=job.cell.seed,
+        on_epoch=on_epoch,
+        precision=precision,
+        fast_kernels=job.cell.fast_kernels,
+    )
     classify = protocol_info(job.cell.protocol).classify
     method, dataset = cls(**job.cell.settings), datasets[job.cell.dataset]
     provenance = {schema.DATA_SOURCE: dataset.source, schema.DATA_CHECKSUMS: dataset.checksums}

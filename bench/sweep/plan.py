@@ -222,6 +222,7 @@ def cell_of(
         tuned_from=spec.tuned_from,
         precision=cfg.precision,
         deterministic=cfg.deterministic,
+        fast_kernels=cfg.fast_kernels,
         data=dataset.digest,
         settings=spec.settings,
         pretrained=spec.info.pretrained,

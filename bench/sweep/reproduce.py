@@ -120,6 +120,7 @@ def rebuild(row: pd.Series, datasets: dict[str, Dataset]) -> Rebuilt:
         ProtocolOptions(**{k: v for k, v in options.items() if k in fields}), spec.explicit,
         threshold="tuned" if schema.TUNED_THRESHOLD_SOURCE in tags else "own", tuned_from=spec.tuned_from,
         deterministic=tags.get(schema.ENV_DETERMINISTIC) == "true", data=dataset.digest,
+        fast_kernels=tags.get(schema.FAST_KERNELS) == "true",
         settings=spec.settings, pretrained=spec.info.pretrained, plugin=spec.info.distribution,
     )  # fmt: skip
     if cell.key != key:

@@ -50,6 +50,8 @@ def cell_tags(cell: Cell, sweep_id: str, device: str, result: Any) -> dict[str, 
         tags[schema.TUNED_THRESHOLD_SOURCE] = result.tuned.source
     if cell.tuned_from:
         tags[schema.TUNED_FROM] = cell.tuned_from
+    if cell.fast_kernels:
+        tags[schema.FAST_KERNELS] = "true"
     if cell.pretrained:
         tags[schema.PRETRAINED] = cell.pretrained
     if cell.plugin:

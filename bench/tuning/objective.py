@@ -47,10 +47,11 @@ class TuneSetup:
     splits: dict[int, Split]
     data: str = ""  # the dataset's content digest: a study runs on one copy of its data
     deterministic: bool = False
+    fast_kernels: bool = False
 
     def env(self, seed: int) -> Env:
         apply_determinism(self.device, self.deterministic)  # in the process that runs the trial
-        return Env(device=self.device, seed=seed, precision=self.precision)
+        return Env(device=self.device, seed=seed, precision=self.precision, fast_kernels=self.fast_kernels)
 
 
 def tune_setup(cfg: TuneConfig) -> TuneSetup:
@@ -86,6 +87,7 @@ def tune_setup(cfg: TuneConfig) -> TuneSetup:
         device=device,
         precision=resolve_precision(cfg.precision, device),
         deterministic=cfg.deterministic,
+        fast_kernels=cfg.fast_kernels,
         classes=classes,
         splits=splits,
     )

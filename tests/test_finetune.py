@@ -137,7 +137,7 @@ def test_padding_inside_the_convolutions_gives_the_packages_numbers(monkeypatch,
     with torch.no_grad():
         levels = backbones.Levels(built)(x)
     trained = [backbones.freeze_before_stride(built, 16)]  # its trainable convolutions padded as before
-    monkeypatch.setattr(backbones, "_even_padding", lambda modules, inside: None)
+    monkeypatch.setattr(backbones, "even_padding", lambda modules, inside: None)
     package = backbones.build("efficientnet-lite0", resolution, "cpu")
     assert padded_inside > 10 and all(
         m.padding == (0, 0) for m in package.modules() if isinstance(m, torch.nn.Conv2d)

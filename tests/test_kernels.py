@@ -19,23 +19,29 @@ from bench.tracking.transfer import export_experiment
 from tests.test_bundles import sweep
 
 
-def torch_weight_grad(x: torch.Tensor, grad: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.Tensor:
-    args = (grad, x, weight, None, (stride, stride), (0, 0), (1, 1), False, [0, 0], weight.shape[0])
+def torch_weight_grad(x: torch.Tensor, grad: torch.Tensor, weight: torch.Tensor, stride: int, pad: int):
+    args = (grad, x, weight, None, (stride, stride), (pad, pad), (1, 1), False, [0, 0], weight.shape[0])
     return torch.ops.aten.convolution_backward(*args, [False, True, False])[1]
 
 
-LAYOUTS = [(8, 1, torch.channels_last), (9, 2, torch.contiguous_format)]
+LAYOUTS = [  # map size, stride, padding inside the convolution, memory layout
+    (8, 1, 0, torch.channels_last),
+    (9, 2, 0, torch.contiguous_format),
+    (2, 1, 2, torch.channels_last),  # EfficientNet's last 5x5 stage at 64 px: most taps see padding
+    (7, 2, 2, torch.channels_last),
+]
 
 
-@pytest.mark.parametrize(("size", "stride", "layout"), LAYOUTS)
-def test_depthwise_weight_gradient_is_torchs_to_float_rounding(size, stride, layout):
+@pytest.mark.parametrize(("size", "stride", "pad", "layout"), LAYOUTS)
+def test_depthwise_weight_gradient_is_torchs_to_float_rounding(size, stride, pad, layout):
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(6, 48, size, size, generator=gen).contiguous(memory_format=layout)
     weight = torch.randn(48, 1, 5, 5, generator=gen)
-    out = (size - 5) // stride + 1
+    out = (size + 2 * pad - 5) // stride + 1
     grad = torch.randn(6, 48, out, out, generator=gen).contiguous(memory_format=layout)
-    expected = torch_weight_grad(x, grad, weight, stride)
-    torch.testing.assert_close(depthwise_weight_grad(x, grad, 5, stride), expected, rtol=1e-5, atol=1e-5)
+    expected = torch_weight_grad(x, grad, weight, stride, pad)
+    got = depthwise_weight_grad(x, grad, 5, stride, pad)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_fast_kernels_take_the_trainable_5x5_depthwise_layers_and_train_them_as_torch_does():

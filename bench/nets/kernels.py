@@ -1,7 +1,7 @@
 """How bench's convolutions run on a CPU: the padding inside the convolution, and bench's own kernel
 where torch's is slow, asked for with ``--fast-kernels``.
 
-Padding (``even_padding``): bit for bit the package's numbers, so always on where nothing trains.
+Padding inside the convolution (``even_padding``): the package's forward bit for bit, taken with the kernel.
 The weight gradient of a depthwise convolution with a 5x5 kernel: oneDNN has a depthwise kernel for
 3x3 only and computes the rest with its generic grouped one. On EfficientNet-Lite0's late stages at
 64 px a 5x5 layer's weight gradient took 3.5 to 8.4 ms where a 3x3 one's took 0.1 to 0.2 ms: about
@@ -24,25 +24,20 @@ from torch.nn import functional as F
 MIN_KERNEL = 4  # oneDNN's depthwise kernel covers 3x3 (measured: its 3x3 gradient beats the shifts)
 
 
-def even_padding(modules: Iterable[nn.Module], inside: bool) -> None:
-    """Give each convolution whose "same" padding is even on all four sides that padding itself
-    (``inside``), or give it back to the package's padding module.
+def even_padding(modules: Iterable[nn.Module]) -> None:
+    """Give each convolution whose "same" padding is even on all four sides that padding itself.
 
     The package pads every activation map into a new tensor before convolving it; the convolution's
-    own padding gives the same outputs bit for bit without that copy (an extraction at 112 px about 8%
-    faster on a CPU). The weight gradient is not always the same (oneDNN picks
-    another kernel for some maps), so a convolution that fine-tuning trains keeps the package's
-    padding (``freeze_before_stride``) unless the cell asked for ``--fast-kernels``: the numbers stay
-    those of the package's network.
+    own padding gives the same outputs bit for bit without that copy, but the weight gradient not
+    always (oneDNN picks another kernel for some maps). Measured on a CPU it was no gain by itself:
+    an extraction at 112 px 7-10% faster, but ``panda``'s and ``msc``'s digits cells slower
+    (docs/cost.md), so only ``--fast-kernels`` takes it.
     """
     for module in modules:
-        if not isinstance(module, nn.Conv2d):
-            continue
         pad = getattr(getattr(module, "static_padding", None), "padding", None)
-        if inside and pad is not None and len(set(pad)) == 1 and module.padding == (0, 0):
+        even = pad is not None and len(set(pad)) == 1
+        if isinstance(module, nn.Conv2d) and even and module.padding == (0, 0):
             module.padding, module.static_padding = (pad[0], pad[0]), nn.Identity()
-        elif not inside and module.padding != (0, 0) and hasattr(module, "static_padding"):
-            module.static_padding, module.padding = nn.ZeroPad2d(module.padding[0]), (0, 0)
 
 
 def _inside(tap: int, pad: int, stride: int, size: int, out: int) -> slice:
@@ -130,7 +125,7 @@ def use_fast_kernels(model: nn.Module) -> int:
     """Give every convolution of ``model`` its even padding itself and wrap every trainable depthwise one
     that bench has a faster gradient for, in place (the same parameters, so an optimiser built before
     or after sees them); how many were wrapped."""
-    even_padding(model.modules(), inside=True)
+    even_padding(model.modules())
     replaced = 0
     for parent in [m for m in model.modules() if not isinstance(m, FastDepthwise)]:
         for name, child in list(parent.named_children()):
